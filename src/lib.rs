@@ -1,0 +1,3 @@
+//! impulses-gcal: turns Google Calendar events into Impulses time-series metrics.
+
+pub mod metric;
