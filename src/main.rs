@@ -1,1 +1,65 @@
-fn main(){}
+//! The `impulses-gcal` binary: a thin shell that reads settings, opens the store, starts the
+//! system and the HTTP server, and maps failures to exit codes (2: bad setting, 1: runtime).
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+use impulses_gcal::server::http_server;
+use impulses_gcal::settings::Settings;
+use impulses_gcal::store::Store;
+use impulses_gcal::system::SyncSystem;
+
+const USAGE: &str = "usage: impulses-gcal [serve]\n\nSettings come from environment variables; see config/default.toml.";
+
+fn main() -> ExitCode {
+    let command = std::env::args().nth(1);
+    match command.as_deref() {
+        None | Some("serve") => {}
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprintln!("impulses-gcal: unknown command {other:?}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("impulses-gcal: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or(&settings.log_filter),
+    )
+    .init();
+    match actix_web::rt::System::new().block_on(serve(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("impulses-gcal: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let store = Store::open(&settings.data_dir)?;
+    let listener = TcpListener::bind((settings.bind_address, settings.port)).map_err(|e| {
+        format!(
+            "cannot listen on {}:{}: {e}",
+            settings.bind_address, settings.port
+        )
+    })?;
+    let addr = listener.local_addr()?;
+    let system = SyncSystem::start(settings, store);
+    let server = http_server(system.app_state(), listener)?;
+    log::info!("listening on http://{addr}");
+    server.await?;
+    log::info!("shutting down: flushing the store");
+    system.shutdown().await?;
+    log::info!("stopped");
+    Ok(())
+}

@@ -25,7 +25,9 @@ pub const RESERVED_PREFIX: &str = "imp.";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ModelError {
     /// A metric name or dimension key outside the allowed length or alphabet.
-    #[error("{what} {name:?} must be 1-99 characters of letters, digits and !$%&*+,-.:;<=>?@_()[]{{}}")]
+    #[error(
+        "{what} {name:?} must be 1-99 characters of letters, digits and !$%&*+,-.:;<=>?@_()[]{{}}"
+    )]
     InvalidName {
         /// "metric name" or "dimension key".
         what: &'static str,
@@ -153,7 +155,9 @@ impl Datapoint {
         }
         for (key, value) in &self.dimensions {
             if value.len() > MAX_DIMENSION_VALUE_LEN {
-                return Err(ModelError::ValueTooLong { key: shorten(key.as_str()) });
+                return Err(ModelError::ValueTooLong {
+                    key: shorten(key.as_str()),
+                });
             }
         }
         Ok(())
@@ -188,8 +192,12 @@ mod tests {
 
     #[test]
     fn reserved_prefix_is_detected() {
-        assert!(MetricName::new("imp.events.duration").map(|m| m.is_reserved()).unwrap_or(false));
-        assert!(!MetricName::new("impulse").map(|m| m.is_reserved()).unwrap_or(true));
+        assert!(MetricName::new("imp.events.duration")
+            .map(|m| m.is_reserved())
+            .unwrap_or(false));
+        assert!(!MetricName::new("impulse")
+            .map(|m| m.is_reserved())
+            .unwrap_or(true));
     }
 
     #[test]
@@ -200,15 +208,25 @@ mod tests {
         assert_eq!(dp.dimensions.len(), 2);
         assert!(dp.validate().is_ok());
         let out = serde_json::to_string(&dp).unwrap_or_default();
-        assert_eq!(out, r#"{"timestamp":5,"dimensions":{"a":"1","b":"2"},"value":1.5}"#);
+        assert_eq!(
+            out,
+            r#"{"timestamp":5,"dimensions":{"a":"1","b":"2"},"value":1.5}"#
+        );
     }
 
     #[test]
     fn bad_datapoints_are_refused() {
-        assert!(serde_json::from_str::<Datapoint>(r#"{"timestamp":1,"dimensions":{"bad key":"x"},"value":1}"#).is_err());
+        assert!(serde_json::from_str::<Datapoint>(
+            r#"{"timestamp":1,"dimensions":{"bad key":"x"},"value":1}"#
+        )
+        .is_err());
         assert!(serde_json::from_str::<Datapoint>(r#"{"timestamp":1.5,"value":1}"#).is_err());
         assert!(serde_json::from_str::<Datapoint>(r#"{"timestamp":1,"value":"1"}"#).is_err());
-        let dp = Datapoint { timestamp: 0, dimensions: Dimensions::new(), value: f64::NAN };
+        let dp = Datapoint {
+            timestamp: 0,
+            dimensions: Dimensions::new(),
+            value: f64::NAN,
+        };
         assert_eq!(dp.validate(), Err(ModelError::NonFinite));
     }
 }

@@ -1,0 +1,36 @@
+//! The stand-alone HTTP server around the library's routes, shared by `main` and the tests so
+//! the tests start the server exactly the way the binary does.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::{web, App, HttpServer};
+
+use crate::http::{self, AppState};
+
+/// How long a graceful shutdown waits for in-flight requests.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// Builds the HTTP server on an already bound listener (port 0 in tests). The server stops
+/// gracefully on SIGINT and SIGTERM: no new connections, in-flight requests finish.
+pub fn http_server(
+    state: AppState,
+    listener: TcpListener,
+) -> std::io::Result<actix_web::dev::Server> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8);
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(http::cors(&state.settings))
+            .wrap(http::access_log())
+            .configure(|cfg| http::configure(cfg, &state))
+            .default_service(web::to(http::not_found))
+    })
+    .workers(workers)
+    .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

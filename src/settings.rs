@@ -1,0 +1,276 @@
+//! Settings: compiled-in defaults from `config/default.toml`, overridden by environment variables
+//! with the exact names deployers of the Impulses server already use.
+//!
+//! Loading is two steps. First every setting becomes a raw string (the environment variable if
+//! set, else the default). Then each raw value is validated into a typed field. A bad value
+//! becomes a [`SettingsError`] naming the setting, which `main` prints as one line and exits 2.
+
+mod google_creds;
+mod origin;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use google_creds::GoogleClientConfig;
+pub use origin::Origin;
+
+use crate::secret::Secret;
+
+/// The defaults, compiled in so the binary runs from any directory.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Every setting: its key in `default.toml` and the environment variable that overrides it.
+pub const SETTINGS: &[(&str, &str)] = &[
+    ("port", "PORT"),
+    ("bind_address", "BIND_ADDRESS"),
+    ("data_dir", "DATA_DIR"),
+    ("google_oauth2_creds", "GOOGLE_OAUTH2_CREDS"),
+    ("google_calendar_api_base", "GOOGLE_CALENDAR_API_BASE"),
+    ("origin", "ORIGIN"),
+    ("origin_api", "ORIGIN_API"),
+    ("gcal_poll_interval_secs", "GCAL_POLL_INTERVAL_SECS"),
+    ("admin_token", "ADMIN_TOKEN"),
+    ("max_body_bytes", "MAX_BODY_BYTES"),
+    ("rust_log", "RUST_LOG"),
+];
+
+/// A setting that is missing or malformed: which one, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("setting {setting}: {problem}")]
+pub struct SettingsError {
+    /// The environment variable name, which is what the deployer sets.
+    pub setting: &'static str,
+    /// A one-line description of the problem, never containing a secret.
+    pub problem: String,
+}
+
+impl SettingsError {
+    fn new(setting: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            setting,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Validated settings. Each test builds its own: there is no global.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Port of the HTTP server (0: any free port).
+    pub port: u16,
+    /// Address the HTTP server binds to.
+    pub bind_address: IpAddr,
+    /// Directory of the sled store.
+    pub data_dir: PathBuf,
+    /// The Google OAuth client; `None` turns the Google integration off.
+    pub google: Option<GoogleClientConfig>,
+    /// Base URL of the Calendar API, without a trailing slash.
+    pub calendar_api_base: String,
+    /// Origin of the Impulses UI.
+    pub origin: Origin,
+    /// This server's public origin.
+    pub origin_api: Origin,
+    /// Time between two polls of one calendar.
+    pub poll_interval: Duration,
+    /// Bearer token of the admin routes; `None` disables them.
+    pub admin_token: Option<Secret<String>>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Default log filter when `RUST_LOG` is unset.
+    pub log_filter: String,
+}
+
+impl Settings {
+    /// Loads settings from the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::load(|name| std::env::var(name).ok())
+    }
+
+    /// Loads settings with `env` standing in for the environment, so tests need not mutate the
+    /// process's real one.
+    pub fn load(env: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let defaults: toml::Table = DEFAULT_TOML
+            .parse()
+            .map_err(|e| SettingsError::new("config/default.toml", format!("{e}")))?;
+        let raw = |key: &str, var: &'static str| -> String {
+            match env(var) {
+                Some(v) => v,
+                None => match defaults.get(key) {
+                    Some(toml::Value::String(s)) => s.clone(),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                },
+            }
+        };
+        let get = |var: &'static str| -> String {
+            let key = SETTINGS
+                .iter()
+                .find(|(_, v)| *v == var)
+                .map(|(k, _)| *k)
+                .unwrap_or(var);
+            raw(key, var)
+        };
+        Ok(Self {
+            port: parse_num("PORT", &get("PORT"))?,
+            bind_address: get("BIND_ADDRESS").trim().parse().map_err(|_| {
+                SettingsError::new("BIND_ADDRESS", "must be an IP address such as 0.0.0.0")
+            })?,
+            data_dir: non_empty("DATA_DIR", &get("DATA_DIR"))?.into(),
+            google: optional(&get("GOOGLE_OAUTH2_CREDS"))
+                .map(|v| GoogleClientConfig::from_setting(&v))
+                .transpose()
+                .map_err(|problem| SettingsError::new("GOOGLE_OAUTH2_CREDS", problem))?,
+            calendar_api_base: google_creds::endpoint(&get("GOOGLE_CALENDAR_API_BASE"))
+                .map_err(|p| SettingsError::new("GOOGLE_CALENDAR_API_BASE", p))?,
+            origin: Origin::parse(&get("ORIGIN")).map_err(|p| SettingsError::new("ORIGIN", p))?,
+            origin_api: Origin::parse(&get("ORIGIN_API"))
+                .map_err(|p| SettingsError::new("ORIGIN_API", p))?,
+            poll_interval: Duration::from_secs(positive(
+                "GCAL_POLL_INTERVAL_SECS",
+                &get("GCAL_POLL_INTERVAL_SECS"),
+            )?),
+            admin_token: admin_token(&get("ADMIN_TOKEN"))?,
+            max_body_bytes: positive("MAX_BODY_BYTES", &get("MAX_BODY_BYTES"))? as usize,
+            log_filter: get("RUST_LOG"),
+        })
+    }
+
+    /// The OAuth redirect URI registered with Google: `<ORIGIN_API>/oauth2/google/callback`.
+    pub fn redirect_uri(&self) -> String {
+        format!("{}/oauth2/google/callback", self.origin_api)
+    }
+}
+
+fn optional(raw: &str) -> Option<String> {
+    let t = raw.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+fn non_empty(setting: &'static str, raw: &str) -> Result<String, SettingsError> {
+    optional(raw).ok_or_else(|| SettingsError::new(setting, "must not be empty"))
+}
+
+fn parse_num<T: std::str::FromStr>(setting: &'static str, raw: &str) -> Result<T, SettingsError> {
+    raw.trim()
+        .parse()
+        .map_err(|_| SettingsError::new(setting, format!("{:?} is not a valid number", raw.trim())))
+}
+
+fn positive(setting: &'static str, raw: &str) -> Result<u64, SettingsError> {
+    match parse_num::<u64>(setting, raw)? {
+        0 => Err(SettingsError::new(setting, "must be greater than 0")),
+        n => Ok(n),
+    }
+}
+
+fn admin_token(raw: &str) -> Result<Option<Secret<String>>, SettingsError> {
+    match optional(raw) {
+        None => Ok(None),
+        Some(t) if t.len() < 16 => Err(SettingsError::new(
+            "ADMIN_TOKEN",
+            "must be at least 16 characters long",
+        )),
+        Some(t) => Ok(Some(Secret::new(t))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.port, 8000);
+        assert_eq!(s.data_dir, PathBuf::from("./data-store"));
+        assert!(s.google.is_none());
+        assert_eq!(
+            s.calendar_api_base,
+            "https://www.googleapis.com/calendar/v3"
+        );
+        assert_eq!(s.poll_interval, Duration::from_secs(300));
+        assert!(s.admin_token.is_none());
+        assert_eq!(s.max_body_bytes, 10 * 1024 * 1024);
+        assert_eq!(
+            s.redirect_uri(),
+            "http://localhost:8000/oauth2/google/callback"
+        );
+    }
+
+    #[test]
+    fn default_toml_lists_exactly_the_known_settings() {
+        let table: toml::Table = DEFAULT_TOML.parse().unwrap();
+        let mut keys: Vec<&str> = table.keys().map(String::as_str).collect();
+        let mut known: Vec<&str> = SETTINGS.iter().map(|(k, _)| *k).collect();
+        keys.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(keys, known);
+        for (key, var) in SETTINGS {
+            assert!(
+                DEFAULT_TOML.contains(&format!("# environment variable: {var}\n{key} =")),
+                "{key} undocumented"
+            );
+        }
+    }
+
+    #[test]
+    fn environment_overrides_defaults() {
+        let s = load(&[
+            ("PORT", "0"),
+            ("DATA_DIR", "/tmp/x"),
+            ("GCAL_POLL_INTERVAL_SECS", "5"),
+            ("ADMIN_TOKEN", "0123456789abcdef"),
+            ("ORIGIN", "https://ui.example.com/"),
+        ])
+        .unwrap();
+        assert_eq!(s.port, 0);
+        assert_eq!(s.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(s.poll_interval, Duration::from_secs(5));
+        assert_eq!(
+            s.admin_token.as_ref().map(|t| t.expose().as_str()),
+            Some("0123456789abcdef")
+        );
+        assert_eq!(s.origin.to_string(), "https://ui.example.com");
+    }
+
+    #[test]
+    fn malformed_settings_name_the_setting() {
+        let cases: &[(&str, &str)] = &[
+            ("PORT", "eighty"),
+            ("PORT", "70000"),
+            ("GCAL_POLL_INTERVAL_SECS", "0"),
+            ("GCAL_POLL_INTERVAL_SECS", "-5"),
+            ("DATA_DIR", " "),
+            ("ORIGIN", "localhost:3000"),
+            ("ORIGIN_API", "ftp://x"),
+            ("ADMIN_TOKEN", "short"),
+            ("MAX_BODY_BYTES", "lots"),
+            ("GOOGLE_OAUTH2_CREDS", "{not json"),
+            ("GOOGLE_CALENDAR_API_BASE", "http://example.com/calendar/v3"),
+            ("BIND_ADDRESS", "everywhere"),
+        ];
+        for (var, value) in cases {
+            let err = load(&[(var, value)])
+                .err()
+                .unwrap_or_else(|| panic!("{var}={value} accepted"));
+            assert_eq!(err.setting, *var, "{var}={value}: {err}");
+            assert!(!err.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn admin_token_never_prints() {
+        let s = load(&[("ADMIN_TOKEN", "supersecretadmintoken")]).unwrap();
+        assert!(!format!("{s:?}").contains("supersecretadmintoken"));
+    }
+}

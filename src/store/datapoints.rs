@@ -1,0 +1,241 @@
+//! Metric datapoints: upserts, range reads, metric listing and deletion, all as key-range work.
+
+use super::{codec, keys, Store, StoreError};
+use crate::metric::{Datapoint, MetricName};
+
+/// A half-open time range `[from, to)` in epoch milliseconds; either end may be open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    /// Inclusive lower bound.
+    pub from: Option<i64>,
+    /// Exclusive upper bound.
+    pub to: Option<i64>,
+}
+
+impl Store {
+    /// Inserts or replaces points by `(timestamp, dimensions)`, atomically: one batch, so a
+    /// request is stored whole or not at all. Only these points' keys are touched.
+    pub fn upsert_datapoints(
+        &self,
+        user: &str,
+        metric: &MetricName,
+        points: &[Datapoint],
+    ) -> Result<(), StoreError> {
+        let prefix = keys::metric_prefix(user, metric.as_str());
+        let mut batch = sled::Batch::default();
+        for p in points {
+            batch.insert(
+                keys::datapoint_key(&prefix, p.timestamp, &p.dimensions),
+                codec::encode(p),
+            );
+        }
+        self.inner.datapoints.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// The points of one metric within `range`, sorted by timestamp (then by dimensions hash,
+    /// which is stable), read by one range scan.
+    pub fn read_datapoints(
+        &self,
+        user: &str,
+        metric: &MetricName,
+        range: TimeRange,
+    ) -> Result<Vec<Datapoint>, StoreError> {
+        let prefix = keys::metric_prefix(user, metric.as_str());
+        let start = match range.from {
+            Some(from) => keys::timestamp_bound(&prefix, from),
+            None => prefix.clone(),
+        };
+        let end = match range.to {
+            Some(to) => Some(keys::timestamp_bound(&prefix, to)),
+            None => keys::prefix_end(&prefix),
+        };
+        if end.as_ref().is_some_and(|e| *e <= start) {
+            return Ok(Vec::new());
+        }
+        let iter = match end {
+            Some(end) => self.inner.datapoints.range(start..end),
+            None => self.inner.datapoints.range(start..),
+        };
+        let mut out = Vec::new();
+        for item in iter {
+            let (key, value) = item?;
+            let ts = keys::timestamp_of_key(prefix.len(), &key)
+                .ok_or_else(|| StoreError::corrupt("datapoint key"))?;
+            out.push(codec::decode(ts, &value)?);
+        }
+        Ok(out)
+    }
+
+    /// The names of the user's metrics, sorted. Each metric costs one seek: after finding a
+    /// metric the scan jumps past its whole range.
+    pub fn list_metrics(&self, user: &str) -> Result<Vec<String>, StoreError> {
+        let user_prefix = keys::user_prefix(user);
+        let user_end = keys::prefix_end(&user_prefix);
+        let mut names = Vec::new();
+        let mut cursor = user_prefix.clone();
+        loop {
+            let next = match &user_end {
+                Some(end) => self
+                    .inner
+                    .datapoints
+                    .range(cursor.clone()..end.clone())
+                    .next(),
+                None => self.inner.datapoints.range(cursor.clone()..).next(),
+            };
+            let Some(item) = next else { break };
+            let (key, _) = item?;
+            let name = keys::metric_of_key(&user_prefix, &key)
+                .ok_or_else(|| StoreError::corrupt("datapoint key"))?;
+            let Some(after) = keys::prefix_end(&keys::metric_prefix(user, name)) else {
+                break;
+            };
+            names.push(name.to_string());
+            cursor = after;
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Removes every point of one metric of one user; returns how many were removed.
+    pub fn delete_metric(&self, user: &str, metric: &MetricName) -> Result<usize, StoreError> {
+        let prefix = keys::metric_prefix(user, metric.as_str());
+        let mut batch = sled::Batch::default();
+        let mut count = 0;
+        for item in self.inner.datapoints.scan_prefix(&prefix) {
+            let (key, _) = item?;
+            batch.remove(key);
+            count += 1;
+        }
+        self.inner.datapoints.apply_batch(batch)?;
+        Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metric::{DimensionKey, Dimensions};
+
+    fn point(ts: i64, value: f64, dims: &[(&str, &str)]) -> Datapoint {
+        let dimensions: Dimensions = dims
+            .iter()
+            .map(|(k, v)| (DimensionKey::new(*k).unwrap(), v.to_string()))
+            .collect();
+        Datapoint {
+            timestamp: ts,
+            dimensions,
+            value,
+        }
+    }
+
+    fn metric(name: &str) -> MetricName {
+        MetricName::new(name).unwrap()
+    }
+
+    #[test]
+    fn upsert_replaces_by_timestamp_and_dimensions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let m = metric("weight");
+        store
+            .upsert_datapoints(
+                "ann",
+                &m,
+                &[
+                    point(2, 1.0, &[]),
+                    point(1, 5.0, &[("a", "x")]),
+                    point(-7, 3.0, &[]),
+                ],
+            )
+            .unwrap();
+        store
+            .upsert_datapoints(
+                "ann",
+                &m,
+                &[point(2, 9.0, &[]), point(2, 4.0, &[("a", "y")])],
+            )
+            .unwrap();
+        let all = store
+            .read_datapoints("ann", &m, TimeRange::default())
+            .unwrap();
+        let ts: Vec<i64> = all.iter().map(|p| p.timestamp).collect();
+        assert_eq!(ts, vec![-7, 1, 2, 2]);
+        assert!(all.contains(&point(2, 9.0, &[])));
+        assert!(all.contains(&point(2, 4.0, &[("a", "y")])));
+        assert!(!all.contains(&point(2, 1.0, &[])));
+    }
+
+    #[test]
+    fn ranges_are_inclusive_exclusive_and_users_are_separate() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let m = metric("m");
+        let pts: Vec<Datapoint> = (0..100).map(|i| point(i * 10, i as f64, &[])).collect();
+        store.upsert_datapoints("ann", &m, &pts).unwrap();
+        store
+            .upsert_datapoints("bob", &m, &[point(15, 1.0, &[])])
+            .unwrap();
+        store
+            .upsert_datapoints("ann", &metric("m2"), &[point(15, 1.0, &[])])
+            .unwrap();
+        let r = store
+            .read_datapoints(
+                "ann",
+                &m,
+                TimeRange {
+                    from: Some(100),
+                    to: Some(200),
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            r.iter().map(|p| p.timestamp).collect::<Vec<_>>(),
+            (10..20).map(|i| i * 10).collect::<Vec<_>>()
+        );
+        assert!(store
+            .read_datapoints(
+                "ann",
+                &m,
+                TimeRange {
+                    from: Some(200),
+                    to: Some(100)
+                }
+            )
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store
+                .read_datapoints(
+                    "ann",
+                    &m,
+                    TimeRange {
+                        from: Some(985),
+                        to: None
+                    }
+                )
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            store
+                .read_datapoints("bob", &m, TimeRange::default())
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(store.list_metrics("ann").unwrap(), vec!["m", "m2"]);
+        assert_eq!(store.list_metrics("bob").unwrap(), vec!["m"]);
+        assert!(store.list_metrics("an").unwrap().is_empty());
+        assert_eq!(store.delete_metric("ann", &m).unwrap(), 100);
+        assert_eq!(store.list_metrics("ann").unwrap(), vec!["m2"]);
+        assert_eq!(
+            store
+                .read_datapoints("bob", &m, TimeRange::default())
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}

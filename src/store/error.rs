@@ -1,0 +1,70 @@
+//! Errors of the store boundary.
+
+use std::path::Path;
+
+/// What can go wrong reading or writing the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed (I/O, corruption it detected).
+    #[error("store error: {0}")]
+    Sled(#[from] sled::Error),
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    Io {
+        /// The directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Another process (or another handle in this one) owns the store.
+    #[error("data directory {path} is in use by another impulses-gcal process")]
+    Locked {
+        /// The directory.
+        path: String,
+    },
+    /// The store was written by a newer version of impulses-gcal.
+    #[error("the store has schema version {found}, but this build supports {supported} or older: upgrade impulses-gcal")]
+    NewerSchema {
+        /// Version found on disk.
+        found: u32,
+        /// Newest version this build reads.
+        supported: u32,
+    },
+    /// A record failed to decode.
+    #[error("corrupt record in the store: {0}")]
+    Corrupt(String),
+    /// A uniqueness rule was violated (the message says which).
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(what: impl Into<String>) -> Self {
+        Self::Corrupt(what.into())
+    }
+
+    pub(crate) fn opening(dir: &Path, e: sled::Error) -> Self {
+        let locked = match &e {
+            sled::Error::Io(io) => {
+                io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock")
+            }
+            _ => false,
+        };
+        if locked {
+            Self::Locked {
+                path: dir.display().to_string(),
+            }
+        } else {
+            Self::Sled(e)
+        }
+    }
+}
+
+impl<E: Into<StoreError>> From<sled::transaction::TransactionError<E>> for StoreError {
+    fn from(e: sled::transaction::TransactionError<E>) -> Self {
+        match e {
+            sled::transaction::TransactionError::Abort(inner) => inner.into(),
+            sled::transaction::TransactionError::Storage(s) => Self::Sled(s),
+        }
+    }
+}

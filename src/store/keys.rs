@@ -1,0 +1,185 @@
+//! Order-preserving key encodings for the sled trees.
+//!
+//! A datapoint key is `user | metric | timestamp | dimensions-hash`, where `user` and `metric` are
+//! length-prefixed (so no name is a prefix of another's range) and the timestamp is big-endian
+//! with its sign bit flipped (so byte order is numeric order, negatives included). Hence one
+//! metric of one user is one contiguous range sorted by timestamp: reads and `from`/`to` queries
+//! are range scans, and writing a point touches only its own key.
+
+use sha2::{Digest, Sha256};
+
+use crate::metric::Dimensions;
+
+/// Bytes of the dimensions hash that ends a datapoint key: 128 bits, collision-free in practice.
+pub const DIMENSIONS_HASH_LEN: usize = 16;
+/// Bytes of an encoded timestamp.
+pub const TIMESTAMP_LEN: usize = 8;
+
+/// Encodes a millisecond timestamp so that byte order equals numeric order.
+pub fn encode_timestamp(ts: i64) -> [u8; TIMESTAMP_LEN] {
+    ((ts as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// Inverse of [`encode_timestamp`].
+pub fn decode_timestamp(bytes: [u8; TIMESTAMP_LEN]) -> i64 {
+    (u64::from_be_bytes(bytes) ^ (1 << 63)) as i64
+}
+
+fn push_str(out: &mut Vec<u8>, s: &str) {
+    // Names are bounded far below u16::MAX by validation (users and metric names), so the cast
+    // cannot truncate; `min` keeps the encoding well-formed even if a caller forgot.
+    let len = s.len().min(u16::MAX as usize);
+    out.extend_from_slice(&(len as u16).to_be_bytes());
+    out.extend_from_slice(&s.as_bytes()[..len]);
+}
+
+/// The prefix shared by every key of one user.
+pub fn user_prefix(user: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + user.len());
+    push_str(&mut out, user);
+    out
+}
+
+/// The prefix shared by every datapoint of one metric of one user.
+pub fn metric_prefix(user: &str, metric: &str) -> Vec<u8> {
+    let mut out =
+        Vec::with_capacity(4 + user.len() + metric.len() + TIMESTAMP_LEN + DIMENSIONS_HASH_LEN);
+    push_str(&mut out, user);
+    push_str(&mut out, metric);
+    out
+}
+
+/// The full key of one datapoint, given its metric's prefix.
+pub fn datapoint_key(prefix: &[u8], timestamp: i64, dimensions: &Dimensions) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + TIMESTAMP_LEN + DIMENSIONS_HASH_LEN);
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(&encode_timestamp(timestamp));
+    key.extend_from_slice(&dimensions_hash(dimensions));
+    key
+}
+
+/// The key bound for a timestamp within a metric: every key of that metric with a timestamp
+/// `>= ts` sorts at or after it.
+pub fn timestamp_bound(prefix: &[u8], ts: i64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + TIMESTAMP_LEN);
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(&encode_timestamp(ts));
+    key
+}
+
+/// The smallest key greater than every key starting with `prefix`, or `None` when no such key
+/// exists (a prefix of only 0xff bytes).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Splits a datapoint key of `user` into its metric name, or `None` for a malformed key.
+pub fn metric_of_key<'k>(user_prefix: &[u8], key: &'k [u8]) -> Option<&'k str> {
+    let rest = key.strip_prefix(user_prefix)?;
+    let len = u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as usize;
+    std::str::from_utf8(rest.get(2..2 + len)?).ok()
+}
+
+/// Reads the timestamp of a datapoint key given the length of its metric prefix.
+pub fn timestamp_of_key(prefix_len: usize, key: &[u8]) -> Option<i64> {
+    let bytes: [u8; TIMESTAMP_LEN] = key
+        .get(prefix_len..prefix_len + TIMESTAMP_LEN)?
+        .try_into()
+        .ok()?;
+    Some(decode_timestamp(bytes))
+}
+
+/// A stable hash of a dimension set. The set is a sorted map and every key and value is
+/// length-prefixed, so equal sets (and only equal sets) hash equally.
+pub fn dimensions_hash(dimensions: &Dimensions) -> [u8; DIMENSIONS_HASH_LEN] {
+    let mut h = Sha256::new();
+    for (k, v) in dimensions {
+        h.update((k.as_str().len() as u32).to_be_bytes());
+        h.update(k.as_str().as_bytes());
+        h.update((v.len() as u32).to_be_bytes());
+        h.update(v.as_bytes());
+    }
+    let digest = h.finalize();
+    let mut out = [0u8; DIMENSIONS_HASH_LEN];
+    out.copy_from_slice(&digest[..DIMENSIONS_HASH_LEN]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metric::DimensionKey;
+    use proptest::prelude::*;
+
+    fn dims(pairs: &[(&str, &str)]) -> Dimensions {
+        pairs
+            .iter()
+            .map(|(k, v)| (DimensionKey::new(*k).unwrap(), v.to_string()))
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn timestamp_encoding_preserves_order(a in any::<i64>(), b in any::<i64>()) {
+            prop_assert_eq!(a.cmp(&b), encode_timestamp(a).cmp(&encode_timestamp(b)));
+            prop_assert_eq!(decode_timestamp(encode_timestamp(a)), a);
+        }
+
+        #[test]
+        fn a_metric_is_one_contiguous_range(
+            user in "[a-z]{0,6}", m1 in "[a-z.]{1,6}", m2 in "[a-z.]{1,6}", t1 in any::<i64>(), t2 in any::<i64>()
+        ) {
+            let p1 = metric_prefix(&user, &m1);
+            let p2 = metric_prefix(&user, &m2);
+            let k1 = datapoint_key(&p1, t1, &Dimensions::new());
+            let k2 = datapoint_key(&p2, t2, &Dimensions::new());
+            // A key of m2 never falls inside m1's range unless the metrics are equal.
+            let end1 = prefix_end(&p1).unwrap();
+            prop_assert_eq!(k2 >= p1 && k2 < end1, m1 == m2);
+            prop_assert!(k1 >= p1 && k1 < end1);
+            prop_assert_eq!(metric_of_key(&user_prefix(&user), &k2), Some(m2.as_str()));
+            prop_assert_eq!(timestamp_of_key(p2.len(), &k2), Some(t2));
+        }
+
+        #[test]
+        fn users_never_share_a_range(u1 in "[a-z]{0,6}", u2 in "[a-z]{0,6}", m in "[a-z]{1,4}") {
+            let k = datapoint_key(&metric_prefix(&u2, &m), 0, &Dimensions::new());
+            let p = user_prefix(&u1);
+            prop_assert_eq!(k.starts_with(&p), u1 == u2);
+        }
+    }
+
+    #[test]
+    fn timestamp_bounds_order_within_a_metric() {
+        let p = metric_prefix("u", "m");
+        let key = datapoint_key(&p, 100, &dims(&[("a", "1")]));
+        assert!(timestamp_bound(&p, 100) <= key);
+        assert!(timestamp_bound(&p, 101) > key);
+        assert!(timestamp_bound(&p, 99) < key);
+    }
+
+    #[test]
+    fn dimension_hash_distinguishes_sets() {
+        let a = dimensions_hash(&dims(&[("a", "bc")]));
+        let b = dimensions_hash(&dims(&[("ab", "c")]));
+        let c = dimensions_hash(&dims(&[("a", "b"), ("c", "")]));
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a, dimensions_hash(&dims(&[("a", "bc")])));
+        assert_ne!(dimensions_hash(&Dimensions::new()), a);
+    }
+
+    #[test]
+    fn prefix_end_carries() {
+        assert_eq!(prefix_end(&[1, 2]), Some(vec![1, 3]));
+        assert_eq!(prefix_end(&[1, 255]), Some(vec![2]));
+        assert_eq!(prefix_end(&[255, 255]), None);
+    }
+}

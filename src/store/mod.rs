@@ -1,0 +1,187 @@
+//! The embedded sled store: one database under `DATA_DIR`, one named tree per kind of record.
+//!
+//! | tree | key | value |
+//! | --- | --- | --- |
+//! | `meta` | `schema_version` | u32 big-endian |
+//! | `tokens` | token id | JSON [`DataToken`](crate::token::DataToken) |
+//! | `token_hashes` | SHA-256 of the plaintext | token id |
+//! | `token_names` | user `\0` name | token id |
+//! | `datapoints` | user, metric, timestamp, dimensions hash ([`keys`]) | value and dimensions ([`codec`]) |
+//! | `google_credentials` | token id | the token's Google credentials |
+//! | `sync_state` | token id | sync token and sync bookkeeping |
+//! | `event_index` | token id, event id | the datapoint keys the event produced |
+//! | `oauth_states` | OAuth `state` | pending authorization (token id, PKCE verifier, expiry) |
+//!
+//! Changes that span trees run in one sled transaction, so a crash leaves either all or none.
+
+pub mod codec;
+mod datapoints;
+pub use datapoints::TimeRange;
+mod error;
+pub mod keys;
+mod tokens;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use error::StoreError;
+pub use tokens::NewToken;
+
+/// The schema this build writes. Opening a store written by a newer build fails instead of
+/// misreading it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const META: &str = "meta";
+const SCHEMA_KEY: &[u8] = b"schema_version";
+/// Tree of data token records.
+pub const TOKENS: &str = "tokens";
+/// Tree from plaintext hash to token id.
+pub const TOKEN_HASHES: &str = "token_hashes";
+/// Tree from (user, name) to token id, enforcing unique names per user.
+pub const TOKEN_NAMES: &str = "token_names";
+/// Tree of metric datapoints.
+pub const DATAPOINTS: &str = "datapoints";
+/// Tree of Google credentials per data token.
+pub const GOOGLE_CREDENTIALS: &str = "google_credentials";
+/// Tree of calendar sync state per data token.
+pub const SYNC_STATE: &str = "sync_state";
+/// Tree from (token, event) to the datapoint keys that event produced.
+pub const EVENT_INDEX: &str = "event_index";
+/// Tree of pending OAuth authorizations.
+pub const OAUTH_STATES: &str = "oauth_states";
+
+/// A handle on the open store; cheap to clone, shared by the HTTP handlers and the actors.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    tokens: sled::Tree,
+    token_hashes: sled::Tree,
+    token_names: sled::Tree,
+    datapoints: sled::Tree,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`. Fails when another process holds it, or when it was
+    /// written by a newer schema.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        create_private_dir(dir)?;
+        let db = sled::Config::new()
+            .path(dir)
+            .open()
+            .map_err(|e| StoreError::opening(dir, e))?;
+        check_schema(&db)?;
+        for name in [GOOGLE_CREDENTIALS, SYNC_STATE, EVENT_INDEX, OAUTH_STATES] {
+            db.open_tree(name)?;
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                tokens: db.open_tree(TOKENS)?,
+                token_hashes: db.open_tree(TOKEN_HASHES)?,
+                token_names: db.open_tree(TOKEN_NAMES)?,
+                datapoints: db.open_tree(DATAPOINTS)?,
+                db,
+            }),
+        })
+    }
+
+    /// Writes every pending change to disk; called on shutdown.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.inner.db.flush()?;
+        Ok(())
+    }
+
+    /// A named tree, for modules that own a tree of their own (sync state, credentials).
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.inner.db.open_tree(name)?)
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| StoreError::Io {
+        path: dir.display().to_string(),
+        source: e,
+    })
+}
+
+fn check_schema(db: &sled::Db) -> Result<(), StoreError> {
+    let meta = db.open_tree(META)?;
+    match meta.get(SCHEMA_KEY)? {
+        None => {
+            meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+            Ok(())
+        }
+        Some(v) => {
+            let found = v
+                .as_ref()
+                .try_into()
+                .map(u32::from_be_bytes)
+                .map_err(|_| StoreError::corrupt("schema version"))?;
+            if found > SCHEMA_VERSION {
+                Err(StoreError::NewerSchema {
+                    found,
+                    supported: SCHEMA_VERSION,
+                })
+            } else {
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn set_schema_version_for_test(store: &Store, version: u32) {
+    if let Ok(meta) = store.inner.db.open_tree(META) {
+        let _ = meta.insert(SCHEMA_KEY, &version.to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_newer_schema_is_refused_with_a_clear_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        set_schema_version_for_test(&store, SCHEMA_VERSION + 1);
+        store.flush().unwrap();
+        drop(store);
+        let err = Store::open(dir.path())
+            .err()
+            .expect("newer schema must fail");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("schema version 2") && msg.contains("supports 1"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_dir_fails_while_the_first_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        let err = Store::open(dir.path())
+            .err()
+            .expect("second open must fail");
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_data_dir_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let _s = Store::open(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+}

@@ -1,0 +1,158 @@
+//! Data tokens in the store: records by id, plus two indexes (plaintext hash, user+name).
+
+use sled::transaction::ConflictableTransactionError;
+use sled::Transactional;
+
+use super::{Store, StoreError};
+use crate::secret::Secret;
+use crate::token::{generate_plaintext, Capability, DataToken, TokenHash, TokenId};
+
+/// What the admin asks for when creating a token; validated by the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    /// The owning user.
+    pub user: String,
+    /// A name unique for the user.
+    pub name: String,
+    /// What the token may do.
+    pub capability: Capability,
+    /// Unix seconds of expiry (already capped by the caller).
+    pub expires_at: i64,
+}
+
+fn name_key(user: &str, name: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(user.len() + name.len() + 1);
+    k.extend_from_slice(user.as_bytes());
+    k.push(0);
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// The stored form: the public record plus the hash of its plaintext, so deleting a token can
+/// remove its hash index entry without the plaintext.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredToken {
+    #[serde(flatten)]
+    token: DataToken,
+    hash: String,
+}
+
+fn decode_stored(bytes: &[u8]) -> Result<StoredToken, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::corrupt(format!("token record: {e}")))
+}
+
+fn decode(bytes: &[u8]) -> Result<DataToken, StoreError> {
+    decode_stored(bytes).map(|s| s.token)
+}
+
+type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+impl Store {
+    /// Creates a token and returns it with its plaintext, the only time the plaintext exists.
+    /// The record and both indexes are written in one transaction: a name taken meanwhile by a
+    /// concurrent request is a conflict, never a duplicate.
+    pub fn create_token(
+        &self,
+        new: NewToken,
+        now: i64,
+    ) -> Result<(DataToken, Secret<String>), StoreError> {
+        let token = DataToken {
+            id: TokenId::generate(),
+            user: new.user,
+            name: new.name,
+            capability: new.capability,
+            expires_at: new.expires_at,
+            created_at: now,
+        };
+        let plaintext = generate_plaintext();
+        let hash = TokenHash::of(plaintext.expose());
+        let stored = StoredToken {
+            token,
+            hash: hex::encode(hash.as_bytes()),
+        };
+        let record = serde_json::to_vec(&stored).map_err(|e| StoreError::corrupt(e.to_string()))?;
+        let token = stored.token;
+        let names_key = name_key(&token.user, &token.name);
+        let i = &self.inner;
+        (&i.tokens, &i.token_hashes, &i.token_names).transaction(
+            |(tokens, hashes, names)| -> Tx<()> {
+                if names.get(&names_key)?.is_some() {
+                    return Err(abort(StoreError::Conflict(format!(
+                        "user {:?} already has a token named {:?}",
+                        token.user, token.name
+                    ))));
+                }
+                names.insert(names_key.as_slice(), token.id.as_str())?;
+                hashes.insert(hash.as_bytes(), token.id.as_str())?;
+                tokens.insert(token.id.as_str(), record.as_slice())?;
+                Ok(())
+            },
+        )?;
+        Ok((token, plaintext))
+    }
+
+    /// Finds the token whose plaintext is `plaintext`, by its hash.
+    pub fn find_token_by_plaintext(
+        &self,
+        plaintext: &str,
+    ) -> Result<Option<DataToken>, StoreError> {
+        match self
+            .inner
+            .token_hashes
+            .get(TokenHash::of(plaintext).as_bytes())?
+        {
+            Some(id) => match self.inner.tokens.get(id)? {
+                Some(bytes) => decode(&bytes).map(Some),
+                None => Ok(None),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// The token with this id, if any.
+    pub fn get_token(&self, id: &TokenId) -> Result<Option<DataToken>, StoreError> {
+        self.inner
+            .tokens
+            .get(id.as_str())?
+            .map(|b| decode(&b))
+            .transpose()
+    }
+
+    /// Every token, or those of one user, ordered by user then name.
+    pub fn list_tokens(&self, user: Option<&str>) -> Result<Vec<DataToken>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.inner.tokens.iter() {
+            let (_, bytes) = item?;
+            let token = decode(&bytes)?;
+            if user.is_none_or(|u| u == token.user) {
+                out.push(token);
+            }
+        }
+        out.sort_by(|a, b| (&a.user, &a.name).cmp(&(&b.user, &b.name)));
+        Ok(out)
+    }
+
+    /// Deletes a token and its indexes in one transaction, so it stops working at once.
+    /// Returns the deleted record, or `None` when there was none.
+    pub fn delete_token(&self, id: &TokenId) -> Result<Option<DataToken>, StoreError> {
+        let i = &self.inner;
+        let deleted = (&i.tokens, &i.token_hashes, &i.token_names).transaction(
+            |(tokens, hashes, names)| {
+                let Some(bytes) = tokens.remove(id.as_str())? else {
+                    return Ok(None);
+                };
+                let stored = decode_stored(&bytes).map_err(abort)?;
+                let hash = hex::decode(&stored.hash)
+                    .map_err(|_| abort(StoreError::corrupt("token hash")))?;
+                names.remove(name_key(&stored.token.user, &stored.token.name))?;
+                hashes.remove(hash)?;
+                Ok(Some(stored.token))
+            },
+        )?;
+        Ok(deleted)
+    }
+}
