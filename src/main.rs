@@ -4,6 +4,8 @@
 use std::net::TcpListener;
 use std::process::ExitCode;
 
+use actix_web::rt::signal::unix::{signal, SignalKind};
+use futures_util::future::{select, Either};
 use impulses_gcal::server::http_server;
 use impulses_gcal::settings::Settings;
 use impulses_gcal::store::Store;
@@ -56,8 +58,23 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     let addr = listener.local_addr()?;
     let system = SyncSystem::start(settings, store);
     let server = http_server(system.app_state(), listener)?;
+    let handle = server.handle();
+    // Handlers are installed before "listening" is logged, so a signal sent as soon as the
+    // server is up is already a graceful stop.
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut running = actix_web::rt::spawn(server);
     log::info!("listening on http://{addr}");
-    server.await?;
+    let signals = select(Box::pin(term.recv()), Box::pin(int.recv()));
+    let result = match select(&mut running, signals).await {
+        Either::Left((ended, _)) => ended,
+        Either::Right(_) => {
+            log::info!("signal received: finishing in-flight requests");
+            handle.stop(true).await;
+            running.await
+        }
+    };
+    result??;
     log::info!("shutting down: flushing the store");
     system.shutdown().await?;
     log::info!("stopped");

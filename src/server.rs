@@ -11,8 +11,9 @@ use crate::http::{self, AppState};
 /// How long a graceful shutdown waits for in-flight requests.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(8);
 
-/// Builds the HTTP server on an already bound listener (port 0 in tests). The server stops
-/// gracefully on SIGINT and SIGTERM: no new connections, in-flight requests finish.
+/// Builds the HTTP server on an already bound listener (port 0 in tests). It ignores signals:
+/// the caller decides when to stop it through its handle (`main` on SIGTERM/SIGINT), and a stop
+/// is graceful: no new connections, in-flight requests finish within [`SHUTDOWN_TIMEOUT`].
 pub fn http_server(
     state: AppState,
     listener: TcpListener,
@@ -30,6 +31,7 @@ pub fn http_server(
     })
     .workers(workers)
     .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
+    .disable_signals()
     .listen(listener)?
     .run();
     Ok(server)

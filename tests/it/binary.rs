@@ -1,0 +1,210 @@
+//! The binary as a deployer runs it: exit codes, signals, log hygiene, one owner per store.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::http::StatusCode;
+
+const BIN: &str = env!("CARGO_BIN_EXE_impulses-gcal");
+const ADMIN: &str = "binary-admin-token-0123456789";
+
+fn command(data_dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PORT", "0")
+        .env("BIND_ADDRESS", "127.0.0.1")
+        .env("DATA_DIR", data_dir)
+        .env("ADMIN_TOKEN", ADMIN)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// A running server process whose log lines are collected as they come.
+struct Proc {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    fn start(cmd: &mut Command) -> Self {
+        let mut child = cmd.spawn().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stdout.take().unwrap()),
+        ] {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
+        Self { child, lines }
+    }
+
+    fn log(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// Waits for the "listening on" line and returns the base URL.
+    fn base_url(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(url) = self
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|l| l.split("listening on ").nth(1).map(str::to_string))
+            {
+                return url;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not start; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "process did not exit within {within:?}; log:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn one_line_error(vars: &[(&str, &str)]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = command(dir.path());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn a_bad_setting_exits_2_with_one_line_naming_it() {
+    for (var, value) in [
+        ("PORT", "eighty"),
+        (
+            "GOOGLE_OAUTH2_CREDS",
+            "{\"web\": {\"client_secret\": \"s3cr3t\"",
+        ),
+        ("ORIGIN", "nowhere"),
+    ] {
+        let (code, stderr) = one_line_error(&[(var, value)]);
+        assert_eq!(code, Some(2), "{var}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{var}: {stderr}");
+        assert!(stderr.contains(var), "{stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("s3cr3t"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_second_process_on_the_same_data_dir_exits_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = Proc::start(&mut command(dir.path()));
+    first.base_url();
+    let out = command(dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("in use by another impulses-gcal process"),
+        "{stderr}"
+    );
+    unsafe { libc::kill(first.child.id() as i32, libc::SIGTERM) };
+    assert!(first.wait_exit(Duration::from_secs(10)).success());
+}
+
+#[actix_web::test]
+async fn sigterm_stops_gracefully_and_no_log_line_holds_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut proc = Proc::start(&mut command(dir.path()));
+    let base = proc.base_url();
+    let client = awc::Client::default();
+    let mut r = client
+        .post(format!("{base}/admin/tokens"))
+        .insert_header(("Authorization", format!("Bearer {ADMIN}")))
+        .send_json(&serde_json::json!({"user": "ann", "name": "phone", "capability": "SUPER"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: serde_json::Value = r.json().await.unwrap();
+    let plaintext = created["token_plaintext"].as_str().unwrap().to_string();
+    let r = client
+        .post(format!("{base}/data/weight?token={plaintext}"))
+        .insert_header(("X-Data-Token", plaintext.as_str()))
+        .send_body(r#"[{"timestamp":1,"value":70}]"#)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = client
+        .get(format!("{base}/data"))
+        .insert_header(("X-Data-Token", format!("{plaintext}x")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    let started = Instant::now();
+    unsafe { libc::kill(proc.child.id() as i32, libc::SIGTERM) };
+    let status = proc.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Wait until the reader threads have drained the pipes.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !proc.log().contains("stopped") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = proc.log();
+    assert!(
+        log.contains("POST /data/weight 200"),
+        "access log present:\n{log}"
+    );
+    assert!(log.contains("stopped"), "{log}");
+    assert!(!log.contains(&plaintext), "plaintext token leaked:\n{log}");
+    assert!(!log.contains(ADMIN), "admin token leaked:\n{log}");
+
+    // The data written before the signal was flushed and is there after a restart.
+    let mut again = Proc::start(&mut command(dir.path()));
+    let base = again.base_url();
+    let mut r = client
+        .get(format!("{base}/data/weight"))
+        .insert_header(("X-Data-Token", plaintext.as_str()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!([{"timestamp":1,"dimensions":{},"value":70.0}])
+    );
+    unsafe { libc::kill(again.child.id() as i32, libc::SIGTERM) };
+    assert!(again.wait_exit(Duration::from_secs(10)).success());
+}

@@ -1,0 +1,7 @@
+//! One integration-test binary: shared helpers link once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin;
+mod binary;
+mod data_api;
+mod support;

@@ -1,0 +1,189 @@
+//! `TestApp`: the real server, started the way `main` starts it, on 127.0.0.1:0 with its own
+//! temporary data directory.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use actix_web::http::{Method, StatusCode};
+use impulses_gcal::server::http_server;
+use impulses_gcal::settings::Settings;
+use impulses_gcal::store::Store;
+use impulses_gcal::system::SyncSystem;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// The admin token every test app uses unless told otherwise.
+pub const ADMIN: &str = "test-admin-token-0123456789";
+/// The UI origin every test app uses.
+pub const ORIGIN: &str = "http://ui.test:3000";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub dir: TempDir,
+    vars: HashMap<String, String>,
+    handle: ServerHandle,
+    task: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
+    system: SyncSystem,
+    client: awc::Client,
+}
+
+/// A response: status, headers and the body parsed as JSON (Null when empty or not JSON).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: actix_web::http::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn detail(&self) -> &str {
+        self.body["detail"].as_str().unwrap_or_default()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Starts with extra settings (environment variable names and values).
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut vars: HashMap<String, String> = [
+            ("PORT", "0"),
+            ("BIND_ADDRESS", "127.0.0.1"),
+            ("ADMIN_TOKEN", ADMIN),
+            ("ORIGIN", ORIGIN),
+            ("GCAL_POLL_INTERVAL_SECS", "300"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        vars.insert(
+            "DATA_DIR".into(),
+            dir.path().join("store").display().to_string(),
+        );
+        for (k, v) in extra {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        Self::start(dir, vars).await
+    }
+
+    async fn start(dir: TempDir, vars: HashMap<String, String>) -> Self {
+        let settings = Settings::load(|name| vars.get(name).cloned()).unwrap();
+        let store = Store::open(&settings.data_dir).unwrap();
+        let listener = TcpListener::bind((settings.bind_address, 0)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let system = SyncSystem::start(settings, store);
+        let server = http_server(system.app_state(), listener).unwrap();
+        let handle = server.handle();
+        let task = actix_web::rt::spawn(server);
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .finish();
+        Self {
+            addr,
+            dir,
+            vars,
+            handle,
+            task,
+            system,
+            client,
+        }
+    }
+
+    /// Stops the server gracefully and starts a new one on the same data directory.
+    pub async fn restart(self) -> Self {
+        let Self {
+            dir,
+            vars,
+            handle,
+            task,
+            system,
+            ..
+        } = self;
+        handle.stop(true).await;
+        task.await.unwrap().unwrap();
+        system.shutdown().await.unwrap();
+        Self::start(dir, vars).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends a request and parses the JSON answer.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Reply {
+        let mut req = self.client.request(method, self.url(path));
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        let mut resp = match body {
+            Some(b) => {
+                req.insert_header(("content-type", "application/json"))
+                    .send_body(b.to_string())
+                    .await
+            }
+            None => req.send().await,
+        }
+        .unwrap();
+        let bytes = resp.body().limit(64 * 1024 * 1024).await.unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status: resp.status(),
+            headers: resp.headers().clone(),
+            body,
+        }
+    }
+
+    pub async fn admin(&self, method: Method, path: &str, body: Option<&str>) -> Reply {
+        let bearer = format!("Bearer {ADMIN}");
+        self.call(method, path, &[("Authorization", &bearer)], body)
+            .await
+    }
+
+    /// Creates a data token; returns (id, plaintext).
+    pub async fn token(&self, user: &str, name: &str, capability: &str) -> (String, String) {
+        let body = format!(r#"{{"user":"{user}","name":"{name}","capability":"{capability}"}}"#);
+        let r = self.admin(Method::POST, "/admin/tokens", Some(&body)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        (
+            r.body["id"].as_str().unwrap().to_string(),
+            r.body["token_plaintext"].as_str().unwrap().to_string(),
+        )
+    }
+
+    pub async fn data(&self, method: Method, path: &str, token: &str, body: Option<&str>) -> Reply {
+        self.call(method, path, &[("X-Data-Token", token)], body)
+            .await
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics after `deadline` printing the last state.
+pub async fn wait_for<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let start = Instant::now();
+    loop {
+        match check().await {
+            Ok(v) => return v,
+            Err(last) if start.elapsed() > deadline => {
+                panic!("timed out waiting for {what}; last state: {last}")
+            }
+            Err(_) => actix_web::rt::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
