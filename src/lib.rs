@@ -33,6 +33,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod convert;
+pub mod google;
 pub mod http;
 pub mod metric;
 pub mod secret;

@@ -33,6 +33,15 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("admin_token", "ADMIN_TOKEN"),
     ("max_body_bytes", "MAX_BODY_BYTES"),
     ("rust_log", "RUST_LOG"),
+    (
+        "gcal_recurrence_horizon_days",
+        "GCAL_RECURRENCE_HORIZON_DAYS",
+    ),
+    ("google_max_in_flight", "GOOGLE_MAX_IN_FLIGHT"),
+    ("google_connect_timeout_secs", "GOOGLE_CONNECT_TIMEOUT_SECS"),
+    ("google_request_timeout_secs", "GOOGLE_REQUEST_TIMEOUT_SECS"),
+    ("google_max_response_bytes", "GOOGLE_MAX_RESPONSE_BYTES"),
+    ("gcal_max_retries", "GCAL_MAX_RETRIES"),
 ];
 
 /// A setting that is missing or malformed: which one, and what is wrong with it.
@@ -79,6 +88,26 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Default log filter when `RUST_LOG` is unset.
     pub log_filter: String,
+    /// How far ahead of now occurrences become datapoints.
+    pub recurrence_horizon: Duration,
+    /// Limits on outbound Google requests.
+    pub google_http: GoogleHttpSettings,
+    /// Retries of a transient Google failure within one sync.
+    pub max_retries: u32,
+}
+
+/// Limits on the outbound Google client, so no request hangs forever and many tokens never open
+/// many sockets at once.
+#[derive(Debug, Clone)]
+pub struct GoogleHttpSettings {
+    /// Most requests in flight over all tokens.
+    pub max_in_flight: usize,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Total timeout of one request, body included.
+    pub request_timeout: Duration,
+    /// Largest response body.
+    pub max_response_bytes: usize,
 }
 
 impl Settings {
@@ -133,6 +162,29 @@ impl Settings {
             admin_token: admin_token(&get("ADMIN_TOKEN"))?,
             max_body_bytes: positive("MAX_BODY_BYTES", &get("MAX_BODY_BYTES"))? as usize,
             log_filter: get("RUST_LOG"),
+            recurrence_horizon: Duration::from_secs(
+                positive(
+                    "GCAL_RECURRENCE_HORIZON_DAYS",
+                    &get("GCAL_RECURRENCE_HORIZON_DAYS"),
+                )? * 86_400,
+            ),
+            google_http: GoogleHttpSettings {
+                max_in_flight: positive("GOOGLE_MAX_IN_FLIGHT", &get("GOOGLE_MAX_IN_FLIGHT"))?
+                    as usize,
+                connect_timeout: Duration::from_secs(positive(
+                    "GOOGLE_CONNECT_TIMEOUT_SECS",
+                    &get("GOOGLE_CONNECT_TIMEOUT_SECS"),
+                )?),
+                request_timeout: Duration::from_secs(positive(
+                    "GOOGLE_REQUEST_TIMEOUT_SECS",
+                    &get("GOOGLE_REQUEST_TIMEOUT_SECS"),
+                )?),
+                max_response_bytes: positive(
+                    "GOOGLE_MAX_RESPONSE_BYTES",
+                    &get("GOOGLE_MAX_RESPONSE_BYTES"),
+                )? as usize,
+            },
+            max_retries: parse_num("GCAL_MAX_RETRIES", &get("GCAL_MAX_RETRIES"))?,
         })
     }
 

@@ -33,6 +33,9 @@ pub enum StoreError {
     /// A record failed to decode.
     #[error("corrupt record in the store: {0}")]
     Corrupt(String),
+    /// A sync commit for a Google connection that was replaced or removed meanwhile.
+    #[error("the Google connection changed while the sync ran; its results were discarded")]
+    Stale,
     /// A uniqueness rule was violated (the message says which).
     #[error("{0}")]
     Conflict(String),

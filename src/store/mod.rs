@@ -18,13 +18,19 @@ pub mod codec;
 mod datapoints;
 pub use datapoints::TimeRange;
 mod error;
+mod google;
 pub mod keys;
+mod oauth_states;
+mod sync_commit;
 mod tokens;
 
 use std::path::Path;
 use std::sync::Arc;
 
 pub use error::StoreError;
+pub use google::{GoogleCredentials, SyncState};
+pub use oauth_states::{PendingAuthorization, MAX_PENDING_PER_TOKEN};
+pub use sync_commit::{EventChange, SyncCommit, SyncCommitStats};
 pub use tokens::NewToken;
 
 /// The schema this build writes. Opening a store written by a newer build fails instead of
@@ -62,6 +68,11 @@ struct Inner {
     token_hashes: sled::Tree,
     token_names: sled::Tree,
     datapoints: sled::Tree,
+    google_credentials: sled::Tree,
+    sync_state: sled::Tree,
+    event_index: sled::Tree,
+    oauth_states: sled::Tree,
+    oauth_lock: std::sync::Mutex<()>,
 }
 
 impl Store {
@@ -74,15 +85,17 @@ impl Store {
             .open()
             .map_err(|e| StoreError::opening(dir, e))?;
         check_schema(&db)?;
-        for name in [GOOGLE_CREDENTIALS, SYNC_STATE, EVENT_INDEX, OAUTH_STATES] {
-            db.open_tree(name)?;
-        }
         Ok(Self {
             inner: Arc::new(Inner {
                 tokens: db.open_tree(TOKENS)?,
                 token_hashes: db.open_tree(TOKEN_HASHES)?,
                 token_names: db.open_tree(TOKEN_NAMES)?,
                 datapoints: db.open_tree(DATAPOINTS)?,
+                google_credentials: db.open_tree(GOOGLE_CREDENTIALS)?,
+                sync_state: db.open_tree(SYNC_STATE)?,
+                event_index: db.open_tree(EVENT_INDEX)?,
+                oauth_states: db.open_tree(OAUTH_STATES)?,
+                oauth_lock: std::sync::Mutex::new(()),
                 db,
             }),
         })
@@ -92,11 +105,6 @@ impl Store {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.inner.db.flush()?;
         Ok(())
-    }
-
-    /// A named tree, for modules that own a tree of their own (sync state, credentials).
-    pub fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        Ok(self.inner.db.open_tree(name)?)
     }
 }
 

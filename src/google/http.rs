@@ -1,0 +1,176 @@
+//! The one outbound HTTP client: every request to Google goes through it.
+//!
+//! It enforces what a production client owes Google and itself: a connect and a total timeout,
+//! a response size cap, no redirects (a token endpoint that redirects is misconfigured, and a
+//! redirect could leak credentials), pooled connections, and a global cap on requests in flight
+//! shared by every token, so ten thousand tokens syncing at start-up neither open ten thousand
+//! sockets nor trip Google's quotas.
+//!
+//! `awc::Client` is `!Send`: build one per arbiter with [`GoogleHttp::new`]; the permit pool
+//! ([`InFlight`]) is `Send` and shared by all of them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header::HeaderMap;
+use actix_web::http::{Method, StatusCode};
+use actix_web::web::Bytes;
+
+use super::error::GoogleError;
+use crate::settings::GoogleHttpSettings;
+
+/// The shared cap on Google requests in flight.
+#[derive(Clone)]
+pub struct InFlight(Arc<tokio::sync::Semaphore>);
+
+impl InFlight {
+    /// A pool of `n` permits.
+    pub fn new(n: usize) -> Self {
+        Self(Arc::new(tokio::sync::Semaphore::new(n.max(1))))
+    }
+}
+
+/// A complete answer: status, headers and the whole body (within the cap).
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// The outbound client of one arbiter.
+#[derive(Clone)]
+pub struct GoogleHttp {
+    client: awc::Client,
+    in_flight: InFlight,
+    request_timeout: Duration,
+    max_body: usize,
+}
+
+impl GoogleHttp {
+    /// Builds the client for the current arbiter.
+    pub fn new(settings: &GoogleHttpSettings, in_flight: InFlight) -> Self {
+        let connector = awc::Connector::new()
+            .timeout(settings.connect_timeout)
+            .limit(settings.max_in_flight.max(1))
+            .conn_keep_alive(Duration::from_secs(60));
+        let client = awc::Client::builder()
+            .connector(connector)
+            .timeout(settings.request_timeout)
+            .disable_redirects()
+            .add_default_header((
+                actix_web::http::header::USER_AGENT,
+                concat!("impulses-gcal/", env!("CARGO_PKG_VERSION")),
+            ))
+            .finish();
+        Self {
+            client,
+            in_flight,
+            request_timeout: settings.request_timeout,
+            max_body: settings.max_response_bytes,
+        }
+    }
+
+    /// Sends one request and reads the whole answer, within the in-flight cap, the total timeout
+    /// and the size cap. Only transport failures are errors here; any HTTP status is an answer.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, GoogleError> {
+        let _permit = self
+            .in_flight
+            .0
+            .acquire()
+            .await
+            .map_err(|_| GoogleError::Transport("client is shutting down".into()))?;
+        let mut req = self.client.request(method, url);
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        let exchange = async {
+            let mut resp = match body {
+                Some(b) => req.send_body(b).await,
+                None => req.send().await,
+            }
+            .map_err(|e| GoogleError::Transport(e.to_string()))?;
+            let body = resp
+                .body()
+                .limit(self.max_body)
+                .await
+                .map_err(|e| GoogleError::Transport(format!("reading the answer: {e}")))?;
+            Ok(Answer {
+                status: resp.status(),
+                headers: resp.headers().clone(),
+                body,
+            })
+        };
+        actix_web::rt::time::timeout(self.request_timeout, exchange)
+            .await
+            .map_err(|_| {
+                GoogleError::Transport(format!(
+                    "no complete answer within {:?}",
+                    self.request_timeout
+                ))
+            })?
+    }
+
+    /// The adapter the `oauth2` crate calls for token, refresh and revocation requests.
+    pub async fn oauth2_call(
+        &self,
+        request: oauth2::HttpRequest,
+    ) -> Result<oauth2::HttpResponse, TransportError> {
+        let (parts, body) = request.into_parts();
+        let method = Method::from_bytes(parts.method.as_str().as_bytes())
+            .map_err(|e| TransportError(e.to_string()))?;
+        let headers: Vec<(String, String)> = parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_string(), v.to_string()))
+            })
+            .collect();
+        let header_refs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let answer = self
+            .send(method, &parts.uri.to_string(), &header_refs, Some(body))
+            .await
+            .map_err(|e| TransportError(e.to_string()))?;
+        // A 5xx from the token endpoint is transient (GOOGLE_APIS.md); the oauth2 crate would
+        // report its HTML body as a parse error, so call it what it is.
+        if answer.status.is_server_error() {
+            return Err(TransportError(format!(
+                "token endpoint answered {}",
+                answer.status
+            )));
+        }
+        let mut builder = oauth2::http::Response::builder().status(answer.status.as_u16());
+        for (k, v) in answer.headers.iter() {
+            builder = builder.header(k.as_str(), v.as_bytes());
+        }
+        builder
+            .body(answer.body.to_vec())
+            .map_err(|e| TransportError(e.to_string()))
+    }
+}
+
+/// A transport failure seen by the `oauth2` crate.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TransportError(pub String);

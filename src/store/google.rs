@@ -1,0 +1,196 @@
+//! Google credentials and calendar sync state per data token.
+//!
+//! Each successful connection gets a random `connection_id`. Everything written on behalf of a
+//! connection (refreshed tokens, sync commits) checks it inside its transaction, so a sync that
+//! was running when the person disconnected or switched accounts can never write afterwards.
+
+use serde::{Deserialize, Serialize};
+use sled::transaction::ConflictableTransactionError;
+
+use super::{Store, StoreError};
+use crate::secret::Secret;
+use crate::token::TokenId;
+
+/// A data token's Google connection.
+#[derive(Debug, Clone)]
+pub struct GoogleCredentials {
+    /// Changes with every (re)connection; writes on behalf of an older one are refused.
+    pub connection_id: String,
+    /// The current access token.
+    pub access_token: Secret<String>,
+    /// Unix seconds when it expires.
+    pub access_expires_at: i64,
+    /// The refresh token.
+    pub refresh_token: Secret<String>,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// The Google account's e-mail.
+    pub account_email: String,
+    /// The Google account's stable id.
+    pub account_sub: String,
+    /// Unix seconds of the connection.
+    pub connected_at: i64,
+    /// Unix seconds of the last change (refresh, reauth).
+    pub updated_at: i64,
+    /// Set when Google refused the grant: polling stops until the person reconnects.
+    pub needs_reauth: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredCredentials {
+    connection_id: String,
+    access_token: String,
+    access_expires_at: i64,
+    refresh_token: String,
+    scopes: Vec<String>,
+    account_email: String,
+    account_sub: String,
+    connected_at: i64,
+    updated_at: i64,
+    needs_reauth: Option<String>,
+}
+
+impl From<&GoogleCredentials> for StoredCredentials {
+    fn from(c: &GoogleCredentials) -> Self {
+        Self {
+            connection_id: c.connection_id.clone(),
+            access_token: c.access_token.expose().clone(),
+            access_expires_at: c.access_expires_at,
+            refresh_token: c.refresh_token.expose().clone(),
+            scopes: c.scopes.clone(),
+            account_email: c.account_email.clone(),
+            account_sub: c.account_sub.clone(),
+            connected_at: c.connected_at,
+            updated_at: c.updated_at,
+            needs_reauth: c.needs_reauth.clone(),
+        }
+    }
+}
+
+impl From<StoredCredentials> for GoogleCredentials {
+    fn from(s: StoredCredentials) -> Self {
+        Self {
+            connection_id: s.connection_id,
+            access_token: Secret::new(s.access_token),
+            access_expires_at: s.access_expires_at,
+            refresh_token: Secret::new(s.refresh_token),
+            scopes: s.scopes,
+            account_email: s.account_email,
+            account_sub: s.account_sub,
+            connected_at: s.connected_at,
+            updated_at: s.updated_at,
+            needs_reauth: s.needs_reauth,
+        }
+    }
+}
+
+/// Encodes credentials for the `google_credentials` tree.
+pub(super) fn encode_credentials(c: &GoogleCredentials) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(&StoredCredentials::from(c)).map_err(|e| StoreError::corrupt(e.to_string()))
+}
+
+/// Decodes a `google_credentials` record.
+pub(super) fn decode_credentials(bytes: &[u8]) -> Result<GoogleCredentials, StoreError> {
+    serde_json::from_slice::<StoredCredentials>(bytes)
+        .map(Into::into)
+        .map_err(|e| StoreError::corrupt(format!("credentials record: {e}")))
+}
+
+/// Where a token's calendar sync stands; committed together with the data it covers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// The synced calendar.
+    pub calendar_id: String,
+    /// Google's opaque sync token; `None` means the next sync is a full one.
+    pub sync_token: Option<String>,
+    /// The calendar's time zone as of the last sync.
+    pub time_zone: Option<String>,
+    /// Events that produced datapoints.
+    pub events: u64,
+    /// Datapoints held for this token.
+    pub datapoints: u64,
+    /// Unix seconds of the last successful sync.
+    pub last_success_at: Option<i64>,
+    /// Events skipped as malformed in the last sync.
+    pub skipped: u64,
+}
+
+pub(super) fn decode_state(bytes: &[u8]) -> Result<SyncState, StoreError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::corrupt(format!("sync state record: {e}")))
+}
+
+impl Store {
+    /// Stores credentials for a token, replacing any previous connection.
+    pub fn put_credentials(
+        &self,
+        token: &TokenId,
+        creds: &GoogleCredentials,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .google_credentials
+            .insert(token.as_str(), encode_credentials(creds)?)?;
+        Ok(())
+    }
+
+    /// The token's credentials, if connected.
+    pub fn credentials(&self, token: &TokenId) -> Result<Option<GoogleCredentials>, StoreError> {
+        self.inner
+            .google_credentials
+            .get(token.as_str())?
+            .map(|b| decode_credentials(&b))
+            .transpose()
+    }
+
+    /// Every connected token id.
+    pub fn connected_tokens(&self) -> Result<Vec<TokenId>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.inner.google_credentials.iter() {
+            let (key, _) = item?;
+            let id = std::str::from_utf8(&key)
+                .ok()
+                .and_then(TokenId::parse)
+                .ok_or_else(|| StoreError::corrupt("credentials key"))?;
+            out.push(id);
+        }
+        Ok(out)
+    }
+
+    /// Changes the credentials of the connection `connection_id` in place; does nothing (and
+    /// answers false) when that connection is gone or replaced meanwhile.
+    pub fn update_credentials(
+        &self,
+        token: &TokenId,
+        connection_id: &str,
+        change: impl Fn(&mut GoogleCredentials),
+    ) -> Result<bool, StoreError> {
+        let updated = self.inner.google_credentials.transaction(|t| {
+            let Some(bytes) = t.get(token.as_str())? else {
+                return Ok(false);
+            };
+            let mut creds =
+                decode_credentials(&bytes).map_err(ConflictableTransactionError::Abort)?;
+            if creds.connection_id != connection_id {
+                return Ok(false);
+            }
+            change(&mut creds);
+            t.insert(
+                token.as_str(),
+                encode_credentials(&creds).map_err(ConflictableTransactionError::Abort)?,
+            )?;
+            Ok(true)
+        })?;
+        Ok(updated)
+    }
+
+    /// The token's sync state (default: never synced).
+    pub fn sync_state(&self, token: &TokenId) -> Result<SyncState, StoreError> {
+        Ok(self
+            .inner
+            .sync_state
+            .get(token.as_str())?
+            .map(|b| decode_state(&b))
+            .transpose()?
+            .unwrap_or_default())
+    }
+}

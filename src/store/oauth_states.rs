@@ -1,0 +1,249 @@
+//! Pending OAuth authorizations, keyed by the hash of their `state`.
+//!
+//! Kept in sled (not in memory) so a flow started before a restart finishes after it. A state is
+//! single use (taking it removes it atomically), lives ten minutes, and a token has at most
+//! [`MAX_PENDING_PER_TOKEN`]: starting another evicts its oldest.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Store, StoreError};
+use crate::secret::Secret;
+use crate::token::TokenId;
+
+/// Most pending authorizations one data token may have.
+pub const MAX_PENDING_PER_TOKEN: usize = 5;
+/// How long a started authorization stays valid, in seconds (Google's codes live as long).
+pub const STATE_LIFETIME_SECS: i64 = 600;
+
+/// A started authorization waiting for its callback.
+#[derive(Debug, Clone)]
+pub struct PendingAuthorization {
+    /// The data token that started it.
+    pub token_id: TokenId,
+    /// The PKCE verifier for the code exchange.
+    pub verifier: Secret<String>,
+    /// Unix seconds of creation.
+    pub created_at: i64,
+}
+
+impl PendingAuthorization {
+    fn is_expired(&self, now: i64) -> bool {
+        now >= self.created_at + STATE_LIFETIME_SECS
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    token_id: TokenId,
+    verifier: String,
+    created_at: i64,
+}
+
+fn key(state: &str) -> [u8; 32] {
+    Sha256::digest(state.as_bytes()).into()
+}
+
+fn decode(bytes: &[u8]) -> Result<PendingAuthorization, StoreError> {
+    let s: Stored = serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::corrupt(format!("oauth state: {e}")))?;
+    Ok(PendingAuthorization {
+        token_id: s.token_id,
+        verifier: Secret::new(s.verifier),
+        created_at: s.created_at,
+    })
+}
+
+impl Store {
+    /// Records a started authorization under its `state`, purging expired ones and evicting the
+    /// token's oldest beyond the limit.
+    pub fn put_pending_authorization(
+        &self,
+        state: &str,
+        pending: &PendingAuthorization,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let _guard = self
+            .inner
+            .oauth_lock
+            .lock()
+            .map_err(|_| StoreError::corrupt("oauth state lock poisoned"))?;
+        let tree = &self.inner.oauth_states;
+        let mut mine = Vec::new();
+        for item in tree.iter() {
+            let (k, v) = item?;
+            let p = decode(&v)?;
+            if p.is_expired(now) {
+                tree.remove(k)?;
+            } else if p.token_id == pending.token_id {
+                mine.push((p.created_at, k));
+            }
+        }
+        mine.sort();
+        let excess = (mine.len() + 1).saturating_sub(MAX_PENDING_PER_TOKEN);
+        for (_, k) in mine.into_iter().take(excess) {
+            tree.remove(k)?;
+        }
+        let stored = Stored {
+            token_id: pending.token_id.clone(),
+            verifier: pending.verifier.expose().clone(),
+            created_at: pending.created_at,
+        };
+        tree.insert(
+            key(state),
+            serde_json::to_vec(&stored).map_err(|e| StoreError::corrupt(e.to_string()))?,
+        )?;
+        Ok(())
+    }
+
+    /// Takes the authorization started with `state`: removed in the same step, so a replayed
+    /// callback finds nothing. `None` when unknown, used or expired.
+    pub fn take_pending_authorization(
+        &self,
+        state: &str,
+        now: i64,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        match self.inner.oauth_states.remove(key(state))? {
+            Some(bytes) => {
+                let p = decode(&bytes)?;
+                Ok((!p.is_expired(now)).then_some(p))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Removes expired authorizations; returns how many.
+    pub fn purge_expired_authorizations(&self, now: i64) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for item in self.inner.oauth_states.iter() {
+            let (k, v) = item?;
+            if decode(&v)?.is_expired(now) {
+                self.inner.oauth_states.remove(k)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Removes every pending authorization of a token (it was deleted).
+    pub fn drop_pending_authorizations(&self, token: &TokenId) -> Result<(), StoreError> {
+        for item in self.inner.oauth_states.iter() {
+            let (k, v) = item?;
+            if decode(&v)?.token_id == *token {
+                self.inner.oauth_states.remove(k)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(token: &TokenId, at: i64) -> PendingAuthorization {
+        PendingAuthorization {
+            token_id: token.clone(),
+            verifier: Secret::new(format!("v{at}")),
+            created_at: at,
+        }
+    }
+
+    #[test]
+    fn states_are_single_use_expire_and_are_capped_per_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (a, b) = (TokenId::generate(), TokenId::generate());
+        store
+            .put_pending_authorization("s0", &pending(&a, 100), 100)
+            .unwrap();
+        let taken = store
+            .take_pending_authorization("s0", 101)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (taken.token_id, taken.verifier.expose().as_str()),
+            (a.clone(), "v100")
+        );
+        assert!(
+            store
+                .take_pending_authorization("s0", 101)
+                .unwrap()
+                .is_none(),
+            "single use"
+        );
+
+        store
+            .put_pending_authorization("old", &pending(&a, 100), 100)
+            .unwrap();
+        assert!(
+            store
+                .take_pending_authorization("old", 100 + STATE_LIFETIME_SECS)
+                .unwrap()
+                .is_none(),
+            "expired"
+        );
+
+        for i in 0..7 {
+            store
+                .put_pending_authorization(&format!("a{i}"), &pending(&a, 200 + i), 200 + i)
+                .unwrap();
+        }
+        store
+            .put_pending_authorization("b0", &pending(&b, 300), 300)
+            .unwrap();
+        assert!(
+            store
+                .take_pending_authorization("a0", 301)
+                .unwrap()
+                .is_none(),
+            "oldest evicted"
+        );
+        assert!(
+            store
+                .take_pending_authorization("a1", 301)
+                .unwrap()
+                .is_none(),
+            "oldest evicted"
+        );
+        for i in 2..7 {
+            assert!(
+                store
+                    .take_pending_authorization(&format!("a{i}"), 301)
+                    .unwrap()
+                    .is_some(),
+                "a{i} kept"
+            );
+        }
+        assert!(
+            store
+                .take_pending_authorization("b0", 301)
+                .unwrap()
+                .is_some(),
+            "other tokens unaffected"
+        );
+    }
+
+    #[test]
+    fn expired_states_are_purged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let a = TokenId::generate();
+        store
+            .put_pending_authorization("x", &pending(&a, 0), 0)
+            .unwrap();
+        store
+            .put_pending_authorization("y", &pending(&a, 500), 500)
+            .unwrap();
+        assert_eq!(
+            store
+                .purge_expired_authorizations(STATE_LIFETIME_SECS + 1)
+                .unwrap(),
+            1
+        );
+        assert!(store
+            .take_pending_authorization("y", 600)
+            .unwrap()
+            .is_some());
+    }
+}

@@ -1,0 +1,275 @@
+//! The sync commit: a token's event index, its datapoints and its new sync token, written in one
+//! sled transaction, so a crash at any instant leaves the store before or after the whole sync
+//! and a sync token is never saved ahead of the data it covers.
+
+use std::collections::{HashMap, HashSet};
+
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::{Batch, Transactional};
+
+use super::google::{decode_credentials, SyncState};
+use super::{codec, keys, Store, StoreError};
+use crate::convert::MetricPoint;
+use crate::token::TokenId;
+
+/// One event's new datapoints; empty when the event was deleted or is no longer a measurement.
+#[derive(Debug, Clone)]
+pub struct EventChange {
+    /// Google's event (or instance) id.
+    pub event_id: String,
+    /// Its datapoints now.
+    pub points: Vec<MetricPoint>,
+}
+
+/// Everything one sync produced, committed as one unit.
+#[derive(Debug, Clone)]
+pub struct SyncCommit {
+    /// The data token synced.
+    pub token_id: TokenId,
+    /// Its user, whose metric space the datapoints go to.
+    pub user: String,
+    /// The connection the sync ran for; the commit is refused if it was replaced meanwhile.
+    pub connection_id: String,
+    /// A full sync replaces all of the token's derived datapoints; an incremental one only the
+    /// changed events'.
+    pub full: bool,
+    /// The changed events (all events for a full sync), each once.
+    pub changes: Vec<EventChange>,
+    /// The state to save with the data, including the new sync token.
+    pub state: SyncState,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncCommitStats {
+    /// Datapoints written.
+    pub written: u64,
+    /// Datapoints removed.
+    pub removed: u64,
+    /// Events holding datapoints after the commit.
+    pub events: u64,
+    /// Datapoints held after the commit.
+    pub datapoints: u64,
+}
+
+fn index_prefix(token: &TokenId) -> Vec<u8> {
+    let mut k = token.as_str().as_bytes().to_vec();
+    k.push(b'/');
+    k
+}
+
+fn index_key(token: &TokenId, event_id: &str) -> Vec<u8> {
+    let mut k = index_prefix(token);
+    k.extend_from_slice(event_id.as_bytes());
+    k
+}
+
+fn encode_keys(keys: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + keys.iter().map(|k| 2 + k.len()).sum::<usize>());
+    out.extend_from_slice(&(keys.len() as u32).to_be_bytes());
+    for k in keys {
+        out.extend_from_slice(&(k.len() as u16).to_be_bytes());
+        out.extend_from_slice(k);
+    }
+    out
+}
+
+fn decode_keys(bytes: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+    let bad = || StoreError::corrupt("event index entry");
+    let count = u32::from_be_bytes(
+        bytes
+            .get(..4)
+            .ok_or_else(bad)?
+            .try_into()
+            .map_err(|_| bad())?,
+    ) as usize;
+    let mut out = Vec::with_capacity(count.min(1024));
+    let mut rest = &bytes[4..];
+    for _ in 0..count {
+        let len = u16::from_be_bytes(
+            rest.get(..2)
+                .ok_or_else(bad)?
+                .try_into()
+                .map_err(|_| bad())?,
+        ) as usize;
+        out.push(rest.get(2..2 + len).ok_or_else(bad)?.to_vec());
+        rest = &rest[2 + len..];
+    }
+    Ok(out)
+}
+
+type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+fn check_connection(creds: &TransactionalTree, token: &TokenId, connection_id: &str) -> Tx<()> {
+    let current = creds
+        .get(token.as_str())?
+        .map(|b| decode_credentials(&b))
+        .transpose()
+        .map_err(ConflictableTransactionError::Abort)?;
+    match current {
+        Some(c) if c.connection_id == connection_id => Ok(()),
+        _ => Err(ConflictableTransactionError::Abort(StoreError::Stale)),
+    }
+}
+
+impl Store {
+    /// The event ids this token's index holds, with their datapoint keys.
+    fn indexed_events(
+        &self,
+        token: &TokenId,
+    ) -> Result<HashMap<Vec<u8>, Vec<Vec<u8>>>, StoreError> {
+        let mut out = HashMap::new();
+        for item in self.inner.event_index.scan_prefix(index_prefix(token)) {
+            let (k, v) = item?;
+            out.insert(k.to_vec(), decode_keys(&v)?);
+        }
+        Ok(out)
+    }
+
+    /// Commits one sync. Reads of the old index happen before the transaction: only the metric
+    /// writer commits syncs, one at a time, so nobody else changes a token's index meanwhile.
+    /// Fails with [`StoreError::Stale`] when the connection was replaced or removed meanwhile.
+    pub fn commit_sync(&self, commit: &SyncCommit) -> Result<SyncCommitStats, StoreError> {
+        let token = &commit.token_id;
+        // Google lists each changed event once; should an id repeat anyway, the last one wins.
+        let mut last: HashMap<&str, &EventChange> = HashMap::with_capacity(commit.changes.len());
+        for c in &commit.changes {
+            last.insert(c.event_id.as_str(), c);
+        }
+        let old = if commit.full {
+            self.indexed_events(token)?
+        } else {
+            self.changed_entries(token, last.keys().copied())?
+        };
+        let mut points = Batch::default();
+        let mut index = Batch::default();
+        let mut stats = SyncCommitStats::default();
+        let mut new_keys: HashSet<Vec<u8>> = HashSet::new();
+        let (mut new_events, mut new_points) = (0u64, 0u64);
+        for c in last.values() {
+            let ikey = index_key(token, &c.event_id);
+            if c.points.is_empty() {
+                continue;
+            }
+            let mut keys = Vec::with_capacity(c.points.len());
+            for p in &c.points {
+                let prefix = keys::metric_prefix(&commit.user, p.metric.as_str());
+                let key = keys::datapoint_key(&prefix, p.point.timestamp, &p.point.dimensions);
+                points.insert(key.clone(), codec::encode(&p.point));
+                new_keys.insert(key.clone());
+                keys.push(key);
+            }
+            new_events += 1;
+            new_points += keys.len() as u64;
+            index.insert(ikey, encode_keys(&keys));
+        }
+        stats.written = new_points;
+        // Removals: every old key of a changed (on a full sync: of any) event that the new state
+        // does not hold. Index entries of events without points any more go too.
+        let (old_events, mut old_points) = (old.len() as u64, 0u64);
+        for (ikey, old_keys) in old {
+            old_points += old_keys.len() as u64;
+            for k in old_keys.into_iter().filter(|k| !new_keys.contains(k)) {
+                points.remove(k);
+                stats.removed += 1;
+            }
+            let event_id = &ikey[index_prefix(token).len()..];
+            let still = std::str::from_utf8(event_id)
+                .ok()
+                .and_then(|id| last.get(id))
+                .is_some_and(|c| !c.points.is_empty());
+            if !still {
+                index.remove(ikey);
+            }
+        }
+        if commit.full {
+            stats.events = new_events;
+            stats.datapoints = new_points;
+        } else {
+            let previous = self.sync_state(token)?;
+            stats.events = (previous.events + new_events).saturating_sub(old_events);
+            stats.datapoints = (previous.datapoints + new_points).saturating_sub(old_points);
+        }
+        let state = SyncState {
+            events: stats.events,
+            datapoints: stats.datapoints,
+            ..commit.state.clone()
+        };
+        let state_bytes =
+            serde_json::to_vec(&state).map_err(|e| StoreError::corrupt(e.to_string()))?;
+        let i = &self.inner;
+        (
+            &i.datapoints,
+            &i.event_index,
+            &i.sync_state,
+            &i.google_credentials,
+        )
+            .transaction(|(d, idx, s, g)| -> Tx<()> {
+                check_connection(g, token, &commit.connection_id)?;
+                d.apply_batch(&points)?;
+                idx.apply_batch(&index)?;
+                s.insert(token.as_str(), state_bytes.as_slice())?;
+                Ok(())
+            })?;
+        Ok(stats)
+    }
+
+    fn changed_entries<'a>(
+        &self,
+        token: &TokenId,
+        event_ids: impl Iterator<Item = &'a str>,
+    ) -> Result<HashMap<Vec<u8>, Vec<Vec<u8>>>, StoreError> {
+        let mut m = HashMap::new();
+        for id in event_ids {
+            let k = index_key(token, id);
+            if let Some(v) = self.inner.event_index.get(&k)? {
+                m.insert(k, decode_keys(&v)?);
+            }
+        }
+        Ok(m)
+    }
+
+    /// Forgets a token's calendar: its sync state and event index, and with `purge` the
+    /// datapoints the index points at; with `credentials` its Google credentials too. One
+    /// transaction, so a concurrent commit lands wholly before (and is then undone) or is
+    /// refused as stale.
+    pub fn forget_calendar(
+        &self,
+        token: &TokenId,
+        purge: bool,
+        credentials: bool,
+    ) -> Result<(), StoreError> {
+        let entries = self.indexed_events(token)?;
+        let mut points = Batch::default();
+        let mut index = Batch::default();
+        for (ikey, keys) in entries {
+            if purge {
+                for k in keys {
+                    points.remove(k);
+                }
+            }
+            index.remove(ikey);
+        }
+        let i = &self.inner;
+        (
+            &i.datapoints,
+            &i.event_index,
+            &i.sync_state,
+            &i.google_credentials,
+        )
+            .transaction(|(d, idx, s, g)| -> Tx<()> {
+                d.apply_batch(&points)?;
+                idx.apply_batch(&index)?;
+                s.remove(token.as_str())?;
+                if credentials {
+                    g.remove(token.as_str())?;
+                }
+                Ok(())
+            })?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "sync_commit_tests.rs"]
+mod tests;

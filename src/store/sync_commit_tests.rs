@@ -1,0 +1,200 @@
+use super::*;
+use crate::metric::{Datapoint, DimensionKey, Dimensions, MetricName};
+use crate::secret::Secret;
+use crate::store::{GoogleCredentials, TimeRange};
+
+fn point(metric: &str, src: &str, ts: i64, value: f64) -> MetricPoint {
+    let mut dimensions = Dimensions::new();
+    dimensions.insert(DimensionKey::new("src").unwrap(), src.to_string());
+    MetricPoint {
+        metric: MetricName::new(metric).unwrap(),
+        point: Datapoint {
+            timestamp: ts,
+            dimensions,
+            value,
+        },
+    }
+}
+
+fn change(id: &str, points: Vec<MetricPoint>) -> EventChange {
+    EventChange {
+        event_id: id.to_string(),
+        points,
+    }
+}
+
+fn connect(store: &Store, token: &TokenId, connection: &str) {
+    let creds = GoogleCredentials {
+        connection_id: connection.into(),
+        access_token: Secret::new("a".into()),
+        access_expires_at: 0,
+        refresh_token: Secret::new("r".into()),
+        scopes: vec![],
+        account_email: "ann@example.com".into(),
+        account_sub: "1".into(),
+        connected_at: 0,
+        updated_at: 0,
+        needs_reauth: None,
+    };
+    store.put_credentials(token, &creds).unwrap();
+}
+
+fn commit(
+    token: &TokenId,
+    user: &str,
+    full: bool,
+    changes: Vec<EventChange>,
+    sync_token: &str,
+) -> SyncCommit {
+    SyncCommit {
+        token_id: token.clone(),
+        user: user.into(),
+        connection_id: "c1".into(),
+        full,
+        changes,
+        state: SyncState {
+            calendar_id: "primary".into(),
+            sync_token: Some(sync_token.into()),
+            ..SyncState::default()
+        },
+    }
+}
+
+fn values(store: &Store, user: &str, metric: &str) -> Vec<(i64, f64)> {
+    let m = MetricName::new(metric).unwrap();
+    store
+        .read_datapoints(user, &m, TimeRange::default())
+        .unwrap()
+        .iter()
+        .map(|p| (p.timestamp, p.value))
+        .collect()
+}
+
+#[test]
+fn incremental_commits_replace_edited_and_remove_deleted_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = TokenId::generate();
+    connect(&store, &t, "c1");
+    let d = "imp.events.duration";
+    let full = commit(
+        &t,
+        "ann",
+        true,
+        vec![
+            change(
+                "e1",
+                vec![
+                    point(d, "e1", 1, 10.0),
+                    point("imp.events.custom.km", "e1", 1, 5.0),
+                ],
+            ),
+            change("e2", vec![point(d, "e2", 2, 20.0)]),
+        ],
+        "s1",
+    );
+    let stats = store.commit_sync(&full).unwrap();
+    assert_eq!((stats.events, stats.datapoints, stats.written), (2, 3, 3));
+    // e1 moved to another time and lost its custom metric; e2 deleted; e3 new.
+    let inc = commit(
+        &t,
+        "ann",
+        false,
+        vec![
+            change("e1", vec![point(d, "e1", 5, 11.0)]),
+            change("e2", vec![]),
+            change("e3", vec![point(d, "e3", 3, 30.0)]),
+        ],
+        "s2",
+    );
+    let stats = store.commit_sync(&inc).unwrap();
+    assert_eq!((stats.events, stats.datapoints, stats.removed), (2, 2, 3));
+    assert_eq!(values(&store, "ann", d), vec![(3, 30.0), (5, 11.0)]);
+    assert!(values(&store, "ann", "imp.events.custom.km").is_empty());
+    let state = store.sync_state(&t).unwrap();
+    assert_eq!(
+        (state.sync_token.as_deref(), state.events, state.datapoints),
+        (Some("s2"), 2, 2)
+    );
+}
+
+#[test]
+fn a_full_sync_replaces_everything_the_token_held_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (t, other) = (TokenId::generate(), TokenId::generate());
+    connect(&store, &t, "c1");
+    connect(&store, &other, "c1");
+    let d = "imp.events.duration";
+    store
+        .commit_sync(&commit(
+            &t,
+            "ann",
+            true,
+            vec![
+                change("a", vec![point(d, "a", 1, 1.0)]),
+                change("b", vec![point(d, "b", 2, 2.0)]),
+            ],
+            "s1",
+        ))
+        .unwrap();
+    store
+        .commit_sync(&commit(
+            &other,
+            "ann",
+            true,
+            vec![change("x", vec![point(d, "x", 9, 9.0)])],
+            "o1",
+        ))
+        .unwrap();
+    // After a 410 the full result lacks "a" (deleted in the gap, no tombstone) and repeats "b".
+    let stats = store
+        .commit_sync(&commit(
+            &t,
+            "ann",
+            true,
+            vec![
+                change("b", vec![point(d, "b", 2, 2.5)]),
+                change("c", vec![point(d, "c", 3, 3.0)]),
+            ],
+            "s2",
+        ))
+        .unwrap();
+    assert_eq!((stats.events, stats.datapoints), (2, 2));
+    assert_eq!(values(&store, "ann", d), vec![(2, 2.5), (3, 3.0), (9, 9.0)]);
+    // Forgetting one token's calendar with purge leaves the other's datapoints.
+    store.forget_calendar(&t, true, true).unwrap();
+    assert_eq!(values(&store, "ann", d), vec![(9, 9.0)]);
+    assert!(store.credentials(&t).unwrap().is_none());
+    assert_eq!(store.sync_state(&t).unwrap(), SyncState::default());
+    assert_eq!(store.sync_state(&other).unwrap().events, 1);
+}
+
+#[test]
+fn a_commit_for_a_replaced_connection_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = TokenId::generate();
+    connect(&store, &t, "c2");
+    let d = "imp.events.duration";
+    let err = store
+        .commit_sync(&commit(
+            &t,
+            "ann",
+            true,
+            vec![change("a", vec![point(d, "a", 1, 1.0)])],
+            "s1",
+        ))
+        .err();
+    assert!(matches!(err, Some(StoreError::Stale)), "{err:?}");
+    assert!(values(&store, "ann", d).is_empty());
+    assert_eq!(store.sync_state(&t).unwrap().sync_token, None);
+}
+
+#[test]
+fn index_entries_round_trip() {
+    let keys = vec![vec![1, 2, 3], vec![], vec![255; 300]];
+    assert_eq!(decode_keys(&encode_keys(&keys)).unwrap(), keys);
+    assert!(decode_keys(&[0, 0, 0, 2, 0, 1, 7]).is_err());
+    assert!(decode_keys(&[0, 0]).is_err());
+}
