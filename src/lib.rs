@@ -33,6 +33,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod actors;
 pub mod convert;
 pub mod google;
 pub mod http;

@@ -1,25 +1,96 @@
 //! The running system: what a host process starts inside its actix runtime and shuts down again.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use actix::{Actor, Addr, SyncArbiter};
+
+use crate::actors::metric_writer::{Drain, MetricWriterActor};
+use crate::actors::status::StatusBoard;
+use crate::actors::supervisor::{ShutdownSync, SyncSupervisor};
+use crate::actors::SyncDeps;
+use crate::google::http::{GoogleHttp, InFlight};
 use crate::http::AppState;
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
+use crate::token::TokenId;
 
-/// A started impulses-gcal system. It owns the shared state the HTTP routes need; the sync actors
-/// hang off it as they are added.
+/// A check run by the writer before each sync commit; an `Err` fails that commit.
+pub type CommitHook = Arc<dyn Fn(&TokenId) -> Result<(), String> + Send + Sync>;
+/// A check run at the start of each sync; `true` makes the sync panic.
+pub type PanicHook = Arc<dyn Fn(&TokenId) -> bool + Send + Sync>;
+
+/// Failure injection points for tests. Inert by default.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// Fails a sync commit just before it is applied.
+    pub before_commit: Option<CommitHook>,
+    /// Makes a sync panic as it starts.
+    pub panic_in_sync: Option<PanicHook>,
+}
+
+/// The handles of the running sync actors, shared with the HTTP front door.
+#[derive(Clone)]
+pub struct SyncHandle {
+    /// The supervisor, for connect/disconnect/sync-now messages.
+    pub supervisor: Addr<SyncSupervisor>,
+    /// The writer of derived data.
+    pub writer: Addr<MetricWriterActor>,
+    /// Statuses of all actors.
+    pub board: StatusBoard,
+    /// The cap on Google requests in flight, shared by every client.
+    pub in_flight: InFlight,
+    /// Unix ms of the supervisor's start.
+    pub started_at: i64,
+}
+
+/// A started impulses-gcal system: the sync actors (when Google is configured) and the state the
+/// HTTP routes share.
 pub struct SyncSystem {
     state: AppState,
 }
 
 impl SyncSystem {
-    /// Starts the system on an open store. Must run inside an actix system (the actors it starts
-    /// live on the current arbiter).
+    /// Starts the system on an open store. Must run inside an actix system: the supervisor and
+    /// the sync actors live on the current arbiter, the writer on a thread of its own.
     pub fn start(settings: Settings, store: Store) -> Self {
+        Self::start_with_hooks(settings, store, Hooks::default())
+    }
+
+    /// [`Self::start`] with failure injection, for tests.
+    pub fn start_with_hooks(settings: Settings, store: Store, hooks: Hooks) -> Self {
+        let settings = Arc::new(settings);
+        let sync = settings.google.clone().map(|google| {
+            let in_flight = InFlight::new(settings.google_http.max_in_flight);
+            let writer_store = store.clone();
+            let writer_hooks = hooks.clone();
+            let writer = SyncArbiter::start(1, move || {
+                MetricWriterActor::new(writer_store.clone(), writer_hooks.clone())
+            });
+            let board = StatusBoard::default();
+            let deps = SyncDeps {
+                settings: settings.clone(),
+                google: Arc::new(google),
+                store: store.clone(),
+                writer: writer.clone(),
+                http: GoogleHttp::new(&settings.google_http, in_flight.clone()),
+                board: board.clone(),
+                hooks,
+            };
+            let supervisor = SyncSupervisor::new(deps).start();
+            SyncHandle {
+                supervisor,
+                writer,
+                board,
+                in_flight,
+                started_at: chrono::Utc::now().timestamp_millis(),
+            }
+        });
         Self {
             state: AppState {
-                settings: Arc::new(settings),
+                settings,
                 store,
+                sync,
             },
         }
     }
@@ -29,8 +100,21 @@ impl SyncSystem {
         self.state.clone()
     }
 
-    /// Stops the system and flushes the store, so an orderly exit leaves nothing unwritten.
+    /// Stops the sync actors (no new sync starts; a commit already sent finishes), then flushes
+    /// the store, so an orderly exit leaves nothing unwritten. Bounded by `timeout`.
     pub async fn shutdown(self) -> Result<(), StoreError> {
+        if let Some(sync) = &self.state.sync {
+            let drain = async {
+                let _ = sync.supervisor.send(ShutdownSync).await;
+                let _ = sync.writer.send(Drain).await;
+            };
+            if actix_web::rt::time::timeout(Duration::from_secs(5), drain)
+                .await
+                .is_err()
+            {
+                log::warn!("shutdown: the sync actors did not stop within 5 s");
+            }
+        }
         let store = self.state.store.clone();
         actix_web::web::block(move || store.flush())
             .await

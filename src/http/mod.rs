@@ -3,6 +3,7 @@
 //! A host application mounts everything with [`configure`]; [`cors`] and [`access_log`] give it
 //! the middleware our own binary wraps around the routes.
 
+pub mod actors;
 pub mod admin;
 pub mod data;
 mod error;
@@ -18,6 +19,7 @@ pub use error::ApiError;
 
 use crate::settings::Settings;
 use crate::store::Store;
+use crate::system::SyncHandle;
 
 /// What every handler shares: settings and the store. Cheap to clone.
 #[derive(Clone)]
@@ -26,6 +28,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The open store.
     pub store: Store,
+    /// The sync actors; `None` when Google is not configured.
+    pub sync: Option<SyncHandle>,
 }
 
 /// Mounts every route of impulses-gcal, with extractor configs that answer malformed input with
@@ -42,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         .configure(health::routes)
         .configure(data::routes)
         .configure(admin::routes)
+        .configure(actors::routes)
         .configure(google::routes);
 }
 

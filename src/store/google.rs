@@ -113,6 +113,9 @@ pub struct SyncState {
     pub last_success_at: Option<i64>,
     /// Events skipped as malformed in the last sync.
     pub skipped: u64,
+    /// Unix seconds of the last full sync.
+    #[serde(default)]
+    pub last_full_sync_at: Option<i64>,
 }
 
 pub(super) fn decode_state(bytes: &[u8]) -> Result<SyncState, StoreError> {

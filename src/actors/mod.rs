@@ -1,0 +1,51 @@
+//! The actor system: a supervisor, one sync actor per connected token, and the metric writer.
+//!
+//! ```text
+//!  HTTP front door ──Connected/Disconnected/SyncTokenNow──▶ SyncSupervisor
+//!                                                              │ starts, replaces, stops
+//!                                                              ▼
+//!                                       TokenSyncActor (one per token) ──CommitSync──▶ MetricWriterActor ──▶ sled
+//!                                              │ events.list, token refresh
+//!                                              ▼
+//!                                     GoogleHttp (shared pool, in-flight cap)
+//! ```
+//!
+//! The supervisor and the sync actors share one arbiter (the one [`crate::system::SyncSystem`]
+//! starts on): their work is waiting on the network, and one shared awc client gives them one
+//! connection pool. The writer has a thread of its own.
+
+pub mod metric_writer;
+pub mod schedule;
+pub mod status;
+pub mod supervisor;
+pub mod sync_job;
+pub mod token_sync;
+
+use std::sync::Arc;
+
+use actix::Addr;
+
+use crate::google::http::GoogleHttp;
+use crate::settings::{GoogleClientConfig, Settings};
+use crate::store::Store;
+use crate::system::Hooks;
+
+/// What every sync actor needs; cheap to clone. Holds the arbiter's awc client, so it stays on
+/// the arbiter that built it.
+#[derive(Clone)]
+pub struct SyncDeps {
+    /// Settings.
+    pub settings: Arc<Settings>,
+    /// The OAuth client.
+    pub google: Arc<GoogleClientConfig>,
+    /// The store (reads, credential updates).
+    pub store: Store,
+    /// The writer of derived data.
+    pub writer: Addr<metric_writer::MetricWriterActor>,
+    /// The outbound client of this arbiter.
+    pub http: GoogleHttp,
+    /// Where statuses are published.
+    pub board: status::StatusBoard,
+    /// Failure injection for tests.
+    pub hooks: Hooks,
+}

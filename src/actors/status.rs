@@ -1,0 +1,158 @@
+//! What each sync actor is doing, published where the admin routes and `/configs` can read it
+//! without a round of messages to ten thousand actors.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+
+use crate::token::TokenId;
+
+/// The sync state machine of one token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum ActorState {
+    /// Waiting for the next poll.
+    Idle,
+    /// A sync is running.
+    Syncing,
+    /// A transient failure (rate limit, 5xx, network): retrying after a delay.
+    Backoff {
+        /// Unix ms of the next attempt.
+        until_ms: i64,
+        /// Consecutive failed syncs.
+        attempt: u32,
+    },
+    /// Google refused the grant: no polling until the person reconnects.
+    NeedsReauth,
+    /// A permanent failure of the last sync (Google's message in `last_error`); polling goes on.
+    Error,
+    /// The data token expired: not polled.
+    Expired,
+    /// Stopped (disconnected, deleted, shutting down).
+    Stopped,
+}
+
+impl ActorState {
+    /// The short name shown as `state` in statuses.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Syncing => "syncing",
+            Self::Backoff { .. } => "backoff",
+            Self::NeedsReauth => "needs_reauth",
+            Self::Error => "error",
+            Self::Expired => "expired",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
+/// One actor's status, as `/admin/actors` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActorStatus {
+    /// The data token.
+    pub token_id: TokenId,
+    /// Its user.
+    pub user: String,
+    /// Its name.
+    pub token_name: String,
+    /// The connected Google account's e-mail.
+    pub google_account: String,
+    /// The state machine's state.
+    pub state: &'static str,
+    /// Unix ms of the next attempt while backing off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff_until: Option<i64>,
+    /// Unix ms.
+    pub last_sync_start: Option<i64>,
+    /// Unix ms.
+    pub last_sync_end: Option<i64>,
+    /// Unix ms.
+    pub last_success: Option<i64>,
+    /// Unix ms of the next planned sync, if one is planned.
+    pub next_sync: Option<i64>,
+    /// The last failure, readable by a person.
+    pub last_error: Option<String>,
+    /// Failed syncs since the last success.
+    pub consecutive_failures: u32,
+    /// Successful syncs.
+    pub syncs_ok: u64,
+    /// Failed syncs.
+    pub syncs_failed: u64,
+    /// Full syncs (first sync, after 410, periodic).
+    pub full_syncs: u64,
+    /// Events holding datapoints.
+    pub events: u64,
+    /// Datapoints held.
+    pub datapoints: u64,
+    /// Duration of the last sync in ms.
+    pub last_sync_ms: Option<u64>,
+}
+
+/// The shared board of statuses, plus supervisor-wide counters.
+#[derive(Clone, Default)]
+pub struct StatusBoard {
+    actors: Arc<Mutex<HashMap<TokenId, ActorStatus>>>,
+    restarts: Arc<AtomicU64>,
+}
+
+impl StatusBoard {
+    fn lock(&self) -> MutexGuard<'_, HashMap<TokenId, ActorStatus>> {
+        // A panic while holding this lock cannot leave a status half-written (each update is a
+        // single insert), so a poisoned lock is still safe to use.
+        self.actors.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes an actor's status.
+    pub fn publish(&self, status: ActorStatus) {
+        self.lock().insert(status.token_id.clone(), status);
+    }
+
+    /// Forgets an actor that was stopped for good.
+    pub fn remove(&self, token: &TokenId) {
+        self.lock().remove(token);
+    }
+
+    /// One actor's status.
+    pub fn get(&self, token: &TokenId) -> Option<ActorStatus> {
+        self.lock().get(token).cloned()
+    }
+
+    /// Every actor's status, ordered by user, then token name.
+    pub fn all(&self) -> Vec<ActorStatus> {
+        let mut v: Vec<ActorStatus> = self.lock().values().cloned().collect();
+        v.sort_by(|a, b| (&a.user, &a.token_name).cmp(&(&b.user, &b.token_name)));
+        v
+    }
+
+    /// Counts per state name.
+    pub fn count_by_state(&self) -> HashMap<&'static str, u64> {
+        let mut m = HashMap::new();
+        for s in self.lock().values() {
+            *m.entry(s.state).or_insert(0) += 1;
+        }
+        m
+    }
+
+    /// Counts one actor restart after a panic.
+    pub fn count_restart(&self) {
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Restarts so far.
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
+    }
+
+    /// How many actors are published.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

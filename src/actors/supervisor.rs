@@ -1,0 +1,158 @@
+//! `SyncSupervisor`: starts one `TokenSyncActor` per connected token at start-up, and starts,
+//! replaces and stops them on messages from the HTTP front door.
+
+use std::collections::HashMap;
+
+use actix::prelude::*;
+
+use super::token_sync::{StopSync, SyncNow, SyncRefused, TokenSyncActor};
+use super::SyncDeps;
+use crate::token::TokenId;
+
+/// The supervisor of all sync actors.
+pub struct SyncSupervisor {
+    deps: SyncDeps,
+    actors: HashMap<TokenId, Addr<TokenSyncActor>>,
+    shutting_down: bool,
+}
+
+impl SyncSupervisor {
+    /// A supervisor over the tokens connected in `deps.store`.
+    pub fn new(deps: SyncDeps) -> Self {
+        Self {
+            deps,
+            actors: HashMap::new(),
+            shutting_down: false,
+        }
+    }
+
+    fn stop_actor(&mut self, token: &TokenId) {
+        if let Some(addr) = self.actors.remove(token) {
+            // Dropping the last address right after the stop message means the actix supervisor
+            // sees no one left to restart the actor for.
+            addr.do_send(StopSync);
+        }
+        self.deps.board.remove(token);
+    }
+
+    fn start_actor(&mut self, id: &TokenId) -> Result<(), String> {
+        self.stop_actor(id);
+        let store = &self.deps.store;
+        let token = store
+            .get_token(id)
+            .map_err(|e| e.to_string())?
+            .ok_or("the data token no longer exists")?;
+        let creds = store
+            .credentials(id)
+            .map_err(|e| e.to_string())?
+            .ok_or("the token has no Google connection")?;
+        let state = store.sync_state(id).map_err(|e| e.to_string())?;
+        let actor = TokenSyncActor::new(self.deps.clone(), token, creds, state);
+        let addr = actix::Supervisor::start(move |_| actor);
+        self.actors.insert(id.clone(), addr);
+        Ok(())
+    }
+}
+
+impl Actor for SyncSupervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, _: &mut Context<Self>) {
+        let tokens = match self.deps.store.connected_tokens() {
+            Ok(t) => t,
+            Err(e) => {
+                log::error!("sync supervisor: cannot list connected tokens: {e}");
+                return;
+            }
+        };
+        let mut started = 0;
+        for id in &tokens {
+            match self.start_actor(id) {
+                Ok(()) => started += 1,
+                Err(e) => log::warn!("token {id}: not synced: {e}"),
+            }
+        }
+        log::info!(
+            "sync supervisor: started {started} of {} connected tokens",
+            tokens.len()
+        );
+    }
+}
+
+/// A token was connected or reconnected: start its actor, or replace it so it picks up the new
+/// credentials, and sync at once.
+#[derive(Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct Connected(pub TokenId);
+
+impl Handler<Connected> for SyncSupervisor {
+    type Result = Result<(), String>;
+
+    fn handle(&mut self, msg: Connected, _: &mut Context<Self>) -> Self::Result {
+        if self.shutting_down {
+            return Err("shutting down".into());
+        }
+        self.start_actor(&msg.0)
+    }
+}
+
+/// A token was disconnected or deleted: stop its actor; no further Google request for it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnected(pub TokenId);
+
+impl Handler<Disconnected> for SyncSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Disconnected, _: &mut Context<Self>) {
+        self.stop_actor(&msg.0);
+    }
+}
+
+/// Why `SyncNow` for a token failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SyncNowError {
+    /// No actor for this token (not connected, unknown).
+    #[error("no sync actor for this token")]
+    NotFound,
+    /// The actor refused.
+    #[error(transparent)]
+    Refused(#[from] SyncRefused),
+}
+
+/// Asks a token's actor to sync now.
+#[derive(Message)]
+#[rtype(result = "Result<(), SyncNowError>")]
+pub struct SyncTokenNow(pub TokenId);
+
+impl Handler<SyncTokenNow> for SyncSupervisor {
+    type Result = ResponseFuture<Result<(), SyncNowError>>;
+
+    fn handle(&mut self, msg: SyncTokenNow, _: &mut Context<Self>) -> Self::Result {
+        let addr = self.actors.get(&msg.0).cloned();
+        Box::pin(async move {
+            let addr = addr.ok_or(SyncNowError::NotFound)?;
+            addr.send(SyncNow)
+                .await
+                .map_err(|_| SyncNowError::NotFound)?
+                .map_err(SyncNowError::from)
+        })
+    }
+}
+
+/// Stops every actor and refuses new ones: no new sync starts after this.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ShutdownSync;
+
+impl Handler<ShutdownSync> for SyncSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, _: ShutdownSync, _: &mut Context<Self>) {
+        self.shutting_down = true;
+        let ids: Vec<TokenId> = self.actors.keys().cloned().collect();
+        for id in ids {
+            self.stop_actor(&id);
+        }
+    }
+}
