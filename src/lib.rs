@@ -38,6 +38,7 @@ pub mod convert;
 pub mod google;
 pub mod http;
 pub mod metric;
+pub mod sandbox;
 pub mod secret;
 pub mod server;
 pub mod settings;

@@ -86,7 +86,7 @@ mod tests {
         );
         assert_eq!(
             backoff_delay(8, Some(Duration::from_secs(1)), cap, 0.0),
-            Duration::from_secs(32)
+            Duration::from_secs(30)
         );
         let interval = Duration::from_secs(300);
         assert_eq!(

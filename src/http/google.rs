@@ -45,8 +45,13 @@ async fn unknown(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound("no such Google route".into()))
 }
 
-async fn auth(state: web::Data<AppState>, caller: DataCaller) -> Result<HttpResponse, ApiError> {
+/// The Google routes check the configuration before the caller, so an unconfigured server answers
+/// 503 to everyone.
+type Caller = Result<DataCaller, ApiError>;
+
+async fn auth(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let (cfg, _) = google(&state)?;
+    let caller = caller?;
     caller.require_read()?;
     let start = oauth::start_authorization(cfg, &state.settings.redirect_uri())
         .map_err(ApiError::internal)?;
@@ -296,8 +301,9 @@ fn status_word(actor_state: Option<&str>, creds: &GoogleCredentials) -> &'static
     }
 }
 
-async fn configs(state: web::Data<AppState>, caller: DataCaller) -> Result<HttpResponse, ApiError> {
+async fn configs(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let (_, sync) = google(&state)?;
+    let caller = caller?;
     caller.require_read()?;
     let mut out = Vec::new();
     for token in state.store.list_tokens(Some(&caller.0.user))? {
@@ -346,11 +352,12 @@ struct DisconnectQuery {
 
 async fn disconnect(
     state: web::Data<AppState>,
-    caller: DataCaller,
+    caller: Caller,
     path: web::Path<String>,
     query: web::Query<DisconnectQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (cfg, sync) = google(&state)?;
+    let caller = caller?;
     caller.require_read()?;
     let not_found = || ApiError::NotFound("no Google connection for this token".into());
     let id = TokenId::parse(&path).ok_or_else(not_found)?;

@@ -1,7 +1,8 @@
-//! One integration-test binary: shared helpers link once.
+//! One integration-test binary: shared helpers link once, real HTTP everywhere.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
 mod binary;
 mod data_api;
+mod sandbox;
 mod support;

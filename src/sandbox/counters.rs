@@ -1,0 +1,50 @@
+//! What the sandbox saw: call counters and protocol violations, for tests to assert on.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// A cheap snapshot of everything the sandbox counted since it started.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// `events.list` calls without a sync token (a full sync's first page and its page calls).
+    pub list_full: u64,
+    /// Full syncs begun: list calls with neither `syncToken` nor `pageToken`.
+    pub full_syncs_started: u64,
+    /// `events.list` calls within an incremental sync (with `syncToken` or its page token).
+    pub list_incremental: u64,
+    /// Pages answered with 200.
+    pub pages_served: u64,
+    /// Items on those pages.
+    pub items_served: u64,
+    /// Consent screens that redirected back (granted or denied).
+    pub authorizations: u64,
+    /// Successful `authorization_code` grants.
+    pub auth_code_grants: u64,
+    /// Successful `refresh_token` grants.
+    pub refresh_grants: u64,
+    /// Token endpoint answers other than 200.
+    pub token_errors: u64,
+    /// Userinfo calls, whatever their answer.
+    pub userinfo_calls: u64,
+    /// Successful revocations.
+    pub revocations: u64,
+    /// Connections closed on purpose by a fault.
+    pub dropped_connections: u64,
+    /// Answers of the Google endpoints (not `/_sandbox`) by HTTP status.
+    pub by_status: BTreeMap<u16, u64>,
+    /// `events.list` calls per account `sub`, whatever their answer.
+    pub list_calls_by_account: BTreeMap<String, u64>,
+}
+
+impl Counters {
+    /// How many answers had this status.
+    pub fn status(&self, status: u16) -> u64 {
+        self.by_status.get(&status).copied().unwrap_or(0)
+    }
+
+    /// All `events.list` calls.
+    pub fn list_calls(&self) -> u64 {
+        self.list_full + self.list_incremental
+    }
+}

@@ -1,0 +1,217 @@
+//! One account's calendar: its events (deleted ones kept as tombstones) and the change log that
+//! incremental sync reads.
+//!
+//! Every change gives the event a new, higher `seq` and moves it to that position of the log, so
+//! "everything changed since token n" is a range of a `BTreeMap` and each event appears once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::model::{EventId, EventPatch, EventSpec, EventStatus, EventTime, StoredEvent};
+use super::recurrence;
+use super::SandboxError;
+
+/// The events of one calendar.
+#[derive(Debug, Default)]
+pub(crate) struct Calendar {
+    pub events: HashMap<EventId, Arc<StoredEvent>>,
+    /// seq → event, one entry per event, at its latest change.
+    pub log: BTreeMap<u64, EventId>,
+    /// The last seq handed out; sync tokens remember it.
+    pub seq: u64,
+    /// master → its exceptions (modified or cancelled occurrences).
+    pub exceptions: HashMap<EventId, Vec<EventId>>,
+    /// When the calendar last changed (the envelope's `updated`).
+    pub updated: Option<DateTime<Utc>>,
+}
+
+fn check_spec(spec: &EventSpec) -> Result<(), SandboxError> {
+    match (&spec.start, &spec.end) {
+        (EventTime::Timed(_), EventTime::Timed(_))
+        | (EventTime::AllDay(_), EventTime::AllDay(_)) => {}
+        _ => {
+            return Err(SandboxError::Invalid(
+                "start and end must both be timed or both all-day".into(),
+            ))
+        }
+    }
+    if spec.end < spec.start {
+        return Err(SandboxError::Invalid("the end is before the start".into()));
+    }
+    if !spec.recurrence.is_empty() {
+        // Parse now so a bad rule fails at insert, not in the middle of a listing.
+        recurrence::expand(
+            &spec.start,
+            &spec.recurrence,
+            spec.start.instant(chrono_tz::UTC),
+        )?;
+    }
+    Ok(())
+}
+
+impl Calendar {
+    /// Stores `event` as changed now: next seq, new log position.
+    fn commit(&mut self, mut event: StoredEvent, now: DateTime<Utc>) {
+        self.seq += 1;
+        if let Some(old) = self.events.get(&event.id) {
+            self.log.remove(&old.seq);
+            event.sequence = old.sequence + 1;
+        }
+        event.seq = self.seq;
+        event.updated = now;
+        self.updated = Some(now);
+        self.log.insert(self.seq, event.id.clone());
+        self.events.insert(event.id.clone(), Arc::new(event));
+    }
+
+    fn live(&self, id: &EventId) -> Result<&Arc<StoredEvent>, SandboxError> {
+        self.events
+            .get(id)
+            .filter(|event| !event.deleted)
+            .ok_or_else(|| SandboxError::UnknownEvent(id.clone()))
+    }
+
+    /// Adds an event and returns its new id.
+    pub fn insert(&mut self, spec: EventSpec, now: DateTime<Utc>) -> Result<EventId, SandboxError> {
+        check_spec(&spec)?;
+        let id = EventId::random();
+        let event = StoredEvent {
+            ical_uid: format!("{}@google.com", id.0),
+            id: id.clone(),
+            spec,
+            created: now,
+            updated: now,
+            sequence: 0,
+            seq: 0,
+            deleted: false,
+            recurring: None,
+        };
+        self.commit(event, now);
+        Ok(id)
+    }
+
+    /// Changes some fields of an event (a single event, a whole series, or an exception).
+    pub fn patch(
+        &mut self,
+        id: &EventId,
+        patch: &EventPatch,
+        now: DateTime<Utc>,
+    ) -> Result<(), SandboxError> {
+        let mut event = StoredEvent::clone(self.live(id)?);
+        event.apply(patch);
+        if event.recurring.is_some() {
+            event.spec.recurrence.clear();
+        }
+        check_spec(&event.spec)?;
+        self.commit(event, now);
+        Ok(())
+    }
+
+    /// Deletes an event. A series takes its exceptions along; deleting an occurrence cancels it,
+    /// as Google does.
+    pub fn delete(&mut self, id: &EventId, now: DateTime<Utc>) -> Result<(), SandboxError> {
+        let mut event = StoredEvent::clone(self.live(id)?);
+        if event.recurring.is_some() {
+            event.spec.status = EventStatus::Cancelled;
+            self.commit(event, now);
+            return Ok(());
+        }
+        event.deleted = true;
+        self.commit(event, now);
+        for exception in self.exceptions.get(id).cloned().unwrap_or_default() {
+            if let Some(current) = self.events.get(&exception) {
+                let mut gone = StoredEvent::clone(current);
+                gone.deleted = true;
+                self.commit(gone, now);
+            }
+        }
+        Ok(())
+    }
+
+    /// Changes one occurrence of a series, creating its exception on first change.
+    pub fn patch_occurrence(
+        &mut self,
+        master: &EventId,
+        original: EventTime,
+        patch: &EventPatch,
+        now: DateTime<Utc>,
+    ) -> Result<EventId, SandboxError> {
+        let series = self.live(master)?;
+        if !series.is_master() {
+            return Err(SandboxError::Invalid(format!(
+                "{master} is not a recurring series"
+            )));
+        }
+        let id = master.instance(&original);
+        let mut exception = match self.events.get(&id) {
+            Some(existing) if !existing.deleted => StoredEvent::clone(existing),
+            _ => {
+                let horizon = original.instant(chrono_tz::UTC);
+                let starts =
+                    recurrence::expand(&series.spec.start, &series.spec.recurrence, horizon)?;
+                if !starts.contains(&original) {
+                    return Err(SandboxError::Invalid(format!(
+                        "{master} has no occurrence at {original:?}"
+                    )));
+                }
+                let length = series.spec.start.until(&series.spec.end);
+                let mut spec = series.spec.clone();
+                spec.recurrence.clear();
+                spec.start = original;
+                spec.end = original.shifted(length);
+                StoredEvent {
+                    id: id.clone(),
+                    spec,
+                    created: now,
+                    updated: now,
+                    sequence: series.sequence,
+                    seq: 0,
+                    deleted: false,
+                    recurring: Some((master.clone(), original)),
+                    ical_uid: series.ical_uid.clone(),
+                }
+            }
+        };
+        exception.apply(patch);
+        exception.spec.recurrence.clear();
+        check_spec(&exception.spec)?;
+        let list = self.exceptions.entry(master.clone()).or_default();
+        if !list.contains(&id) {
+            list.push(id.clone());
+        }
+        self.commit(exception, now);
+        Ok(id)
+    }
+
+    /// The current state of every event, in log order (oldest change first).
+    pub fn snapshot(&self) -> Vec<Arc<StoredEvent>> {
+        self.log
+            .values()
+            .filter_map(|id| self.events.get(id).cloned())
+            .collect()
+    }
+
+    /// Events changed after `seq`, plus the exceptions of changed series (a series change
+    /// re-lists all its instances).
+    pub fn changed_since(
+        &self,
+        seq: u64,
+    ) -> (Vec<Arc<StoredEvent>>, HashMap<EventId, Arc<StoredEvent>>) {
+        let changed: Vec<Arc<StoredEvent>> = self
+            .log
+            .range(seq + 1..)
+            .filter_map(|(_, id)| self.events.get(id).cloned())
+            .collect();
+        let mut exceptions = HashMap::new();
+        for event in changed.iter().filter(|e| e.is_master()) {
+            for id in self.exceptions.get(&event.id).into_iter().flatten() {
+                if let Some(exception) = self.events.get(id) {
+                    exceptions.insert(id.clone(), Arc::clone(exception));
+                }
+            }
+        }
+        (changed, exceptions)
+    }
+}

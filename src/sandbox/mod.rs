@@ -1,0 +1,106 @@
+//! The sandbox Google: a faithful, stateful Google OAuth 2.0 + Calendar v3 (`events.list`) on
+//! loopback over plain HTTP, for integration tests, benchmarks and `impulses-gcal sandbox`.
+//!
+//! It follows `GOOGLE_APIS.md` (the page our client is built against): single-use PKCE-bound
+//! codes, refresh-token families that revoke together, paged full syncs whose `nextSyncToken`
+//! comes only on the last page, incremental syncs with tombstones, 410 `fullSyncRequired`, page
+//! and sync tokens that always contain `+`, `/` and `=`, Google's error bodies, and recurring
+//! series expanded with `singleEvents=true`. It counts what clients do ([`Counters`]) and records
+//! what they do wrong ([`Sandbox::violations`]) so tests can fail on protocol mistakes.
+//!
+//! # Rust API
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use impulses_gcal::sandbox::{Sandbox, SandboxConfig, EventSpec, EventTime, Fault, Endpoint};
+//! let sandbox = Sandbox::start(SandboxConfig::default())?;
+//! let ann = sandbox.create_account("ann@example.com", "Europe/Warsaw")?;
+//! let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 28).ok_or("date")?;
+//! let next = chrono::NaiveDate::from_ymd_opt(2026, 3, 29).ok_or("date")?;
+//! sandbox.insert_event(&ann, EventSpec::new("Trip", EventTime::AllDay(day), EventTime::AllDay(next)))?;
+//! sandbox.inject_fault(Fault::error(Endpoint::List, 503, "backendError"));
+//! // … point the client at sandbox.client_secret_json() and sandbox.calendar_api_base() …
+//! sandbox.assert_no_violations();
+//! sandbox.stop().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # HTTP admin API (same operations, for `impulses-gcal sandbox` and for curl)
+//! All under `{base}/_sandbox`, JSON in and out; errors are `{"detail": "..."}` with 400/404.
+//! ```text
+//! curl -XPOST $B/_sandbox/accounts -d '{"email":"ann@example.com","time_zone":"Europe/Warsaw"}' -H 'content-type: application/json'
+//!      → {"sub":"10…"}
+//! curl -XPOST $B/_sandbox/sign-in -d '{"sub":"10…","consent":"grant_all"}'      # or "deny", {"grant_only":["…"]}
+//! curl -XPOST $B/_sandbox/accounts/$SUB/events -d '{"summary":"Standup",
+//!      "start":{"dateTime":"2026-03-02T07:00:00","timeZone":"Europe/Warsaw"},
+//!      "end":{"dateTime":"2026-03-02T07:15:00","timeZone":"Europe/Warsaw"},
+//!      "recurrence":["RRULE:FREQ=WEEKLY"]}'                                        → {"id":"…"}
+//! curl -XPATCH  $B/_sandbox/accounts/$SUB/events/$ID -d '{"summary":"New title"}'
+//! curl -XDELETE $B/_sandbox/accounts/$SUB/events/$ID
+//! curl -XPOST $B/_sandbox/accounts/$SUB/events/$ID/occurrence -d '{"original_start":{"dateTime":"2026-03-09T07:00:00+01:00"},"patch":{"summary":"Moved"}}'
+//! curl -XPOST $B/_sandbox/accounts/$SUB/events/$ID/occurrence -d '{"original_start":{"date":"2026-03-09"},"cancel":true}'
+//! curl -XPOST $B/_sandbox/accounts/$SUB/seed -d '{"count":50000,"start":"2026-01-01T08:00:00Z","every_minutes":60,"length_minutes":30}'
+//! curl -XPOST $B/_sandbox/accounts/$SUB/invalidate-sync-tokens
+//! curl -XPOST $B/_sandbox/accounts/$SUB/expire-access-tokens
+//! curl -XPOST $B/_sandbox/accounts/$SUB/revoke
+//! curl -XPOST $B/_sandbox/faults -d '{"endpoint":"list","status":429,"reason":"rateLimitExceeded","retry_after":7,"times":{"n":3}}'
+//!      # also "account", "latency_ms", "drop_connection":true, "times":"once"|"until_cleared"
+//! curl -XDELETE $B/_sandbox/faults
+//! curl $B/_sandbox/counters
+//! curl $B/_sandbox/violations
+//! curl -XPOST $B/_sandbox/clock/advance -d '{"seconds":3600}'
+//! curl $B/_sandbox/client_secret.json
+//! ```
+//!
+//! # Choices where Google is silent (**Ours**)
+//! - An unknown or outdated sync token answers 410; one whose `+` arrived as a space answers 410
+//!   too and is recorded as a violation.
+//! - An unknown page token answers 400 `invalid`.
+//! - `singleEvents`/`showDeleted`/`maxResults`/`timeZone`/`eventTypes` differing from the token's
+//!   full sync are recorded as a violation and the request is served as asked.
+//! - A list call with a token that expired by the clock is a violation (clients refresh 60 s
+//!   early); one expired through [`Sandbox::expire_access_tokens`] or revoked is not.
+//! - The consent screen records a missing PKCE challenge as a violation (Google allows it, our
+//!   client always sends one) but goes on.
+
+mod admin;
+mod calendar;
+mod config;
+mod counters;
+mod error;
+mod events;
+mod fault;
+mod grant;
+mod handle;
+mod id_token;
+mod listing;
+mod model;
+mod oauth;
+mod page;
+mod recurrence;
+mod render;
+mod seed;
+mod state;
+mod token;
+mod token_endpoint;
+
+pub use config::SandboxConfig;
+pub use counters::Counters;
+pub use fault::{Endpoint, Fault, Times};
+pub use handle::Sandbox;
+pub use model::{AccountId, EventId, EventPatch, EventSpec, EventStatus, EventTime};
+pub use seed::SeedPlan;
+pub use state::Consent;
+
+/// Why a control call was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SandboxError {
+    /// No account with this `sub`.
+    #[error("no account {0}")]
+    UnknownAccount(AccountId),
+    /// No live event with this id in the account's calendar.
+    #[error("no event {0}")]
+    UnknownEvent(EventId),
+    /// The request makes no sense (bad zone, bad rule, end before start, duplicate e-mail…).
+    #[error("{0}")]
+    Invalid(String),
+}

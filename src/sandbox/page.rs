@@ -1,0 +1,102 @@
+//! Serving one page of a listing: decide its length (short pages when configured), hand out the
+//! next page token or, on the last page only, the sync token, then render outside the lock.
+
+use actix_web::HttpResponse;
+use rand::Rng;
+
+use super::calendar::ListRequest;
+use super::error;
+use super::render::{item_json, stamp, ListJson, RenderContext};
+use super::state::{Cursor, Shared, State, SyncRecord};
+use super::token;
+
+/// How many items the next page holds: the asked size, or in short-pages mode sometimes none
+/// and sometimes fewer, while more remain (GOOGLE_APIS.md: only `nextPageToken` means "more").
+fn page_len(state: &mut State, asked: usize) -> usize {
+    let Some(rng) = state.page_rng.as_mut() else {
+        return asked;
+    };
+    if rng.gen_ratio(1, 4) {
+        0
+    } else {
+        rng.gen_range(1..=asked.max(1))
+    }
+}
+
+/// Answers one page of `cursor`'s flow.
+pub(crate) fn serve(shared: &Shared, cursor: Cursor, request: &ListRequest) -> HttpResponse {
+    let total = cursor.items.len();
+    let mut state = shared.lock();
+    let len = page_len(&mut state, request.page_size);
+    let end = (cursor.offset + len).min(total);
+    let (next_page, next_sync) = if end < total {
+        let next = token::opaque();
+        state.page_tokens.insert(
+            next.clone(),
+            Cursor {
+                offset: end,
+                ..cursor.clone()
+            },
+        );
+        (Some(next), None)
+    } else {
+        let sync = cursor.same_token.clone().unwrap_or_else(|| {
+            let fresh = token::opaque();
+            let record = SyncRecord {
+                account: cursor.account.clone(),
+                seq: cursor.sync_seq,
+                epoch: cursor.epoch,
+                params: cursor.params.clone(),
+            };
+            state.sync_tokens.insert(fresh.clone(), record);
+            fresh
+        });
+        (None, Some(sync))
+    };
+    state.counters.pages_served += 1;
+    state.counters.items_served += (end - cursor.offset.min(end)) as u64;
+    let Ok(owner) = state.account(&cursor.account) else {
+        return error::calendar(404, "notFound", "Not Found");
+    };
+    let email = owner.email.clone();
+    let zone = owner.zone.name();
+    let updated = owner.calendar.updated.unwrap_or_else(|| state.now());
+    let seq = owner.calendar.seq;
+    drop(state);
+
+    let slice = &cursor.items[cursor.offset.min(end)..end];
+    let ids: Vec<String> = slice.iter().map(|item| item.id()).collect();
+    let ctx = RenderContext {
+        email: &email,
+        base_url: &shared.base_url,
+        display: request.display,
+    };
+    let body = ListJson {
+        kind: "calendar#events",
+        etag: format!(
+            "\"{}\"",
+            updated.timestamp_millis() as u64 * 1000 + seq % 1000
+        ),
+        summary: &email,
+        updated: stamp(updated),
+        time_zone: zone,
+        access_role: "owner",
+        default_reminders: serde_json::json!([{"method": "popup", "minutes": 30}]),
+        next_page_token: next_page.as_deref(),
+        items: slice
+            .iter()
+            .zip(&ids)
+            .map(|(item, id)| item_json(item, id, &ctx))
+            .collect(),
+        next_sync_token: next_sync.as_deref(),
+    };
+    match serde_json::to_vec(&body) {
+        Ok(bytes) => HttpResponse::Ok()
+            .content_type("application/json; charset=UTF-8")
+            .body(bytes),
+        Err(err) => {
+            log::error!("sandbox: cannot serialize a page: {err}");
+            error::calendar(500, "backendError", "Backend Error")
+        }
+    }
+}

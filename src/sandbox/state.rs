@@ -1,0 +1,164 @@
+//! The sandbox's whole mutable state behind one mutex, and the small helpers every endpoint
+//! shares. Handlers lock briefly to read or change it and never hold the lock across an await.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::config::SandboxConfig;
+use super::counters::Counters;
+use super::events::Calendar;
+use super::fault::{self, Endpoint, FaultQueue};
+use super::grant::Grants;
+use super::listing::SyncParams;
+use super::model::AccountId;
+use super::render::Item;
+use super::SandboxError;
+
+/// How the consent screen answers for the signed-in account.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Consent {
+    /// Every requested scope is granted.
+    #[default]
+    GrantAll,
+    /// The person refuses: `error=access_denied`.
+    Deny,
+    /// Granular consent: only these of the requested scopes are granted.
+    GrantOnly(Vec<String>),
+}
+
+/// One Google account with its primary calendar.
+#[derive(Debug)]
+pub(crate) struct Account {
+    pub id: AccountId,
+    pub email: String,
+    pub zone: Tz,
+    pub calendar: Calendar,
+    /// Bumped to invalidate every sync token issued before.
+    pub sync_epoch: u64,
+}
+
+/// The state behind a page token: the flow's items, decided when the flow started.
+#[derive(Debug, Clone)]
+pub(crate) struct Cursor {
+    pub account: AccountId,
+    pub items: Arc<Vec<Item>>,
+    pub offset: usize,
+    /// The calendar seq the snapshot was taken at: the seq of the sync token of the last page.
+    pub sync_seq: u64,
+    pub epoch: u64,
+    pub params: SyncParams,
+    pub incremental: bool,
+    /// For an incremental flow that found nothing new: the token to hand back unchanged.
+    pub same_token: Option<String>,
+}
+
+/// What a sync token stands for.
+#[derive(Debug)]
+pub(crate) struct SyncRecord {
+    pub account: AccountId,
+    pub seq: u64,
+    pub epoch: u64,
+    pub params: SyncParams,
+}
+
+/// Everything that changes while the sandbox runs.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub clock_offset: chrono::Duration,
+    pub accounts: HashMap<AccountId, Account>,
+    pub signed_in: Option<AccountId>,
+    pub consent: Consent,
+    pub grants: Grants,
+    pub page_tokens: HashMap<String, Cursor>,
+    pub sync_tokens: HashMap<String, SyncRecord>,
+    pub faults: FaultQueue,
+    pub counters: Counters,
+    pub violations: Vec<String>,
+    /// Decides page lengths in short-pages mode.
+    pub page_rng: Option<StdRng>,
+}
+
+impl State {
+    /// The sandbox's clock: real time plus whatever the test advanced it by.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.clock_offset
+    }
+
+    pub fn account(&self, id: &AccountId) -> Result<&Account, SandboxError> {
+        self.accounts
+            .get(id)
+            .ok_or_else(|| SandboxError::UnknownAccount(id.clone()))
+    }
+
+    pub fn account_mut(&mut self, id: &AccountId) -> Result<&mut Account, SandboxError> {
+        self.accounts
+            .get_mut(id)
+            .ok_or_else(|| SandboxError::UnknownAccount(id.clone()))
+    }
+
+    /// Records a protocol violation, logged once here.
+    pub fn violation(&mut self, text: String) {
+        log::warn!("sandbox: protocol violation: {text}");
+        self.violations.push(text);
+    }
+}
+
+/// What the HTTP workers and the handle share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub config: SandboxConfig,
+    pub base_url: String,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    pub fn new(config: SandboxConfig, base_url: String) -> Self {
+        let state = State {
+            clock_offset: chrono::Duration::zero(),
+            accounts: HashMap::new(),
+            signed_in: None,
+            consent: Consent::GrantAll,
+            grants: Grants::default(),
+            page_tokens: HashMap::new(),
+            sync_tokens: HashMap::new(),
+            faults: FaultQueue::default(),
+            counters: Counters::default(),
+            violations: Vec::new(),
+            page_rng: config.short_pages.map(StdRng::seed_from_u64),
+        };
+        Self {
+            config,
+            base_url,
+            state: Mutex::new(state),
+        }
+    }
+
+    /// Locks the state; a panic elsewhere never makes the sandbox unusable.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Applies the first matching fault: waits out its latency, then answers with its error or a
+    /// dropped connection; `None` lets the request proceed.
+    pub async fn fault_gate(
+        &self,
+        endpoint: Endpoint,
+        account: Option<&AccountId>,
+    ) -> Option<actix_web::HttpResponse> {
+        let fault = self.lock().faults.take(endpoint, account)?;
+        if let Some(delay) = fault.latency {
+            actix_web::rt::time::sleep(delay).await;
+        }
+        if fault.drop_connection {
+            self.lock().counters.dropped_connections += 1;
+            return Some(fault::dropped());
+        }
+        fault.status.map(|status| fault::answer(&fault, status))
+    }
+}

@@ -1,0 +1,9 @@
+//! The sandbox Google, driven over real HTTP with awc.
+
+mod admin;
+mod faults;
+mod list;
+mod oauth;
+mod perf;
+mod recurring;
+mod support;
