@@ -100,10 +100,12 @@ impl SyncSystem {
         self.state.clone()
     }
 
-    /// Stops the sync actors (no new sync starts; a commit already sent finishes), then flushes
-    /// the store, so an orderly exit leaves nothing unwritten. Bounded by `timeout`.
+    /// Stops the sync actors (no new sync starts; a commit already sent finishes), waits for
+    /// them to let go of the store, then flushes it, so an orderly exit leaves nothing unwritten
+    /// and the data directory can be opened again at once.
     pub async fn shutdown(self) -> Result<(), StoreError> {
-        if let Some(sync) = &self.state.sync {
+        let AppState { store, sync, .. } = self.state;
+        if let Some(sync) = sync {
             let drain = async {
                 let _ = sync.supervisor.send(ShutdownSync).await;
                 let _ = sync.writer.send(Drain).await;
@@ -115,7 +117,10 @@ impl SyncSystem {
                 log::warn!("shutdown: the sync actors did not stop within 5 s");
             }
         }
-        let store = self.state.store.clone();
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while !store.is_sole_handle() && std::time::Instant::now() < deadline {
+            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+        }
         actix_web::web::block(move || store.flush())
             .await
             .map_err(|e| StoreError::Corrupt(format!("flush did not run: {e}")))?

@@ -140,7 +140,7 @@ impl Handler<SyncTokenNow> for SyncSupervisor {
     }
 }
 
-/// Stops every actor and refuses new ones: no new sync starts after this.
+/// Stops every actor and then the supervisor: no new sync starts after this.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ShutdownSync;
@@ -148,11 +148,12 @@ pub struct ShutdownSync;
 impl Handler<ShutdownSync> for SyncSupervisor {
     type Result = ();
 
-    fn handle(&mut self, _: ShutdownSync, _: &mut Context<Self>) {
+    fn handle(&mut self, _: ShutdownSync, ctx: &mut Context<Self>) {
         self.shutting_down = true;
         let ids: Vec<TokenId> = self.actors.keys().cloned().collect();
         for id in ids {
             self.stop_actor(&id);
         }
+        ctx.stop();
     }
 }

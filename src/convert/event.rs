@@ -1,23 +1,21 @@
 //! The conversion of one event, gluing title, time and description rules together.
 //!
 //! Checks run in a fixed order so the reason for a skip is deterministic: cancelled or unmarked
-//! (not a measurement), title, series master, id, times, horizon, description, names and limits.
+//! (not a measurement), title, series master, id, times, horizon, description (keys, custom names
+//! and values, line by line), then the limits of the shared model on the finished datapoint.
 
-use super::description::{parse_fields, TooMany};
-use super::skip::{shorten, SkipReason};
+use std::sync::OnceLock;
+
+use super::description::parse_fields;
+use super::skip::SkipReason;
 use super::time::{all_day_zone, resolve, TimeError};
 use super::title::{parse_title, Title};
 use super::{Conversion, ConvertContext, MetricPoint};
 use crate::google::model::Event;
-use std::sync::OnceLock;
-
-use crate::metric::{Datapoint, DimensionKey, Dimensions, MetricName, ModelError, MAX_DIMENSIONS};
+use crate::metric::{Datapoint, DimensionKey, MetricName, ModelError, MAX_DIMENSIONS};
 
 /// The metric every measurement event yields: its duration in milliseconds.
 pub const DURATION_METRIC: &str = "imp.events.duration";
-
-/// Prefix of the metrics named by `name=number` description lines.
-pub const CUSTOM_PREFIX: &str = "imp.events.custom.";
 
 /// Longest description, in bytes, we read (64 KiB); longer ones are skipped as malformed.
 pub const MAX_DESCRIPTION_BYTES: usize = 64 * 1024;
@@ -90,18 +88,8 @@ fn measure(
     }
     let text = super::html::description_text(raw);
     // Two of the dimensions are ours (activity, src).
-    let fields =
-        parse_fields(&text, MAX_DIMENSIONS - 2, MAX_CUSTOM_METRICS).map_err(|e| match e {
-            TooMany::Dimensions(_) => SkipReason::Model(ModelError::TooManyDimensions),
-            TooMany::Customs(max) => SkipReason::TooManyCustomMetrics(max),
-        })?;
-
-    let mut dimensions = Dimensions::new();
-    for (key, value) in fields.dimensions {
-        let key =
-            DimensionKey::new(key).map_err(|_| SkipReason::InvalidDimensionKey(shorten(key)))?;
-        dimensions.insert(key, value.to_owned());
-    }
+    let fields = parse_fields(&text, MAX_DIMENSIONS - 2, MAX_CUSTOM_METRICS)?;
+    let mut dimensions = fields.dimensions;
     let names = names()?;
     dimensions.insert(names.activity.clone(), activity.to_owned());
     dimensions.insert(names.src.clone(), event.id.clone());
@@ -112,26 +100,16 @@ fn measure(
         value: duration as f64,
     };
     duration_point.validate()?;
-    let mut points = Vec::with_capacity(1 + fields.customs.len());
-    points.push(MetricPoint {
+    let mut points = fields.customs;
+    for custom in &mut points {
+        custom.point.timestamp = timestamp;
+        custom.point.dimensions = duration_point.dimensions.clone();
+    }
+    let duration = MetricPoint {
         metric: names.duration.clone(),
         point: duration_point,
-    });
-    for (name, value) in fields.customs {
-        if !value.is_finite() {
-            return Err(SkipReason::NonFiniteValue(shorten(name)));
-        }
-        let mut metric = String::with_capacity(CUSTOM_PREFIX.len() + name.len());
-        metric.push_str(CUSTOM_PREFIX);
-        metric.push_str(name);
-        let metric =
-            MetricName::new(metric).map_err(|_| SkipReason::InvalidMetricName(shorten(name)))?;
-        let point = Datapoint {
-            value,
-            ..points[0].point.clone()
-        };
-        points.push(MetricPoint { metric, point });
-    }
+    };
+    points.insert(0, duration);
     Ok(points)
 }
 

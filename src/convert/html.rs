@@ -69,6 +69,8 @@ fn classify(name: &[u8]) -> TagKind {
         b"span" | b"b" | b"i" | b"u" | b"s" | b"em" | b"strong" | b"a" | b"font" | b"small"
         | b"big" | b"sub" | b"sup" | b"strike" | b"del" | b"ins" | b"mark" | b"code" | b"img"
         | b"wbr" => TagKind::Inline,
+        // Google wraps some descriptions written through its apps in this.
+        b"html-blob" => TagKind::Inline,
         _ => TagKind::Unknown,
     }
 }
@@ -154,7 +156,7 @@ fn strip_tags(raw: &str) -> String {
     while i < b.len() {
         if b[i] == b'<' {
             if let Some(tag) = parse_tag(b, i) {
-                out.push_str(&htmlize::unescape(&raw[text_start..i]));
+                push_text(&mut out, &raw[text_start..i]);
                 if tag.kind == TagKind::Block {
                     out.push('\n');
                 }
@@ -165,8 +167,34 @@ fn strip_tags(raw: &str) -> String {
         }
         i += 1;
     }
-    out.push_str(&htmlize::unescape(&raw[text_start..]));
-    nbsp_to_space(out)
+    push_text(&mut out, &raw[text_start..]);
+    out
+}
+
+/// Appends text found between tags, entities decoded and non-breaking spaces made plain.
+fn push_text(out: &mut String, text: &str) {
+    // Byte scans: these segments are short, where a plain loop beats a memchr call.
+    if !text.bytes().any(|b| b == b'&') {
+        return push_without_nbsp(out, text);
+    }
+    push_without_nbsp(out, &htmlize::unescape(text));
+}
+
+/// Copies `text`, turning each U+00A0 (bytes C2 A0) into a space.
+fn push_without_nbsp(out: &mut String, text: &str) {
+    let b = text.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i + 1 < b.len() {
+        if b[i] == 0xC2 && b[i + 1] == 0xA0 {
+            out.push_str(&text[start..i]);
+            out.push(' ');
+            i += 2;
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&text[start..]);
 }
 
 fn nbsp_to_space(text: String) -> String {
@@ -213,7 +241,10 @@ mod tests {
             ("<p>note: a<b</p>", "\nnote: a<b\n"),
             ("<p>x</p><!-- <br> -->y", "\nx\ny"),
             ("<custom-tag>x</custom-tag><br>y", "x\ny"),
+            ("<html-blob>where:park</html-blob>", "where:park"),
             ("<p>line\nnext</p>", "\nline\nnext\n"),
+            ("<b>\u{a0}a\u{a0}\u{a0}é\u{a0}</b>", " a  é "),
+            ("<b>&nbsp;</b>¢&nbsp;", " ¢ "),
         ];
         for (html, text) in cases {
             assert_eq!(description_text(html), *text, "{html:?}");

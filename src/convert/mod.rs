@@ -1,11 +1,11 @@
 //! Google Calendar events to Impulses datapoints: a pure function, no I/O.
 //!
-//! An event becomes a measurement when its title starts with `#!` (see [`title`]). It yields
+//! An event becomes a measurement when its title starts with `#!` (see `title.rs`). It yields
 //! `imp.events.duration` (timestamp = start, value = end − start, both in milliseconds) and one
 //! `imp.events.custom.<name>` per `name=number` line of its description, all sharing the same
 //! timestamp and dimensions: `activity` (the rest of the title), `src` (the event id), and one
-//! per `key:value` description line (see [`description`]; HTML descriptions count the same as
-//! plain text, see [`html`]). Times follow [`time`]: offsets of `dateTime` exactly, all-day
+//! per `key:value` description line (see `description.rs`; HTML descriptions count the same as
+//! plain text, see `html.rs`). Times follow `time.rs`: offsets of `dateTime` exactly, all-day
 //! events from local midnight in the calendar's zone.
 //!
 //! # Recurring events: Google expands them, we do not
@@ -38,6 +38,8 @@
 //!   duration first, then custom metrics in order of first appearance in the description.
 //! - All or nothing per event: a malformed event (see [`SkipReason`]) gives no datapoints at all,
 //!   so a half-converted event never reaches the store.
+//! - Zero-length events (start = end) are valid and measure 0. An `endTimeUnspecified` event is
+//!   measured with the end Google gives it, since that is the end the calendar shows.
 //! - Cancelled events (tombstones included) and events without `#!` are
 //!   [`Conversion::NotAMeasurement`]. Other statuses, known or not (`tentative`, a future value),
 //!   convert normally.
@@ -60,9 +62,8 @@ use chrono_tz::Tz;
 use crate::google::model::EventsPage;
 use crate::metric::{Datapoint, MetricName};
 
-pub use event::{
-    convert_event, CUSTOM_PREFIX, DURATION_METRIC, MAX_CUSTOM_METRICS, MAX_DESCRIPTION_BYTES,
-};
+pub use description::CUSTOM_PREFIX;
+pub use event::{convert_event, DURATION_METRIC, MAX_CUSTOM_METRICS, MAX_DESCRIPTION_BYTES};
 pub use skip::SkipReason;
 pub use time::parse_time_zone;
 pub use title::MAX_TITLE_BYTES;

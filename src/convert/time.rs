@@ -5,9 +5,7 @@
 //! start at local midnight in a zone the caller resolves (see [`all_day_zone`]); a day across a DST
 //! change therefore lasts 23 or 25 hours, as the calendar shows it.
 
-use chrono::{
-    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone,
-};
+use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 
 use crate::google::model::EventTime;
@@ -89,8 +87,27 @@ pub fn parse_date_time(text: &str) -> Option<i64> {
     })
 }
 
-/// Days from 0001-01-01 (chrono's day 1 of the common era) to 1970-01-01.
-const UNIX_EPOCH_DAY_FROM_CE: i64 = 719_163;
+/// Days since 1970-01-01 of a proleptic Gregorian date, `None` for a date that does not exist
+/// (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> Option<i64> {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_len = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    };
+    if !(1..=month_len).contains(&day) {
+        return None;
+    }
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    Some(era * 146_097 + day_of_era - 719_468)
+}
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` without allocation; `None` sends the text to chrono.
 fn fast_rfc3339_ms(b: &[u8]) -> Option<i64> {
@@ -108,11 +125,7 @@ fn fast_rfc3339_ms(b: &[u8]) -> Option<i64> {
     if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    let date = NaiveDate::from_ymd_opt(
-        i32::try_from(year).ok()?,
-        u32::try_from(two(5)?).ok()?,
-        u32::try_from(two(8)?).ok()?,
-    )?;
+    let days = days_from_civil(year, two(5)?, two(8)?)?;
     let mut i = 19;
     let mut millis = 0;
     if b[i] == b'.' {
@@ -141,7 +154,6 @@ fn fast_rfc3339_ms(b: &[u8]) -> Option<i64> {
         }
         _ => return None,
     };
-    let days = i64::from(date.num_days_from_ce()) - UNIX_EPOCH_DAY_FROM_CE;
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
     Some(seconds * 1000 + millis)
 }
@@ -254,6 +266,9 @@ mod tests {
             "0001-01-01T00:00:00+23:59",
             "9999-12-31T23:59:59.999-23:59",
             "2024-02-29T12:00:00Z",
+            "2000-02-29T00:00:00Z",
+            "0000-03-01T00:00:00Z",
+            "1900-03-01T00:00:00Z",
         ];
         for text in cases {
             let chrono = DateTime::parse_from_rfc3339(text)

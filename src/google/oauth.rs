@@ -194,30 +194,44 @@ pub async fn refresh(
 }
 
 /// Revokes a refresh token (and with it its access tokens). Best effort: the caller logs a
-/// failure and goes on deleting its own copy.
+/// failure and goes on deleting its own copy. A plain form POST as Google documents it (the
+/// `oauth2` crate insists on HTTPS revocation URLs, which the loopback sandbox is not).
 pub async fn revoke(
     http: &GoogleHttp,
     cfg: &GoogleClientConfig,
-    redirect_uri: &str,
     refresh_token: &Secret<String>,
 ) -> Result<(), GoogleError> {
-    let call = |req| http.oauth2_call(req);
-    let token =
-        StandardRevocableToken::RefreshToken(RefreshToken::new(refresh_token.expose().clone()));
-    client(cfg, redirect_uri)?
-        .revoke_token(token)
-        .map_err(|e| GoogleError::Protocol(e.to_string()))?
-        .request_async(&call)
-        .await
-        .map_err(|e| match e {
-            RequestTokenError::ServerResponse(r) => GoogleError::OAuth {
-                status: 400,
-                error: r.error().to_string(),
-                description: r.error_description().cloned(),
-            },
-            RequestTokenError::Request(t) => GoogleError::Transport(t.0),
-            other => GoogleError::Protocol(other.to_string()),
-        })
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", refresh_token.expose())
+        .finish();
+    let answer = http
+        .send(
+            actix_web::http::Method::POST,
+            &cfg.revoke_uri,
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            Some(body.into_bytes()),
+        )
+        .await?;
+    if answer.status.is_success() {
+        return Ok(());
+    }
+    #[derive(Deserialize)]
+    struct OAuthErrorBody {
+        error: String,
+        error_description: Option<String>,
+    }
+    match serde_json::from_slice::<OAuthErrorBody>(&answer.body) {
+        Ok(b) => Err(GoogleError::OAuth {
+            status: answer.status.as_u16(),
+            error: b.error,
+            description: b.error_description,
+        }),
+        Err(_) => Err(super::error::api_error(
+            answer.status.as_u16(),
+            answer.header("retry-after"),
+            &answer.body,
+        )),
+    }
 }
 
 /// The Google account behind a grant.

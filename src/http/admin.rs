@@ -117,7 +117,6 @@ async fn delete_token(
     let not_found = || ApiError::NotFound(format!("no data token with id {:?}", path.as_str()));
     let id = TokenId::parse(&path).ok_or_else(not_found)?;
     let token = state.store.delete_token(&id)?.ok_or_else(not_found)?;
-    state.store.drop_pending_authorizations(&token.id)?;
     if let (Some(cfg), Some(sync)) = (&state.settings.google, &state.sync) {
         let creds = state.store.credentials(&token.id)?;
         super::google::disconnect_token(&state, cfg, sync, &token.id, creds, false).await?;

@@ -393,14 +393,7 @@ pub async fn disconnect_token(
         .map_err(ApiError::internal)??;
     if let Some(creds) = creds {
         let http = GoogleHttp::new(&state.settings.google_http, sync.in_flight.clone());
-        match oauth::revoke(
-            &http,
-            cfg,
-            &state.settings.redirect_uri(),
-            &creds.refresh_token,
-        )
-        .await
-        {
+        match oauth::revoke(&http, cfg, &creds.refresh_token).await {
             Ok(()) => log::info!("token {id}: Google grant revoked"),
             Err(e) => log::warn!(
                 "token {id}: revoking the Google grant failed (ignored): {}",

@@ -101,6 +101,11 @@ impl Store {
         })
     }
 
+    /// Whether this is the last handle on the store (everything else let go of it).
+    pub fn is_sole_handle(&self) -> bool {
+        Arc::strong_count(&self.inner) == 1
+    }
+
     /// Writes every pending change to disk; called on shutdown.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.inner.db.flush()?;

@@ -124,17 +124,6 @@ impl Store {
         }
         Ok(n)
     }
-
-    /// Removes every pending authorization of a token (it was deleted).
-    pub fn drop_pending_authorizations(&self, token: &TokenId) -> Result<(), StoreError> {
-        for item in self.inner.oauth_states.iter() {
-            let (k, v) = item?;
-            if decode(&v)?.token_id == *token {
-                self.inner.oauth_states.remove(k)?;
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

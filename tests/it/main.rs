@@ -4,5 +4,8 @@
 mod admin;
 mod binary;
 mod data_api;
+mod flow;
+mod oauth;
 mod sandbox;
 mod support;
+mod sync;

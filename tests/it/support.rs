@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::{Method, StatusCode};
+use impulses_gcal::sandbox::{Sandbox, SandboxConfig};
 use impulses_gcal::server::http_server;
 use impulses_gcal::settings::Settings;
 use impulses_gcal::store::Store;
-use impulses_gcal::system::SyncSystem;
+use impulses_gcal::system::{Hooks, SyncSystem};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -18,10 +19,15 @@ use tempfile::TempDir;
 pub const ADMIN: &str = "test-admin-token-0123456789";
 /// The UI origin every test app uses.
 pub const ORIGIN: &str = "http://ui.test:3000";
+/// The public origin of the server in tests; only the redirect URI is built from it.
+pub const ORIGIN_API: &str = "http://api.test:8000";
 
 pub struct TestApp {
     pub addr: SocketAddr,
     pub dir: TempDir,
+    /// The sandbox Google this app is wired to, when started with [`TestApp::spawn_google`].
+    pub google: Option<Sandbox>,
+    hooks: Hooks,
     vars: HashMap<String, String>,
     handle: ServerHandle,
     task: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
@@ -51,44 +57,68 @@ impl TestApp {
         Self::spawn_with(&[]).await
     }
 
-    /// Starts with extra settings (environment variable names and values).
-    pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut vars: HashMap<String, String> = [
-            ("PORT", "0"),
-            ("BIND_ADDRESS", "127.0.0.1"),
-            ("ADMIN_TOKEN", ADMIN),
-            ("ORIGIN", ORIGIN),
-            ("GCAL_POLL_INTERVAL_SECS", "300"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        vars.insert(
-            "DATA_DIR".into(),
-            dir.path().join("store").display().to_string(),
-        );
-        for (k, v) in extra {
-            vars.insert(k.to_string(), v.to_string());
-        }
-        Self::start(dir, vars).await
+    /// The sandbox; panics for apps started without one.
+    pub fn sandbox(&self) -> &Sandbox {
+        self.google.as_ref().expect("started with spawn_google")
     }
 
-    async fn start(dir: TempDir, vars: HashMap<String, String>) -> Self {
+    /// Starts with extra settings (environment variable names and values).
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        let (dir, vars) = base_vars(extra);
+        Self::start(dir, vars, None, Hooks::default()).await
+    }
+
+    /// Starts with a sandbox Google configured the way a deployment configures real Google.
+    pub async fn spawn_google(extra: &[(&str, &str)], hooks: Hooks) -> Self {
+        Self::spawn_google_with(SandboxConfig::default(), extra, hooks).await
+    }
+
+    pub async fn spawn_google_with(
+        mut config: SandboxConfig,
+        extra: &[(&str, &str)],
+        hooks: Hooks,
+    ) -> Self {
+        config.redirect_uris = vec![format!("{ORIGIN_API}/oauth2/google/callback")];
+        let sandbox = Sandbox::start(config).unwrap();
+        let mut creds = sandbox.client_secret_json();
+        creds["web"]["revoke_uri"] = sandbox.revoke_uri().into();
+        creds["web"]["userinfo_uri"] = sandbox.userinfo_uri().into();
+        let creds = creds.to_string();
+        let base = sandbox.calendar_api_base();
+        let mut vars: Vec<(&str, &str)> = vec![
+            ("GOOGLE_OAUTH2_CREDS", &creds),
+            ("GOOGLE_CALENDAR_API_BASE", &base),
+            ("ORIGIN_API", ORIGIN_API),
+            ("GCAL_MAX_RETRIES", "3"),
+        ];
+        vars.extend_from_slice(extra);
+        let (dir, vars) = base_vars(&vars);
+        Self::start(dir, vars, Some(sandbox), hooks).await
+    }
+
+    async fn start(
+        dir: TempDir,
+        vars: HashMap<String, String>,
+        google: Option<Sandbox>,
+        hooks: Hooks,
+    ) -> Self {
         let settings = Settings::load(|name| vars.get(name).cloned()).unwrap();
         let store = Store::open(&settings.data_dir).unwrap();
         let listener = TcpListener::bind((settings.bind_address, 0)).unwrap();
         let addr = listener.local_addr().unwrap();
-        let system = SyncSystem::start(settings, store);
+        let system = SyncSystem::start_with_hooks(settings, store, hooks.clone());
         let server = http_server(system.app_state(), listener).unwrap();
         let handle = server.handle();
         let task = actix_web::rt::spawn(server);
         let client = awc::Client::builder()
             .timeout(Duration::from_secs(30))
+            .disable_redirects()
             .finish();
         Self {
             addr,
             dir,
+            google,
+            hooks,
             vars,
             handle,
             task,
@@ -97,7 +127,8 @@ impl TestApp {
         }
     }
 
-    /// Stops the server gracefully and starts a new one on the same data directory.
+    /// Stops the server gracefully and starts a new one on the same data directory (and the same
+    /// sandbox Google).
     pub async fn restart(self) -> Self {
         let Self {
             dir,
@@ -105,12 +136,14 @@ impl TestApp {
             handle,
             task,
             system,
+            google,
+            hooks,
             ..
         } = self;
         handle.stop(true).await;
         task.await.unwrap().unwrap();
         system.shutdown().await.unwrap();
-        Self::start(dir, vars).await
+        Self::start(dir, vars, google, hooks).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -168,6 +201,28 @@ impl TestApp {
         self.call(method, path, &[("X-Data-Token", token)], body)
             .await
     }
+}
+
+fn base_vars(extra: &[(&str, &str)]) -> (TempDir, HashMap<String, String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars: HashMap<String, String> = [
+        ("PORT", "0"),
+        ("BIND_ADDRESS", "127.0.0.1"),
+        ("ADMIN_TOKEN", ADMIN),
+        ("ORIGIN", ORIGIN),
+        ("GCAL_POLL_INTERVAL_SECS", "300"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    vars.insert(
+        "DATA_DIR".into(),
+        dir.path().join("store").display().to_string(),
+    );
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    (dir, vars)
 }
 
 /// Polls `check` until it returns `Some`, or panics after `deadline` printing the last state.

@@ -1,0 +1,1 @@
+//! Incremental sync against the sandbox.
