@@ -1,1 +1,557 @@
-//! Incremental sync against the sandbox.
+//! The sync actors against the sandbox Google: full then incremental syncs, paging, 410, token
+//! refresh, revoked grants, rate limits and 5xx, slow calendars, injected writer failures and
+//! panics. Poll intervals are long, so only the syncs a test asks for run.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::{Method, StatusCode};
+use chrono_tz::Europe::Warsaw;
+use impulses_gcal::sandbox::{
+    AccountId, Endpoint, EventPatch, EventStatus, Fault, SandboxConfig, Times,
+};
+use impulses_gcal::system::Hooks;
+use serde_json::Value;
+
+use crate::flow::{at, measurement};
+use crate::support::TestApp;
+
+const DURATION: &str = "imp.events.duration";
+
+/// (activity, timestamp) of every duration datapoint, sorted.
+async fn activities(app: &TestApp, token: &str) -> Vec<(String, i64)> {
+    let mut v: Vec<(String, i64)> = app
+        .points(token, DURATION)
+        .await
+        .iter()
+        .map(|p| {
+            (
+                p["dimensions"]["activity"].as_str().unwrap().to_string(),
+                p["timestamp"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn ms(t: &impulses_gcal::sandbox::EventTime) -> i64 {
+    match t {
+        impulses_gcal::sandbox::EventTime::Timed(d) => d.timestamp_millis(),
+        impulses_gcal::sandbox::EventTime::AllDay(_) => panic!("timed only"),
+    }
+}
+
+/// An app with one connected account and token, synced once.
+async fn connected(config: SandboxConfig, hooks: Hooks) -> (TestApp, AccountId, String, String) {
+    let app = TestApp::spawn_google_with(config, &[], hooks).await;
+    let ann = app
+        .sandbox()
+        .create_account("ann@example.com", "Europe/Warsaw")
+        .unwrap();
+    let (id, t) = app.token("ann", "phone", "SUPER").await;
+    (app, ann, id, t)
+}
+
+#[actix_web::test]
+async fn a_full_sync_then_incremental_ones_keep_datapoints_exactly_in_step() {
+    let (app, ann, id, t) = connected(SandboxConfig::default(), Hooks::default()).await;
+    let sb = app.sandbox();
+    let a = sb
+        .insert_event(
+            &ann,
+            measurement("#!Running", "km=5", at(Warsaw, 2026, 3, 2, 7, 0), 30),
+        )
+        .unwrap();
+    let b = sb
+        .insert_event(
+            &ann,
+            measurement("#!Reading", "", at(Warsaw, 2026, 3, 2, 21, 0), 60),
+        )
+        .unwrap();
+    let c = sb
+        .insert_event(
+            &ann,
+            measurement("Standup", "", at(Warsaw, 2026, 3, 3, 9, 0), 15),
+        )
+        .unwrap();
+    app.connect(&t, &ann).await;
+    app.wait_first_sync(&id).await;
+    let first = activities(&app, &t).await;
+    assert_eq!(
+        first.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+        ["Reading", "Running"]
+    );
+    assert_eq!(sb.counters().full_syncs_started, 1);
+
+    // Edit one (new time, no custom line), delete one, make a meeting a measurement, add one.
+    let moved = at(Warsaw, 2026, 3, 4, 6, 30);
+    let patch = EventPatch {
+        description: Some(None),
+        start: Some(moved),
+        end: Some(at(Warsaw, 2026, 3, 4, 7, 0)),
+        ..EventPatch::default()
+    };
+    sb.patch_event(&ann, &a, patch).unwrap();
+    sb.delete_event(&ann, &b).unwrap();
+    sb.patch_event(
+        &ann,
+        &c,
+        EventPatch {
+            summary: Some("#!Standup".into()),
+            ..EventPatch::default()
+        },
+    )
+    .unwrap();
+    sb.insert_event(
+        &ann,
+        measurement("#!Gym", "where:home", at(Warsaw, 2026, 3, 5, 18, 0), 45),
+    )
+    .unwrap();
+    let status = app.sync_and_wait(&id).await;
+    assert_eq!(status["state"], "idle", "{status}");
+    let now = activities(&app, &t).await;
+    let names: Vec<&str> = now.iter().map(|x| x.0.as_str()).collect();
+    assert_eq!(names, ["Gym", "Running", "Standup"]);
+    assert!(
+        now.contains(&("Running".to_string(), ms(&moved))),
+        "{now:?}"
+    );
+    assert!(
+        app.points(&t, "imp.events.custom.km").await.is_empty(),
+        "the removed line's metric is gone"
+    );
+    let counters = sb.counters();
+    assert_eq!(
+        counters.full_syncs_started, 1,
+        "the second sync was incremental"
+    );
+    assert!(counters.list_incremental >= 1);
+    assert_eq!(status["events"], 3);
+    assert_eq!(status["datapoints"], 3);
+
+    // No change: one list call, nothing written.
+    let calls = sb.counters().list_calls();
+    app.sync_and_wait(&id).await;
+    assert_eq!(sb.counters().list_calls(), calls + 1);
+    assert_eq!(activities(&app, &t).await, now);
+    sb.assert_no_violations();
+}
+
+#[actix_web::test]
+async fn a_calendar_of_several_short_pages_syncs_completely() {
+    let config = SandboxConfig {
+        short_pages: Some(7),
+        ..SandboxConfig::default()
+    };
+    let (app, ann, id, t) = connected(config, Hooks::default()).await;
+    let sb = app.sandbox();
+    let specs: Vec<_> = (0..6000)
+        .map(|i| {
+            measurement(
+                "#!Walk",
+                &format!("steps={i}"),
+                at(chrono_tz::UTC, 2025, 1, 1, 0, 0),
+                0,
+            )
+        })
+        .enumerate()
+        .map(|(i, mut s)| {
+            let start =
+                chrono::TimeZone::timestamp_opt(&chrono_tz::UTC, 1_735_689_600 + i as i64 * 600, 0)
+                    .unwrap();
+            s.start = impulses_gcal::sandbox::EventTime::Timed(start);
+            s.end = impulses_gcal::sandbox::EventTime::Timed(start + chrono::Duration::minutes(10));
+            s
+        })
+        .collect();
+    sb.seed_events(&ann, specs).unwrap();
+    app.connect(&t, &ann).await;
+    let status = app.wait_first_sync(&id).await;
+    assert_eq!(status["events"], 6000);
+    assert_eq!(status["datapoints"], 12000);
+    assert_eq!(app.points(&t, DURATION).await.len(), 6000);
+    assert_eq!(app.points(&t, "imp.events.custom.steps").await.len(), 6000);
+    assert!(sb.counters().pages_served >= 3, "{:?}", sb.counters());
+    sb.assert_no_violations();
+}
+
+#[actix_web::test]
+async fn a_410_is_answered_by_a_full_sync_without_duplicates_or_leftovers() {
+    let (app, ann, id, t) = connected(SandboxConfig::default(), Hooks::default()).await;
+    let sb = app.sandbox();
+    let keep = sb
+        .insert_event(
+            &ann,
+            measurement("#!Keep", "", at(Warsaw, 2026, 3, 2, 7, 0), 30),
+        )
+        .unwrap();
+    let gone = sb
+        .insert_event(
+            &ann,
+            measurement("#!Gone", "", at(Warsaw, 2026, 3, 2, 8, 0), 30),
+        )
+        .unwrap();
+    app.connect(&t, &ann).await;
+    app.wait_first_sync(&id).await;
+    sb.delete_event(&ann, &gone).unwrap();
+    sb.patch_event(
+        &ann,
+        &keep,
+        EventPatch {
+            summary: Some("#!Kept".into()),
+            ..EventPatch::default()
+        },
+    )
+    .unwrap();
+    sb.invalidate_sync_tokens(&ann).unwrap();
+    let status = app.sync_and_wait(&id).await;
+    assert_eq!(status["state"], "idle", "{status}");
+    assert_eq!(status["full_syncs"], 2);
+    assert_eq!(sb.counters().status(410), 1);
+    let now = activities(&app, &t).await;
+    assert_eq!(
+        now.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+        ["Kept"],
+        "{now:?}"
+    );
+    assert_eq!(
+        (status["events"].as_u64(), status["datapoints"].as_u64()),
+        (Some(1), Some(1))
+    );
+    sb.assert_no_violations();
+}
+
+#[actix_web::test]
+async fn an_expired_access_token_is_refreshed_and_the_sync_retried() {
+    let (app, ann, id, t) = connected(SandboxConfig::default(), Hooks::default()).await;
+    let sb = app.sandbox();
+    app.connect(&t, &ann).await;
+    app.wait_first_sync(&id).await;
+    sb.insert_event(
+        &ann,
+        measurement("#!Run", "", at(Warsaw, 2026, 3, 2, 7, 0), 30),
+    )
+    .unwrap();
+    sb.expire_access_tokens(&ann).unwrap();
+    let status = app.sync_and_wait(&id).await;
+    assert_eq!(status["state"], "idle", "{status}");
+    assert_eq!(sb.counters().refresh_grants, 1);
+    assert_eq!(sb.counters().status(401), 1);
+    assert_eq!(activities(&app, &t).await.len(), 1);
+    sb.assert_no_violations();
+}
+
+#[actix_web::test]
+async fn a_revoked_grant_needs_reauth_while_other_tokens_keep_syncing() {
+    let app = TestApp::spawn_google(&[], Hooks::default()).await;
+    let sb = app.sandbox();
+    let ann = sb.create_account("ann@example.com", "UTC").unwrap();
+    let bob = sb.create_account("bob@example.com", "UTC").unwrap();
+    sb.insert_event(
+        &ann,
+        measurement("#!Run", "", at(chrono_tz::UTC, 2026, 3, 2, 7, 0), 30),
+    )
+    .unwrap();
+    let (ann_id, ann_t) = app.token("ann", "phone", "SUPER").await;
+    let (bob_id, bob_t) = app.token("bob", "phone", "SUPER").await;
+    app.connect(&ann_t, &ann).await;
+    app.connect(&bob_t, &bob).await;
+    app.wait_first_sync(&ann_id).await;
+    app.wait_first_sync(&bob_id).await;
+
+    sb.revoke_account(&ann).unwrap();
+    let r = app
+        .admin(Method::POST, &format!("/admin/actors/{ann_id}/sync"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let status = app
+        .wait_actor(&ann_id, "needs_reauth", |a| a["state"] == "needs_reauth")
+        .await;
+    assert!(
+        status["last_error"].as_str().unwrap().contains("reconnect"),
+        "{status}"
+    );
+    assert_eq!(status["next_sync"], Value::Null);
+    let configs = app
+        .data(Method::GET, "/oauth2/google/configs", &ann_t, None)
+        .await;
+    assert_eq!(configs.body[0]["status"], "needs_reauth");
+    assert_eq!(activities(&app, &ann_t).await.len(), 1, "datapoints kept");
+    let r = app
+        .admin(Method::POST, &format!("/admin/actors/{ann_id}/sync"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+
+    sb.insert_event(
+        &bob,
+        measurement("#!Swim", "", at(chrono_tz::UTC, 2026, 3, 2, 7, 0), 30),
+    )
+    .unwrap();
+    let b = app.sync_and_wait(&bob_id).await;
+    assert_eq!(b["state"], "idle");
+    assert_eq!(activities(&app, &bob_t).await.len(), 1);
+
+    // Survives a restart, and reconnecting heals it.
+    let app = app.restart().await;
+    let status = app
+        .wait_actor(&ann_id, "needs_reauth after restart", |a| {
+            a["state"] == "needs_reauth"
+        })
+        .await;
+    assert_eq!(status["syncs_ok"], 0);
+    app.connect(&ann_t, &ann).await;
+    app.wait_first_sync(&ann_id).await;
+}
+
+#[actix_web::test]
+async fn rate_limits_and_server_errors_are_retried_and_nothing_is_lost() {
+    let (app, ann, id, t) = connected(SandboxConfig::default(), Hooks::default()).await;
+    let sb = app.sandbox();
+    app.connect(&t, &ann).await;
+    app.wait_first_sync(&id).await;
+    sb.insert_event(
+        &ann,
+        measurement("#!Run", "", at(Warsaw, 2026, 3, 2, 7, 0), 30),
+    )
+    .unwrap();
+    sb.inject_fault(
+        Fault::error(Endpoint::List, 429, "rateLimitExceeded")
+            .with_retry_after(1)
+            .times(Times::Once),
+    );
+    sb.inject_fault(Fault::error(Endpoint::List, 500, "backendError").times(Times::Once));
+    sb.inject_fault(Fault::error(Endpoint::List, 403, "userRateLimitExceeded").times(Times::Once));
+    let status = app.sync_and_wait(&id).await;
+    assert_eq!(status["state"], "idle", "{status}");
+    assert_eq!(status["syncs_failed"], 0, "retried within the sync");
+    assert_eq!(activities(&app, &t).await.len(), 1);
+
+    // A burst longer than the retries: backoff, the sync token kept, then recovery.
+    sb.inject_fault(Fault::error(Endpoint::List, 503, "backendError").times(Times::UntilCleared));
+    sb.insert_event(
+        &ann,
+        measurement("#!Swim", "", at(Warsaw, 2026, 3, 3, 7, 0), 30),
+    )
+    .unwrap();
+    let status = app.sync_and_wait(&id).await;
+    assert_eq!(status["state"], "backoff", "{status}");
+    assert_eq!(status["consecutive_failures"], 1);
+    assert!(status["next_sync"].as_i64().is_some());
+    let configs = app
+        .data(Method::GET, "/oauth2/google/configs", &t, None)
+        .await;
+    assert_eq!(
+        (
+            configs.body[0]["status"].as_str(),
+            configs.body[0]["sync"]["has_sync_token"].as_bool()
+        ),
+        (Some("retrying"), Some(true))
+    );
+    sb.clear_faults();
+    let full_before = sb.counters().full_syncs_started;
+    let status = app.sync_and_wait(&id).await;
+    assert_eq!(status["state"], "idle", "{status}");
+    assert_eq!(
+        sb.counters().full_syncs_started,
+        full_before,
+        "a transient error keeps the sync token"
+    );
+    assert_eq!(activities(&app, &t).await.len(), 2);
+    sb.assert_no_violations();
+}
+
+#[actix_web::test]
+async fn dropped_connections_and_timeouts_are_transient() {
+    let (app, ann, id, t) = connected(SandboxConfig::default(), Hooks::default()).await;
+    let sb = app.sandbox();
+    sb.insert_event(
+        &ann,
+        measurement("#!Run", "", at(Warsaw, 2026, 3, 2, 7, 0), 30),
+    )
+    .unwrap();
+    sb.inject_fault(Fault::drop_connection(Endpoint::List).times(Times::N(2)));
+    app.connect(&t, &ann).await;
+    let status = app.wait_first_sync(&id).await;
+    assert_eq!(status["syncs_failed"], 0, "{status}");
+    assert_eq!(activities(&app, &t).await.len(), 1);
+}
+
+#[actix_web::test]
+async fn a_slow_calendar_does_not_delay_the_others() {
+    let app = TestApp::spawn_google(&[], Hooks::default()).await;
+    let sb = app.sandbox();
+    let slow = sb.create_account("slow@example.com", "UTC").unwrap();
+    let fast = sb.create_account("fast@example.com", "UTC").unwrap();
+    let (slow_id, slow_t) = app.token("ann", "slow", "SUPER").await;
+    let (fast_id, fast_t) = app.token("bob", "fast", "SUPER").await;
+    app.connect(&slow_t, &slow).await;
+    app.connect(&fast_t, &fast).await;
+    app.wait_first_sync(&slow_id).await;
+    app.wait_first_sync(&fast_id).await;
+    sb.inject_fault(
+        Fault::latency(Endpoint::List, Duration::from_secs(20))
+            .for_account(&slow)
+            .times(Times::Once),
+    );
+    let r = app
+        .admin(Method::POST, &format!("/admin/actors/{slow_id}/sync"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    app.wait_actor(&slow_id, "the slow sync to start", |a| {
+        a["state"] == "syncing"
+    })
+    .await;
+    let fast_status = app.sync_and_wait(&fast_id).await;
+    assert_eq!(fast_status["state"], "idle");
+    assert_eq!(
+        app.actor(&slow_id).await["state"],
+        "syncing",
+        "the slow one is still waiting on Google"
+    );
+    assert!(
+        fast_status["last_sync_ms"].as_u64().unwrap() < 10_000,
+        "{fast_status}"
+    );
+}
+
+#[actix_web::test]
+async fn a_writer_failure_mid_commit_leaves_the_store_as_it_was() {
+    let fail = Arc::new(AtomicBool::new(false));
+    let f = fail.clone();
+    let hooks = Hooks {
+        before_commit: Some(Arc::new(move |_| {
+            if f.load(Ordering::SeqCst) {
+                Err("injected".into())
+            } else {
+                Ok(())
+            }
+        })),
+        ..Hooks::default()
+    };
+    let (app, ann, id, t) = connected(SandboxConfig::default(), hooks).await;
+    let sb = app.sandbox();
+    let a = sb
+        .insert_event(
+            &ann,
+            measurement("#!Run", "", at(Warsaw, 2026, 3, 2, 7, 0), 30),
+        )
+        .unwrap();
+    app.connect(&t, &ann).await;
+    app.wait_first_sync(&id).await;
+    let before = activities(&app, &t).await;
+    sb.delete_event(&ann, &a).unwrap();
+    sb.insert_event(
+        &ann,
+        measurement("#!Swim", "", at(Warsaw, 2026, 3, 3, 7, 0), 30),
+    )
+    .unwrap();
+    fail.store(true, Ordering::SeqCst);
+    let status = app.sync_and_wait(&id).await;
+    assert_eq!(status["state"], "backoff", "{status}");
+    assert!(
+        status["last_error"].as_str().unwrap().contains("injected"),
+        "{status}"
+    );
+    assert_eq!(
+        activities(&app, &t).await,
+        before,
+        "nothing of the failed sync is visible"
+    );
+    fail.store(false, Ordering::SeqCst);
+    let incremental_before = sb.counters().list_incremental;
+    let status = app.sync_and_wait(&id).await;
+    assert_eq!(status["state"], "idle", "{status}");
+    assert!(
+        sb.counters().list_incremental > incremental_before,
+        "the old sync token was kept and reused"
+    );
+    let now = activities(&app, &t).await;
+    assert_eq!(
+        now.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+        ["Swim"]
+    );
+}
+
+#[actix_web::test]
+async fn a_panicking_sync_restarts_the_actor_and_is_counted() {
+    let panic_once = Arc::new(AtomicBool::new(false));
+    let p = panic_once.clone();
+    let hooks = Hooks {
+        panic_in_sync: Some(Arc::new(move |_| p.swap(false, Ordering::SeqCst))),
+        ..Hooks::default()
+    };
+    let (app, ann, id, t) = connected(SandboxConfig::default(), hooks).await;
+    sb_event(&app, &ann);
+    app.connect(&t, &ann).await;
+    app.wait_first_sync(&id).await;
+    panic_once.store(true, Ordering::SeqCst);
+    let r = app
+        .admin(Method::POST, &format!("/admin/actors/{id}/sync"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    crate::support::wait_for(
+        Duration::from_secs(10),
+        "the restart to be counted",
+        || async {
+            let r = app.admin(Method::GET, "/admin/actors", None).await;
+            if r.body["supervisor"]["restarts"] == 1 {
+                Ok(())
+            } else {
+                Err(r.body.to_string())
+            }
+        },
+    )
+    .await;
+    let status = app.sync_and_wait(&id).await;
+    assert_eq!(
+        status["state"], "idle",
+        "the restarted actor syncs again: {status}"
+    );
+    assert_eq!(activities(&app, &t).await.len(), 1);
+}
+
+fn sb_event(app: &TestApp, ann: &AccountId) {
+    app.sandbox()
+        .insert_event(
+            ann,
+            measurement("#!Run", "", at(Warsaw, 2026, 3, 2, 7, 0), 30),
+        )
+        .unwrap();
+}
+
+#[actix_web::test]
+async fn a_weekly_series_gives_one_datapoint_per_occurrence_with_its_exceptions() {
+    let (app, ann, id, t) = connected(SandboxConfig::default(), Hooks::default()).await;
+    let sb = app.sandbox();
+    let series = measurement("#!Gym", "where:club", at(Warsaw, 2026, 3, 16, 18, 0), 60)
+        .recurrence(["RRULE:FREQ=WEEKLY;COUNT=4"]);
+    let gym = sb.insert_event(&ann, series).unwrap();
+    app.connect(&t, &ann).await;
+    app.wait_first_sync(&id).await;
+    assert_eq!(activities(&app, &t).await.len(), 4);
+    // Cancel the 2nd (23 March), move the 3rd (30 March, after the DST change) to 07:00.
+    sb.cancel_occurrence(&ann, &gym, at(Warsaw, 2026, 3, 23, 18, 0))
+        .unwrap();
+    let moved = EventPatch {
+        summary: Some("#!Gym early".into()),
+        start: Some(at(Warsaw, 2026, 3, 30, 7, 0)),
+        end: Some(at(Warsaw, 2026, 3, 30, 8, 0)),
+        status: Some(EventStatus::Confirmed),
+        ..EventPatch::default()
+    };
+    sb.patch_occurrence(&ann, &gym, at(Warsaw, 2026, 3, 30, 18, 0), moved)
+        .unwrap();
+    app.sync_and_wait(&id).await;
+    let now = activities(&app, &t).await;
+    let expected = vec![
+        ("Gym".to_string(), ms(&at(Warsaw, 2026, 3, 16, 18, 0))),
+        ("Gym".to_string(), ms(&at(Warsaw, 2026, 4, 6, 18, 0))),
+        ("Gym early".to_string(), ms(&at(Warsaw, 2026, 3, 30, 7, 0))),
+    ];
+    let mut expected = expected;
+    expected.sort();
+    assert_eq!(now, expected);
+    sb.assert_no_violations();
+}
