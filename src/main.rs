@@ -48,7 +48,7 @@ fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
-    let store = Store::open(&settings.data_dir)?;
+    let store = Store::open_with_keys(&settings.data_dir, &settings.credential_keys)?;
     let listener = TcpListener::bind((settings.bind_address, settings.port)).map_err(|e| {
         format!(
             "cannot listen on {}:{}: {e}",
