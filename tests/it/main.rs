@@ -3,6 +3,8 @@
 
 mod admin;
 mod binary;
+mod child;
+mod crash;
 mod data_api;
 mod flow;
 mod oauth;
