@@ -7,6 +7,7 @@ mod child;
 mod crash;
 mod data_api;
 mod flow;
+mod hostile;
 mod leak;
 mod oauth;
 mod sandbox;
