@@ -106,16 +106,21 @@ fn apply(page: &mut Value, m: &Mutation) {
     } else {
         page["items"].get_mut(m.target)
     };
-    let Some(mut slot) = slot else { return };
+    // Earlier mutations may have made the target a non-object: then this one does nothing.
+    let Some(mut obj) = slot.and_then(Value::as_object_mut) else {
+        return;
+    };
     if let Some(n) = m.nested {
-        if !slot[n].is_object() {
-            slot[n] = json!({});
+        let inner = obj.entry(n).or_insert_with(|| json!({}));
+        if !inner.is_object() {
+            *inner = json!({});
         }
-        slot = &mut slot[n];
+        let Some(inner) = inner.as_object_mut() else {
+            return;
+        };
+        obj = inner;
     }
-    if let Some(obj) = slot.as_object_mut() {
-        obj.insert(m.field.to_string(), m.value.clone());
-    }
+    obj.insert(m.field.to_string(), m.value.clone());
 }
 
 fn parse_and_convert(bytes: &[u8]) {
