@@ -139,7 +139,10 @@ fn key_from_file(dir: &Path, store_has_key: bool) -> Result<CredentialKey, Store
         problem: p,
     };
     match std::fs::read_to_string(&path) {
-        Ok(text) => CredentialKey::from_base64(&text).map_err(problem),
+        Ok(text) => {
+            warn_if_shared(&path);
+            CredentialKey::from_base64(&text).map_err(problem)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if store_has_key {
                 return Err(StoreError::MissingKey {
@@ -149,6 +152,25 @@ fn key_from_file(dir: &Path, store_has_key: bool) -> Result<CredentialKey, Store
             create_key_file(&path).map_err(problem)
         }
         Err(e) => Err(problem(e.to_string())),
+    }
+}
+
+/// Warns when a file or directory holding secrets can be read by group or others (a restored
+/// backup, a hand-made key file); the deployer decides, so this does not change modes.
+pub(crate) fn warn_if_shared(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                log::warn!(
+                    "{} is accessible to other users (mode {mode:o}): chmod {} it",
+                    path.display(),
+                    if meta.is_dir() { "700" } else { "600" }
+                );
+            }
+        }
     }
 }
 

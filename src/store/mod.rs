@@ -97,6 +97,7 @@ impl Store {
     /// `keys.previous` with `keys.current`.
     pub fn open_with_keys(dir: &Path, keys: &CredentialKeys) -> Result<Self, StoreError> {
         create_private_dir(dir)?;
+        keyring::warn_if_shared(dir);
         let db = sled::Config::new()
             .path(dir)
             .open()

@@ -13,6 +13,22 @@ use impulses_gcal::sandbox::{Consent, SandboxConfig};
 use crate::child::{self, ChildServer};
 use crate::flow::{param, query_of};
 use crate::support::{Reply, ADMIN, ORIGIN};
+use impulses_gcal::store::Store;
+use impulses_gcal::token::TokenId;
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
 
 /// Every answer of the session, as text (status, headers, body).
 #[derive(Default)]
@@ -181,7 +197,51 @@ async fn a_whole_session_at_debug_level_leaks_no_secret() {
         .await;
     t.add("bad json", &r, &raw);
 
-    // Disconnect (which revokes at Google), then a sync attempt with nothing to sync.
+    // A second flow left pending, so the store holds a PKCE verifier we can look up.
+    let (auth2, raw) = server
+        .call(Method::GET, "/oauth2/google/auth", &data, None)
+        .await;
+    t.add("auth 2", &auth2, &raw);
+    let url2 = auth2.body["url"].as_str().unwrap().to_string();
+    let state2 = param(&url2, "state").unwrap();
+    let mut log = server.stop();
+
+    // The exact secrets the server holds, read through the store with its key file: the
+    // current refresh and access tokens, and the pending verifier.
+    let data_dir = child::data_dir(&dir);
+    let (refresh, access, verifier) = {
+        let store = Store::open(&data_dir).unwrap();
+        let token_id = TokenId::parse(&id).unwrap();
+        let creds = store.credentials(&token_id).unwrap().unwrap();
+        let pending = store
+            .take_pending_authorization(&state2, Utc::now().timestamp())
+            .unwrap()
+            .unwrap();
+        store.flush().unwrap();
+        (
+            creds.refresh_token.expose().clone(),
+            creds.access_token.expose().clone(),
+            pending.verifier.expose().clone(),
+        )
+    };
+    // At rest: no file under DATA_DIR holds one of them in the clear.
+    for entry in walk(&data_dir) {
+        let bytes = std::fs::read(&entry).unwrap();
+        for (name, secret) in [
+            ("refresh", &refresh),
+            ("access", &access),
+            ("verifier", &verifier),
+        ] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{name} token in the clear in {}",
+                entry.display()
+            );
+        }
+    }
+
+    // Disconnect (which revokes at Google) on a restarted server.
+    let server = ChildServer::start(&env);
     let (r, raw) = server
         .call(
             Method::DELETE,
@@ -196,13 +256,16 @@ async fn a_whole_session_at_debug_level_leaks_no_secret() {
         sb.counters().revocations >= 1,
         "disconnect revokes at Google"
     );
-    let log = server.stop();
+    log.push_str(&server.stop());
 
     let transcript = t.0.join("\n");
     let mut secrets = vec![
         ("authorization code", code.clone()),
         ("client secret", client_secret),
         ("data token", token.clone()),
+        ("refresh token", refresh),
+        ("access token", access),
+        ("PKCE verifier", verifier),
     ];
     secrets.retain(|(_, s)| !s.is_empty());
     for (name, secret) in &secrets {
@@ -231,8 +294,8 @@ async fn a_whole_session_at_debug_level_leaks_no_secret() {
     );
     let runs: Vec<String> = long_random_runs(&transcript)
         .into_iter()
-        // The auth URL carries the PKCE challenge (a hash, public by design) and the state.
-        .filter(|r| !url.contains(r.as_str()))
+        // The auth URLs carry the PKCE challenge (a hash, public by design) and the state.
+        .filter(|r| !url.contains(r.as_str()) && !url2.contains(r.as_str()))
         .collect();
     assert!(
         runs.is_empty(),
