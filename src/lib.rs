@@ -8,11 +8,14 @@
 //!
 //! - [`settings`]: compiled-in defaults overridden by environment variables, validated once.
 //! - [`store`]: one sled database with a named tree per record kind; datapoint keys are ordered
-//!   so a metric of a user is one contiguous, time-sorted range.
+//!   so a metric of a user is one contiguous, time-sorted range. Google tokens and PKCE
+//!   verifiers are sealed with an AEAD under a key kept apart from the records
+//!   ([`store::cipher`], [`store::keyring`]); data tokens are kept only as hashes.
 //! - [`http`]: the actix-web front door (data API, admin, Google routes); [`http::configure`]
 //!   mounts it into any `App`, so a host process can embed the whole system.
 //! - [`system`]: the running system a host starts on an open store.
-//! - [`server`]: the stand-alone HTTP server used by the binary and the tests.
+//! - [`server`]: the stand-alone HTTP server used by the binary and the tests; it cuts off
+//!   clients that send their request too slowly.
 //!
 //! Embedding, in a host that already runs actix:
 //!

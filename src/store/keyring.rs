@@ -149,7 +149,13 @@ fn key_from_file(dir: &Path, store_has_key: bool) -> Result<CredentialKey, Store
                     path: path.display().to_string(),
                 });
             }
-            create_key_file(&path).map_err(problem)
+            let key = create_key_file(&path).map_err(problem)?;
+            log::warn!(
+                "store: created the credentials key file {}; keep a copy apart from DATA_DIR \
+                 (or set CREDENTIALS_KEY): without it the Google connections are lost",
+                path.display()
+            );
+            Ok(key)
         }
         Err(e) => Err(problem(e.to_string())),
     }

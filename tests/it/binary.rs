@@ -261,3 +261,31 @@ async fn a_wrong_credentials_key_exits_1_with_one_line_and_changes_nothing() {
     unsafe { libc::kill(again.child.id() as i32, libc::SIGTERM) };
     assert!(again.wait_exit(Duration::from_secs(10)).success());
 }
+
+#[test]
+fn credentials_key_rotation_through_the_binary() {
+    const OLD: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const NEW: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+    let dir = tempfile::tempdir().unwrap();
+    let run = |vars: &[(&str, &str)]| {
+        let mut cmd = command(dir.path());
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let mut proc = Proc::start(&mut cmd);
+        proc.base_url();
+        unsafe { libc::kill(proc.child.id() as i32, libc::SIGTERM) };
+        assert!(proc.wait_exit(Duration::from_secs(10)).success());
+        proc.log()
+    };
+    run(&[("CREDENTIALS_KEY", OLD)]);
+    let log = run(&[("CREDENTIALS_KEY", NEW), ("CREDENTIALS_KEY_PREVIOUS", OLD)]);
+    assert!(log.contains("re-sealed"), "{log}");
+    // The old key alone no longer opens the store; the new one does.
+    let out = command(dir.path())
+        .env("CREDENTIALS_KEY", OLD)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    run(&[("CREDENTIALS_KEY", NEW)]);
+}
