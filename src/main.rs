@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     match actix_web::rt::System::new().block_on(serve(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log::error!("{e}");
+            // One line on stderr, not also a log line: a deployer reads exactly one message.
             eprintln!("impulses-gcal: {e}");
             ExitCode::from(1)
         }

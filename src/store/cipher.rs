@@ -73,15 +73,16 @@ pub(crate) struct Cipher {
     rng: SystemRandom,
 }
 
-/// A record that did not open: wrong key, altered bytes, or moved under another id.
+/// Sealing or opening failed: a wrong key, altered bytes, a record moved under another id, or
+/// (when sealing) no randomness for the nonce.
 #[derive(Debug)]
-pub(crate) struct OpenFailed;
+pub(crate) struct CipherFailed;
 
 impl Cipher {
     /// Fails only if the key length does not fit the algorithm, which the type rules out.
-    pub(crate) fn new(key: &CredentialKey) -> Result<Self, OpenFailed> {
+    pub(crate) fn new(key: &CredentialKey) -> Result<Self, CipherFailed> {
         let unbound =
-            UnboundKey::new(&CHACHA20_POLY1305, key.0.expose()).map_err(|_| OpenFailed)?;
+            UnboundKey::new(&CHACHA20_POLY1305, key.0.expose()).map_err(|_| CipherFailed)?;
         Ok(Self {
             key: LessSafeKey::new(unbound),
             rng: SystemRandom::new(),
@@ -89,9 +90,9 @@ impl Cipher {
     }
 
     /// Seals `plaintext`, bound to `context` (the tree and the record's key).
-    pub(crate) fn seal(&self, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, OpenFailed> {
+    pub(crate) fn seal(&self, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CipherFailed> {
         let mut nonce = [0u8; NONCE_LEN];
-        self.rng.fill(&mut nonce).map_err(|_| OpenFailed)?;
+        self.rng.fill(&mut nonce).map_err(|_| CipherFailed)?;
         let mut buf = plaintext.to_vec();
         self.key
             .seal_in_place_append_tag(
@@ -99,7 +100,7 @@ impl Cipher {
                 Aad::from(context),
                 &mut buf,
             )
-            .map_err(|_| OpenFailed)?;
+            .map_err(|_| CipherFailed)?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + buf.len());
         out.push(FORMAT_V1);
         out.extend_from_slice(&nonce);
@@ -108,18 +109,18 @@ impl Cipher {
     }
 
     /// Opens a record sealed by [`Cipher::seal`] with the same `context`.
-    pub(crate) fn open(&self, context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, OpenFailed> {
+    pub(crate) fn open(&self, context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CipherFailed> {
         let rest = match sealed.split_first() {
             Some((&FORMAT_V1, rest)) if rest.len() >= NONCE_LEN => rest,
-            _ => return Err(OpenFailed),
+            _ => return Err(CipherFailed),
         };
         let (nonce, body) = rest.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| OpenFailed)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CipherFailed)?;
         let mut buf = body.to_vec();
         let plain = self
             .key
             .open_in_place(nonce, Aad::from(context), &mut buf)
-            .map_err(|_| OpenFailed)?;
+            .map_err(|_| CipherFailed)?;
         Ok(plain.to_vec())
     }
 }
