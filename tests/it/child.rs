@@ -260,10 +260,13 @@ impl ChildServer {
         let start = Instant::now();
         loop {
             let a = self.actor(token_id).await;
-            let started = a["last_sync_start"].as_i64().unwrap_or(0);
-            let success = a["last_success"].as_i64().unwrap_or(0);
-            if started >= since_ms && success >= started {
-                return;
+            // Both must exist: before any sync they are null, which must not count as done.
+            let started = a["last_sync_start"].as_i64();
+            let success = a["last_success"].as_i64();
+            if let (Some(started), Some(success)) = (started, success) {
+                if started >= since_ms && success >= started {
+                    return;
+                }
             }
             assert!(
                 start.elapsed() < deadline,

@@ -177,27 +177,42 @@ fn expected(model: &Model) -> Vec<(String, String, i64, i64)> {
     v
 }
 
-/// Waits for a random moment to kill: two times in three inside a sync (waiting for one to
-/// begin, then a random part of a full sync's length), else anywhere up to 1.5 full syncs after
-/// the start. Answers the wait after the reference point and whether a sync was awaited.
+/// Where a kill aims; rounds cycle through all three so even a short run covers each.
+#[derive(Clone, Copy, Debug)]
+enum Aim {
+    /// Inside a full sync (the sync tokens were just invalidated, so the next sync is full).
+    FullSync,
+    /// Inside an incremental sync (they take milliseconds).
+    IncrementalSync,
+    /// Anywhere up to 1.5 full syncs after the start.
+    Anywhere,
+}
+
+/// Waits for the moment to kill; answers the wait after the reference point (a sync seen
+/// running, or the start).
 async fn kill_moment(
     server: &ChildServer,
     id: &str,
     rng: &mut StdRng,
+    aim: Aim,
     full_sync: Duration,
-) -> (Duration, bool) {
-    if rng.gen_range(0..3) == 0 {
-        let wait = full_sync.mul_f64(rng.gen_range(0.0..1.5));
-        actix_web::rt::time::sleep(wait).await;
-        return (wait, false);
-    }
+) -> Duration {
+    let span = match aim {
+        Aim::Anywhere => {
+            let wait = full_sync.mul_f64(rng.gen_range(0.0..1.5));
+            actix_web::rt::time::sleep(wait).await;
+            return wait;
+        }
+        Aim::FullSync => full_sync,
+        Aim::IncrementalSync => Duration::from_millis(40),
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     while server.actor(id).await["state"] != "syncing" && Instant::now() < deadline {
         actix_web::rt::time::sleep(Duration::from_millis(2)).await;
     }
-    let wait = full_sync.mul_f64(rng.gen_range(0.0..1.0));
+    let wait = span.mul_f64(rng.gen_range(0.0..1.0));
     actix_web::rt::time::sleep(wait).await;
-    (wait, true)
+    wait
 }
 
 async fn crash_and_restart(events: usize, kills: usize) {
@@ -220,29 +235,32 @@ async fn crash_and_restart(events: usize, kills: usize) {
     server
         .wait_synced_since(&id, 0, Duration::from_secs(600))
         .await;
-    let full_sync = first.elapsed();
+    let full_sync = first.elapsed().max(Duration::from_millis(
+        server.actor(&id).await["last_sync_ms"]
+            .as_u64()
+            .unwrap_or(0),
+    ));
     println!("crash test: first full sync took {full_sync:?}");
     let mut server = Some(server);
     let mut hits = 0;
     for round in 0..kills {
         let running = server.take().unwrap_or_else(|| ChildServer::start(&env));
         edit(&sb, &ann, &mut rng, &mut model, &mut ids);
-        if rng.gen_bool(0.25) {
+        let aim = [Aim::FullSync, Aim::IncrementalSync, Aim::Anywhere][round % 3];
+        if matches!(aim, Aim::FullSync) || rng.gen_bool(0.25) {
             sb.invalidate_sync_tokens(&ann).unwrap();
         }
-        let (wait, during) = kill_moment(&running, &id, &mut rng, full_sync).await;
+        let wait = kill_moment(&running, &id, &mut rng, aim, full_sync).await;
         let a = running.actor(&id).await;
-        let syncing = a["state"] == "syncing";
-        if syncing {
+        if a["state"] == "syncing" {
             hits += 1;
         }
         println!(
-            "crash test: kill {} {wait:?} after {during_what} (state {}, syncs ok {}, full syncs {})",
+            "crash test: kill {} aimed at {aim:?}, {wait:?} in (state {}, syncs ok {}, full syncs {})",
             round + 1,
             a["state"],
             a["syncs_ok"],
             a["full_syncs"],
-            during_what = if during { "a sync began" } else { "start" },
         );
         running.kill();
     }
