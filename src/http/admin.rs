@@ -80,6 +80,8 @@ async fn create_token(
         expires_at: expiry(body.expires_at, now)?,
     };
     let (token, plaintext) = state.store.create_token(new, now)?;
+    // On disk before the plaintext is handed out: it exists nowhere else.
+    super::persist(&state.store).await?;
     log::info!(
         "token {}: created for user {:?} as {:?} ({:?})",
         token.id,
@@ -123,6 +125,7 @@ async fn delete_token(
     } else {
         state.store.forget_calendar(&token.id, false, true)?;
     }
+    super::persist(&state.store).await?;
     log::info!(
         "token {}: deleted (user {:?}, name {:?})",
         token.id,

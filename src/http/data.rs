@@ -96,6 +96,8 @@ async fn write_metric(
     let count = points.len();
     let store = state.store.clone();
     web::block(move || store.upsert_datapoints(&caller.0.user, &metric, &points)).await??;
+    // Acknowledged means durable: a crash right after the answer must not lose the write.
+    super::persist(&state.store).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "written": count })))
 }
 
@@ -108,5 +110,6 @@ async fn delete_metric(
     let metric = writable(&path)?;
     let store = state.store.clone();
     let deleted = web::block(move || store.delete_metric(&caller.0.user, &metric)).await??;
+    super::persist(&state.store).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "deleted": deleted })))
 }

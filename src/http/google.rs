@@ -237,7 +237,9 @@ async fn store_connection(
         .put_credentials(&token.id, &creds)
         .map_err(|e| internal(&e))?;
     // On disk before the person sees "authorized": a crash right after must not lose the grant.
-    state.store.flush_async().await.map_err(|e| internal(&e))?;
+    super::persist(&state.store)
+        .await
+        .map_err(|e| internal(&e))?;
     if previous.is_some_and(|p| p.account_sub != identity.sub) {
         log::info!(
             "token {}: another Google account connected; the old account's datapoints are removed",
@@ -370,6 +372,7 @@ async fn disconnect(
         .ok_or_else(not_found)?;
     let creds = state.store.credentials(&token.id)?.ok_or_else(not_found)?;
     disconnect_token(&state, cfg, sync, &token.id, Some(creds), query.purge).await?;
+    super::persist(&state.store).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -71,6 +71,15 @@ pub fn access_log() -> middleware::Logger {
         .log_target("impulses_gcal::access")
 }
 
+/// Writes every pending store change to disk (fsync) off the async workers. Handlers call it
+/// before acknowledging a write, so an answer promises durability: a crash right after it loses
+/// nothing.
+pub async fn persist(store: &crate::store::Store) -> Result<(), ApiError> {
+    let store = store.clone();
+    actix_web::web::block(move || store.flush()).await??;
+    Ok(())
+}
+
 /// JSON 404 for paths no route matches.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound("no such route".into()))

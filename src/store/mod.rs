@@ -141,13 +141,6 @@ impl Store {
         self.inner.db.flush()?;
         Ok(())
     }
-
-    /// Writes every pending change to disk without blocking the caller's thread; for the few
-    /// writes whose acknowledgement promises durability (a new Google connection).
-    pub async fn flush_async(&self) -> Result<(), StoreError> {
-        self.inner.db.flush_async().await?;
-        Ok(())
-    }
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {

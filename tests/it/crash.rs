@@ -305,3 +305,68 @@ async fn sigkill_during_syncs_never_loses_or_duplicates_datapoints() {
 async fn sigkill_during_syncs_of_a_large_calendar_many_times() {
     crash_and_restart(20_000, 25).await;
 }
+
+/// Acknowledged writes (a data token, datapoints, a deletion) survive a SIGKILL right after
+/// their answer.
+#[actix_web::test]
+async fn acknowledged_writes_survive_a_sigkill_right_after_the_answer() {
+    let sb = child::sandbox(Default::default());
+    let dir = tempfile::tempdir().unwrap();
+    let env = child::google_env(&sb, &child::data_dir(&dir));
+    let mut server = ChildServer::start(&env);
+    let (_, token) = server.token("ann", "phone").await;
+    server.kill();
+    let mut want: BTreeMap<i64, f64> = BTreeMap::new();
+    for round in 0..5i64 {
+        server = ChildServer::start(&env);
+        let (r, _) = server
+            .call(Method::GET, "/data/kept", &[("X-Data-Token", &token)], None)
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "round {round}: token lost? {}",
+            r.body
+        );
+        let got: BTreeMap<i64, f64> = r
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["timestamp"].as_i64().unwrap(),
+                    p["value"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "round {round}: acknowledged writes lost");
+        if round % 2 == 1 {
+            let (r, _) = server
+                .call(
+                    Method::DELETE,
+                    "/data/kept",
+                    &[("X-Data-Token", &token)],
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK);
+            want.clear();
+        }
+        for i in 0..10 {
+            let ts = round * 100 + i;
+            let body = format!(r#"[{{"timestamp":{ts},"value":{i},"dimensions":{{}}}}]"#);
+            let (r, _) = server
+                .call(
+                    Method::POST,
+                    "/data/kept",
+                    &[("X-Data-Token", &token)],
+                    Some(&body),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK);
+            want.insert(ts, i as f64);
+        }
+        server.kill();
+    }
+}
