@@ -35,6 +35,7 @@
 
 pub mod actors;
 pub mod convert;
+pub mod demo;
 pub mod google;
 pub mod http;
 pub mod metric;

@@ -4,6 +4,7 @@
 mod admin;
 mod binary;
 mod data_api;
+mod demo;
 mod flow;
 mod oauth;
 mod sandbox;
