@@ -45,4 +45,5 @@ pub mod server;
 pub mod settings;
 pub mod store;
 pub mod system;
+pub mod telemetry;
 pub mod token;

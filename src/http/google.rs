@@ -150,7 +150,11 @@ async fn finish_connection(
         .filter(|c| !c.is_empty())
         .ok_or("Google sent no authorization code")?;
     let token = live_token(state, &pending.token_id)?;
-    let http = GoogleHttp::new(&state.settings.google_http, sync.in_flight.clone());
+    let http = GoogleHttp::new(
+        &state.settings.google_http,
+        sync.in_flight.clone(),
+        sync.telemetry.clone(),
+    );
     let redirect_uri = state.settings.redirect_uri();
     let now = now_secs();
     let grant = oauth::exchange_code(&http, cfg, &redirect_uri, &code, &pending.verifier, now)
@@ -392,7 +396,11 @@ pub async fn disconnect_token(
         .await
         .map_err(ApiError::internal)??;
     if let Some(creds) = creds {
-        let http = GoogleHttp::new(&state.settings.google_http, sync.in_flight.clone());
+        let http = GoogleHttp::new(
+            &state.settings.google_http,
+            sync.in_flight.clone(),
+            sync.telemetry.clone(),
+        );
         match oauth::revoke(&http, cfg, &creds.refresh_token).await {
             Ok(()) => log::info!("token {id}: Google grant revoked"),
             Err(e) => log::warn!(

@@ -555,3 +555,33 @@ async fn a_weekly_series_gives_one_datapoint_per_occurrence_with_its_exceptions(
     assert_eq!(now, expected);
     sb.assert_no_violations();
 }
+
+#[actix_web::test]
+async fn prometheus_metrics_count_syncs_requests_and_states() {
+    let (app, ann, id, t) = connected(SandboxConfig::default(), Hooks::default()).await;
+    sb_event(&app, &ann);
+    app.connect(&t, &ann).await;
+    app.wait_first_sync(&id).await;
+    app.sandbox().expire_access_tokens(&ann).unwrap();
+    app.sync_and_wait(&id).await;
+    let r = app.call(Method::GET, "/metrics", &[], None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let client = awc::Client::default();
+    let mut resp = client.get(app.url("/metrics")).send().await.unwrap();
+    let text = String::from_utf8(resp.body().await.unwrap().to_vec()).unwrap();
+    for line in [
+        "impulses_gcal_syncs_total{kind=\"full\",outcome=\"ok\"} 1",
+        "impulses_gcal_syncs_total{kind=\"incremental\",outcome=\"ok\"} 1",
+        "impulses_gcal_google_requests_total{endpoint=\"events.list\",status=\"401\"} 1",
+        "impulses_gcal_google_requests_total{endpoint=\"token\",status=\"200\"} 2",
+        "impulses_gcal_token_refreshes_total{outcome=\"ok\"} 1",
+        "impulses_gcal_datapoints_written_total 1",
+        "impulses_gcal_actors{state=\"idle\"} 1",
+        "impulses_gcal_sync_duration_seconds_count{kind=\"full\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}
