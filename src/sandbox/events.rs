@@ -27,6 +27,14 @@ pub(crate) struct Calendar {
     pub updated: Option<DateTime<Utc>>,
 }
 
+/// The occurrences of a series (none for other events).
+fn occurrences(event: &StoredEvent, horizon: DateTime<Utc>) -> Vec<EventTime> {
+    if !event.is_master() {
+        return Vec::new();
+    }
+    recurrence::expand(&event.spec.start, &event.spec.recurrence, horizon).unwrap_or_default()
+}
+
 fn check_spec(spec: &EventSpec) -> Result<(), SandboxError> {
     match (&spec.start, &spec.end) {
         (EventTime::Timed(_), EventTime::Timed(_))
@@ -87,24 +95,36 @@ impl Calendar {
             seq: 0,
             deleted: false,
             recurring: None,
+            dropped: Vec::new(),
         };
         self.commit(event, now);
         Ok(id)
     }
 
     /// Changes some fields of an event (a single event, a whole series, or an exception).
+    /// A series remembers the occurrences (up to `horizon`) the change took away.
     pub fn patch(
         &mut self,
         id: &EventId,
         patch: &EventPatch,
         now: DateTime<Utc>,
+        horizon: DateTime<Utc>,
     ) -> Result<(), SandboxError> {
         let mut event = StoredEvent::clone(self.live(id)?);
+        let before = occurrences(&event, horizon);
         event.apply(patch);
         if event.recurring.is_some() {
             event.spec.recurrence.clear();
         }
         check_spec(&event.spec)?;
+        let after = occurrences(&event, horizon);
+        let this_change = self.seq + 1;
+        let known: Vec<EventTime> = event.dropped.iter().map(|(start, _)| *start).collect();
+        let newly = before.into_iter().filter(|start| !known.contains(start));
+        event
+            .dropped
+            .extend(newly.map(|start| (start, this_change)).collect::<Vec<_>>());
+        event.dropped.retain(|(start, _)| !after.contains(start));
         self.commit(event, now);
         Ok(())
     }
@@ -171,6 +191,7 @@ impl Calendar {
                     deleted: false,
                     recurring: Some((master.clone(), original)),
                     ical_uid: series.ical_uid.clone(),
+                    dropped: Vec::new(),
                 }
             }
         };

@@ -219,7 +219,11 @@ impl Sandbox {
     ) -> Result<(), SandboxError> {
         self.with(|state| {
             let now = state.now();
-            state.account_mut(account)?.calendar.patch(id, &patch, now)
+            let horizon = self.shared.horizon(now);
+            state
+                .account_mut(account)?
+                .calendar
+                .patch(id, &patch, now, horizon)
         })
     }
 

@@ -207,6 +207,7 @@ fn updated_of(item: &Item) -> DateTime<Utc> {
 pub(crate) fn incremental(
     changed: &[Arc<StoredEvent>],
     series_exceptions: &HashMap<EventId, Arc<StoredEvent>>,
+    since: u64,
     scope: &Scope<'_>,
 ) -> Vec<Item> {
     if !scope.params.single_events {
@@ -231,6 +232,18 @@ pub(crate) fn incremental(
             items.extend(more);
         } else if seen.insert(event.id.0.clone()) {
             items.push(Item::Event(Arc::clone(event)));
+        }
+    }
+    // Occurrences a series change took away since the token come back cancelled.
+    for event in changed.iter().filter(|e| !e.dropped.is_empty()) {
+        for (start, _) in event.dropped.iter().filter(|(_, seq)| *seq > since) {
+            let id = event.id.instance(start);
+            if seen.insert(id.0.clone()) {
+                items.push(Item::InstanceTombstone {
+                    id,
+                    etag: event.etag(),
+                });
+            }
         }
     }
     items

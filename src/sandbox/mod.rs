@@ -63,6 +63,7 @@
 //!   client always sends one) but goes on.
 
 mod admin;
+mod bounded;
 mod calendar;
 mod config;
 mod counters;
@@ -76,6 +77,7 @@ mod listing;
 mod model;
 mod oauth;
 mod page;
+mod params;
 mod recurrence;
 mod render;
 mod seed;

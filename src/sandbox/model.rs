@@ -266,6 +266,10 @@ pub(crate) struct StoredEvent {
     /// For an exception of a series: the series and the occurrence it replaces.
     pub recurring: Option<(EventId, EventTime)>,
     pub ical_uid: String,
+    /// Occurrences this series had and no longer has (a changed rule, start or EXDATE), with the
+    /// seq of the change that took each away: incremental `singleEvents` syncs from before that
+    /// change list them as cancelled instances.
+    pub dropped: Vec<(EventTime, u64)>,
 }
 
 impl StoredEvent {

@@ -4,8 +4,8 @@
 use actix_web::HttpResponse;
 use rand::Rng;
 
-use super::calendar::ListRequest;
 use super::error;
+use super::params::ListRequest;
 use super::render::{item_json, stamp, ListJson, RenderContext};
 use super::state::{Cursor, Shared, State, SyncRecord};
 use super::token;

@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
+use super::bounded::{Bounded, TOKEN_CAP};
 use super::config::SandboxConfig;
 use super::counters::Counters;
 use super::events::Calendar;
@@ -75,8 +76,8 @@ pub(crate) struct State {
     pub signed_in: Option<AccountId>,
     pub consent: Consent,
     pub grants: Grants,
-    pub page_tokens: HashMap<String, Cursor>,
-    pub sync_tokens: HashMap<String, SyncRecord>,
+    pub page_tokens: Bounded<Cursor>,
+    pub sync_tokens: Bounded<SyncRecord>,
     pub faults: FaultQueue,
     pub counters: Counters,
     pub violations: Vec<String>,
@@ -125,8 +126,8 @@ impl Shared {
             signed_in: None,
             consent: Consent::GrantAll,
             grants: Grants::default(),
-            page_tokens: HashMap::new(),
-            sync_tokens: HashMap::new(),
+            page_tokens: Bounded::new(TOKEN_CAP),
+            sync_tokens: Bounded::new(TOKEN_CAP),
             faults: FaultQueue::default(),
             counters: Counters::default(),
             violations: Vec::new(),
@@ -137,6 +138,12 @@ impl Shared {
             base_url,
             state: Mutex::new(state),
         }
+    }
+
+    /// How far open-ended series are expanded at `now`: the configured horizon past it.
+    pub fn horizon(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let ahead = chrono::Duration::from_std(self.config.recurrence_horizon);
+        now + ahead.unwrap_or(chrono::Duration::days(730))
     }
 
     /// Locks the state; a panic elsewhere never makes the sandbox unusable.

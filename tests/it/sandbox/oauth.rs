@@ -466,3 +466,50 @@ async fn an_unknown_or_missing_access_token_is_401_and_a_violation() {
     );
     assert_eq!(w.sandbox.take_violations().len(), 2);
 }
+
+#[actix_web::test]
+async fn a_refresh_token_comes_only_offline_on_first_consent_or_with_prompt_consent() {
+    let w = world();
+    connect(&w).await;
+    let config = w.sandbox.config().clone();
+    let mut granted = Vec::new();
+    for (access_type, prompt) in [
+        ("offline", ""),
+        ("online", "consent"),
+        ("offline", "consent"),
+    ] {
+        let (verifier, challenge) = pkce();
+        let mut params = vec![
+            ("response_type", "code"),
+            ("client_id", config.client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("scope", SCOPES),
+            ("access_type", access_type),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ];
+        if !prompt.is_empty() {
+            params.push(("prompt", prompt));
+        }
+        let redirect = get(
+            &w.client,
+            &format!("{}?{}", w.sandbox.auth_uri(), query(&params)),
+            None,
+        )
+        .await;
+        let code = form_of(&redirect.header("location").unwrap())["code"].clone();
+        granted.push(
+            exchange(&w, &code, &verifier)
+                .await
+                .json()
+                .get("refresh_token")
+                .is_some(),
+        );
+    }
+    assert_eq!(
+        granted,
+        vec![false, false, true],
+        "second consent, online, offline+prompt=consent"
+    );
+    w.sandbox.assert_no_violations();
+}

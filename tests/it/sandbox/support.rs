@@ -256,7 +256,11 @@ pub fn google_error(answer: &Answer) -> (u64, String, String) {
     let json = answer.json();
     let error = &json["error"];
     assert_eq!(error["errors"].as_array().unwrap().len(), 1, "{json}");
-    assert_eq!(error["code"], answer.status.as_u16(), "body code matches the HTTP status");
+    assert_eq!(
+        error["code"],
+        answer.status.as_u16(),
+        "body code matches the HTTP status"
+    );
     (
         error["code"].as_u64().unwrap(),
         error["errors"][0]["reason"].as_str().unwrap().to_string(),
