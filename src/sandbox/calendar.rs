@@ -234,7 +234,6 @@ fn next_page(
     let Some(found) = known(&mut state, "page", page_token, |s, t| {
         s.page_tokens.contains_key(t)
     }) else {
-        state.counters.list_full += 1;
         return Err(bad_token());
     };
     let Some(cursor) = state

@@ -31,6 +31,12 @@ pub struct SandboxConfig {
     pub workers: usize,
 }
 
+/// A configured `std` duration as chrono's; values beyond chrono's range become a thousand
+/// years, far enough to mean "never" without overflowing date arithmetic.
+pub(crate) fn span(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or_else(|_| chrono::Duration::days(365_000))
+}
+
 impl Default for SandboxConfig {
     fn default() -> Self {
         Self {

@@ -350,7 +350,7 @@ impl Sandbox {
 
     /// Moves the sandbox's clock forward (codes and tokens expire without sleeping).
     pub fn advance_clock(&self, by: Duration) {
-        let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        let by = super::config::span(by);
         let mut state = self.shared.lock();
         state.clock_offset += by;
     }

@@ -250,6 +250,14 @@ pub struct EventPatch {
     pub status: Option<EventStatus>,
 }
 
+/// An etag in Google's style (a quoted number) for something changed at `updated` with `seq`.
+pub(crate) fn etag(updated: DateTime<Utc>, seq: u64) -> String {
+    format!(
+        "\"{}\"",
+        updated.timestamp_millis() as u64 * 1000 + seq % 1000
+    )
+}
+
 /// An event as the sandbox keeps it, including deleted ones (tombstones for incremental sync).
 #[derive(Clone, Debug)]
 pub(crate) struct StoredEvent {
@@ -275,10 +283,7 @@ pub(crate) struct StoredEvent {
 impl StoredEvent {
     /// Google's `etag`: a quoted number that changes with every change of the event.
     pub fn etag(&self) -> String {
-        format!(
-            "\"{}\"",
-            self.updated.timestamp_millis() as u64 * 1000 + self.seq % 1000
-        )
+        etag(self.updated, self.seq)
     }
 
     /// Whether this is the master of a series.

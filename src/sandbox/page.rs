@@ -5,6 +5,7 @@ use actix_web::HttpResponse;
 use rand::Rng;
 
 use super::error;
+use super::model::etag;
 use super::params::ListRequest;
 use super::render::{item_json, stamp, ListJson, RenderContext};
 use super::state::{Cursor, Shared, State, SyncRecord};
@@ -73,10 +74,7 @@ pub(crate) fn serve(shared: &Shared, cursor: Cursor, request: &ListRequest) -> H
     };
     let body = ListJson {
         kind: "calendar#events",
-        etag: format!(
-            "\"{}\"",
-            updated.timestamp_millis() as u64 * 1000 + seq % 1000
-        ),
+        etag: etag(updated, seq),
         summary: &email,
         updated: stamp(updated),
         time_zone: zone,

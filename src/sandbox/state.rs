@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::bounded::{Bounded, TOKEN_CAP};
-use super::config::SandboxConfig;
+use super::config::{span, SandboxConfig};
 use super::counters::Counters;
 use super::events::Calendar;
 use super::fault::{self, Endpoint, FaultQueue};
@@ -142,8 +142,7 @@ impl Shared {
 
     /// How far open-ended series are expanded at `now`: the configured horizon past it.
     pub fn horizon(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        let ahead = chrono::Duration::from_std(self.config.recurrence_horizon);
-        now + ahead.unwrap_or(chrono::Duration::days(730))
+        now + span(self.config.recurrence_horizon)
     }
 
     /// Locks the state; a panic elsewhere never makes the sandbox unusable.

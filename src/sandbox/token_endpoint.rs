@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use super::config::SandboxConfig;
+use super::config::{span, SandboxConfig};
 use super::fault::Endpoint;
 use super::oauth::{form, has_email};
 use super::state::{Shared, State};
@@ -63,8 +63,7 @@ fn issue(
     refresh: Option<String>,
 ) -> serde_json::Value {
     let now = state.now();
-    let lifetime = chrono::Duration::from_std(config.access_token_lifetime)
-        .unwrap_or(chrono::Duration::seconds(3599));
+    let lifetime = span(config.access_token_lifetime);
     let access = state.grants.mint_access(family, now + lifetime);
     let grant = &state.grants.families[family];
     let mut answer = serde_json::json!({
@@ -113,8 +112,7 @@ fn redeem_code(
         state.violation("token: authorization code used twice".to_string());
         return Err(invalid_grant("Bad Request"));
     }
-    let lifetime =
-        chrono::Duration::from_std(config.code_lifetime).unwrap_or(chrono::Duration::minutes(10));
+    let lifetime = span(config.code_lifetime);
     if now >= code.issued + lifetime {
         return Err(invalid_grant("Bad Request"));
     }
