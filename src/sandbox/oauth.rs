@@ -127,7 +127,7 @@ pub(crate) async fn authorize(shared: web::Data<Shared>, req: HttpRequest) -> Ht
         );
     };
     state.counters.authorizations += 1;
-    let granted: Vec<String> = match &state.consent {
+    let mut granted: Vec<String> = match &state.consent {
         Consent::Deny => {
             return redirect(
                 redirect_uri,
@@ -143,16 +143,24 @@ pub(crate) async fn authorize(shared: web::Data<Shared>, req: HttpRequest) -> Ht
                 .collect()
         }
     };
-    let first_consent = !state
-        .grants
-        .consented
-        .contains(&(account.clone(), config.client_id.clone()));
+    let pair = (account.clone(), config.client_id.clone());
+    let earlier = state.grants.consented.get(&pair).cloned();
     let with_refresh = get("access_type") == "offline"
-        && (first_consent || get("prompt").split(' ').any(|p| p == "consent"));
-    state
-        .grants
-        .consented
-        .insert((account.clone(), config.client_id.clone()));
+        && (earlier.is_none() || get("prompt").split(' ').any(|p| p == "consent"));
+    if get("include_granted_scopes") == "true" {
+        // Incremental authorization: the grant covers what was granted before, too.
+        for scope in earlier.unwrap_or_default() {
+            if !granted.contains(&scope) {
+                granted.push(scope);
+            }
+        }
+    }
+    let remembered = state.grants.consented.entry(pair).or_default();
+    for scope in &granted {
+        if !remembered.contains(scope) {
+            remembered.push(scope.clone());
+        }
+    }
     let code = token::auth_code();
     let now = state.now();
     state.grants.codes.insert(

@@ -114,6 +114,11 @@ pub(crate) fn parse(q: &HashMap<String, String>, shared: &Shared) -> Result<List
         time_max: instant(q, "timeMax")?,
         updated_min: instant(q, "updatedMin")?,
         order_by: q.get("orderBy").cloned(),
+        text: q
+            .get("q")
+            .map(|text| text.split_whitespace().map(str::to_lowercase).collect())
+            .unwrap_or_default(),
+        ical_uid: q.get("iCalUID").cloned(),
     };
     if let (Some(min), Some(max)) = (restrictions.time_min, restrictions.time_max) {
         if min >= max {

@@ -435,3 +435,26 @@ async fn bad_parameters_and_other_calendars_are_refused() {
     assert_eq!(unknown_page.status, StatusCode::BAD_REQUEST);
     w.sandbox.assert_no_violations();
 }
+
+#[actix_web::test]
+async fn q_and_ical_uid_narrow_a_full_sync() {
+    let w = world();
+    seed(&w, 3);
+    w.sandbox
+        .insert_event(
+            &w.ann,
+            meeting(9).description("Quarterly PLANNING with finance"),
+        )
+        .unwrap();
+    let (access, _) = connect(&w).await;
+    let (items, _) =
+        items_and_token(&sync_pages(&w, &access, &[("q", "planning quarterly")], None).await);
+    assert_eq!(ids(&items).len(), 1);
+    assert_eq!(items[0]["summary"], "Meeting 9");
+    let uid = items[0]["iCalUID"].as_str().unwrap().to_string();
+    let (items, _) = items_and_token(&sync_pages(&w, &access, &[("iCalUID", &uid)], None).await);
+    assert_eq!(ids(&items).len(), 1);
+    let (items, _) =
+        items_and_token(&sync_pages(&w, &access, &[("q", "nothing-like-this")], None).await);
+    assert!(items.is_empty());
+}

@@ -513,3 +513,41 @@ async fn a_refresh_token_comes_only_offline_on_first_consent_or_with_prompt_cons
     );
     w.sandbox.assert_no_violations();
 }
+
+#[actix_web::test]
+async fn include_granted_scopes_adds_what_was_granted_before() {
+    let w = world();
+    w.sandbox
+        .sign_in(
+            &w.ann,
+            Consent::GrantOnly(vec!["openid".into(), "email".into()]),
+        )
+        .unwrap();
+    let (_, challenge) = pkce();
+    let first = form_of(
+        &consent(&w, &challenge, SCOPES)
+            .await
+            .header("location")
+            .unwrap(),
+    );
+    assert!(!first["scope"].contains("calendar"));
+    w.sandbox.sign_in(&w.ann, Consent::GrantAll).unwrap();
+    let (verifier, challenge) = pkce();
+    let second = form_of(
+        &consent(&w, &challenge, CALENDAR)
+            .await
+            .header("location")
+            .unwrap(),
+    );
+    let granted: std::collections::HashSet<&str> = second["scope"].split(' ').collect();
+    assert_eq!(
+        granted,
+        std::collections::HashSet::from([
+            CALENDAR,
+            "openid",
+            "https://www.googleapis.com/auth/userinfo.email"
+        ])
+    );
+    let tokens = exchange(&w, &second["code"], &verifier).await.json();
+    assert!(tokens["id_token"].is_string());
+}
