@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::error;
 use super::fault::Endpoint;
 use super::grant::Bearer;
 use super::listing::{self, Scope};
@@ -75,17 +74,13 @@ pub(crate) async fn list(
 ) -> HttpResponse {
     let q = form(req.query_string().as_bytes());
     let token = bearer_token(&req);
-    let owner = token
-        .as_deref()
-        .and_then(|t| shared.lock().grants.account_of(t));
-    if let Some(owner) = &owner {
-        *shared
-            .lock()
-            .counters
-            .list_calls_by_account
-            .entry(owner.0.clone())
-            .or_default() += 1;
-    }
+    let owner = token.as_deref().and_then(|token| {
+        let mut state = shared.lock();
+        let owner = state.grants.account_of(token)?;
+        let calls = state.counters.list_calls_by_account.entry(owner.0.clone());
+        *calls.or_default() += 1;
+        Some(owner)
+    });
     if let Some(answer) = shared.fault_gate(Endpoint::List, owner.as_ref()).await {
         return answer;
     }
@@ -93,15 +88,11 @@ pub(crate) async fn list(
         Ok(account) => account,
         Err(refused) => return refused.answer(),
     };
-    {
-        let state = shared.lock();
-        let Ok(owner) = state.account(&account) else {
-            return error::calendar(404, "notFound", "Not Found");
-        };
-        let id = path.into_inner();
-        if id != "primary" && !id.eq_ignore_ascii_case(&owner.email) {
-            return error::calendar(404, "notFound", "Not Found");
-        }
+    let calendar_id = path.into_inner();
+    let email = shared.lock().account(&account).map(|a| a.email.clone());
+    match email {
+        Ok(email) if calendar_id == "primary" || calendar_id.eq_ignore_ascii_case(&email) => {}
+        _ => return Refused::usual(404, "notFound").answer(),
     }
     let request = match parse(&q, &shared) {
         Ok(request) => request,
@@ -183,12 +174,14 @@ fn start_incremental(
     }) else {
         return Err(gone());
     };
-    let (seq, epoch, params) = match state.sync_tokens.get(&found) {
-        Some(record) if &record.account == account => {
-            (record.seq, record.epoch, record.params.clone())
-        }
-        _ => return Err(gone()),
+    let Some(record) = state.sync_tokens.get(&found) else {
+        return Err(gone());
     };
+    let (seq, epoch, params) = (record.seq, record.epoch, record.params.clone());
+    if &record.account != account {
+        state.violation("list: sync token of another account".to_string());
+        return Err(gone());
+    }
     let differences = params.differences(&request.params);
     if !differences.is_empty() {
         state.violation(format!(

@@ -458,3 +458,30 @@ async fn q_and_ical_uid_narrow_a_full_sync() {
         items_and_token(&sync_pages(&w, &access, &[("q", "nothing-like-this")], None).await);
     assert!(items.is_empty());
 }
+
+#[actix_web::test]
+async fn a_sync_token_of_another_account_is_410_and_a_violation() {
+    let w = world();
+    let bob = w.sandbox.create_account("bob@example.com", "UTC").unwrap();
+    let (ann_access, _) = connect(&w).await;
+    w.sandbox.sign_in(&bob, Default::default()).unwrap();
+    let (bob_access, _) = connect(&w).await;
+    let (_, ann_token) = items_and_token(&sync_pages(&w, &ann_access, &[], None).await);
+    let answer = list(&w, &bob_access, &[("syncToken", &ann_token)]).await;
+    assert_eq!(answer.status, StatusCode::GONE);
+    let violations = w.sandbox.take_violations();
+    assert_eq!(
+        violations,
+        vec!["list: sync token of another account".to_string()]
+    );
+}
+
+#[actix_web::test]
+async fn a_stopped_sandbox_refuses_connections() {
+    let w = world();
+    let (access, _) = connect(&w).await;
+    w.sandbox.stop().await;
+    let url = format!("{}/calendars/primary/events", w.sandbox.calendar_api_base());
+    let fresh = client();
+    assert!(fresh.get(&url).bearer_auth(&access).send().await.is_err());
+}
