@@ -15,7 +15,7 @@ use super::counters::Counters;
 use super::fault::{Dropped, Fault};
 use super::model::{AccountId, EventId, EventPatch, EventSpec, EventStatus, EventTime};
 use super::state::{Account, Consent, Shared, State};
-use super::{admin, calendar, error, oauth, token, token_endpoint, SandboxError};
+use super::{admin, calendar, consent, error, oauth, token, token_endpoint, SandboxError};
 
 /// A running sandbox. Cheap to clone; every clone drives the same state.
 #[derive(Clone)]
@@ -27,8 +27,8 @@ pub struct Sandbox {
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/o/oauth2/auth", web::get().to(oauth::authorize))
-        .route("/o/oauth2/v2/auth", web::get().to(oauth::authorize))
+    cfg.route("/o/oauth2/auth", web::get().to(consent::authorize))
+        .route("/o/oauth2/v2/auth", web::get().to(consent::authorize))
         .route("/token", web::post().to(token_endpoint::token))
         .route("/revoke", web::post().to(oauth::revoke))
         .route("/oauth2/v3/userinfo", web::get().to(oauth::userinfo))

@@ -79,6 +79,7 @@ mod admin;
 mod bounded;
 mod calendar;
 mod config;
+mod consent;
 mod counters;
 mod error;
 mod events;
