@@ -223,6 +223,7 @@ async fn a_wrong_or_missing_verifier_is_invalid_grant_and_a_violation() {
     let answer = exchange(&w, &code, &other_verifier).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(answer.json()["error"], "invalid_grant");
+    assert_eq!(answer.json()["error_description"], "Invalid code verifier.");
     assert!(w
         .sandbox
         .take_violations()
