@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use awc::http::StatusCode;
 use chrono::{NaiveDate, TimeZone};
-use impulses_gcal::sandbox::{EventPatch, EventSpec, EventTime};
+use impulses_gcal::sandbox::{EventId, EventPatch, EventSpec, EventTime};
 use serde_json::Value;
 
 use super::support::*;
@@ -29,6 +29,17 @@ fn weekly(count: u32) -> EventSpec {
         EventTime::Timed(at + chrono::Duration::minutes(30)),
     )
     .recurrence([format!("RRULE:FREQ=WEEKLY;COUNT={count}")])
+}
+
+/// Renames the 2026-03-23 occurrence of the series; returns its instance id.
+fn make_special(w: &World, master: &EventId) -> EventId {
+    let patch = EventPatch {
+        summary: Some("Special".into()),
+        ..Default::default()
+    };
+    w.sandbox
+        .patch_occurrence(&w.ann, master, warsaw(3, 23, 7), patch)
+        .unwrap()
 }
 
 async fn single(
@@ -182,18 +193,7 @@ async fn moved_and_cancelled_occurrences_keep_their_instance_ids() {
 async fn changing_a_series_relists_all_instances_and_deleting_it_tombstones_them() {
     let w = world();
     let master = w.sandbox.insert_event(&w.ann, weekly(3)).unwrap();
-    let moved = w
-        .sandbox
-        .patch_occurrence(
-            &w.ann,
-            &master,
-            warsaw(3, 23, 7),
-            EventPatch {
-                summary: Some("Special".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let moved = make_special(&w, &master);
     let (access, _) = connect(&w).await;
     let (_, token) = single(&w, &access, &[], None).await;
 
@@ -237,18 +237,7 @@ async fn changing_a_series_relists_all_instances_and_deleting_it_tombstones_them
 async fn without_single_events_masters_carry_recurrence_and_exceptions_stand_alone() {
     let w = world();
     let master = w.sandbox.insert_event(&w.ann, weekly(3)).unwrap();
-    let moved = w
-        .sandbox
-        .patch_occurrence(
-            &w.ann,
-            &master,
-            warsaw(3, 23, 7),
-            EventPatch {
-                summary: Some("Special".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let moved = make_special(&w, &master);
     let cancelled = w
         .sandbox
         .cancel_occurrence(&w.ann, &master, warsaw(3, 30, 7))
