@@ -388,3 +388,13 @@ pub(crate) fn refusal(err: &SandboxError) -> HttpResponse {
         SandboxError::Invalid(_) => HttpResponse::BadRequest().json(body),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The server keeps the handle in its own state and hands it across threads.
+    #[test]
+    fn the_handle_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<super::Sandbox>();
+    }
+}

@@ -68,8 +68,9 @@
 //!   removed instances as cancelled in incremental `singleEvents=true` syncs.
 //! - Open-ended series expand up to [`SandboxConfig::recurrence_horizon`] (default two years)
 //!   past the sandbox's now.
-//! - `q` (every word in summary or description) and `iCalUID` filter full syncs; other filters
-//!   (extended properties) are accepted and ignored.
+//! - `q` (every word in summary or description) and `iCalUID` filter full syncs; extended
+//!   property filters and `eventTypes` (every sandbox event is `default`) are accepted and
+//!   ignored.
 //! - The newest 100,000 page tokens and 100,000 sync tokens are remembered; older ones answer as
 //!   unknown, like tokens Google expired.
 //! - Scopes come back in Google's long form (`email` → `…/auth/userinfo.email`), and
