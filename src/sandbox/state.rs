@@ -121,7 +121,7 @@ pub(crate) struct Shared {
 impl Shared {
     pub fn new(config: SandboxConfig, base_url: String) -> Self {
         let state = State {
-            clock_offset: chrono::Duration::zero(),
+            clock_offset: config.clock_offset,
             accounts: HashMap::new(),
             signed_in: None,
             consent: Consent::GrantAll,

@@ -525,3 +525,23 @@ async fn include_granted_scopes_adds_what_was_granted_before() {
     let tokens = exchange(&w, &second["code"], &verifier).await.json();
     assert!(tokens["id_token"].is_string());
 }
+
+#[actix_web::test]
+async fn the_clock_can_start_elsewhere_and_move_forward() {
+    let config = impulses_gcal::sandbox::SandboxConfig {
+        clock_offset: chrono::Duration::days(-30),
+        ..Default::default()
+    };
+    let w = world_with(config);
+    let month_ago = chrono::Utc::now() - chrono::Duration::days(30);
+    assert!((w.sandbox.now() - month_ago).num_seconds().abs() < 60);
+    let (access, _) = connect(&w).await;
+    w.sandbox.advance_clock(Duration::from_secs(3598));
+    assert_eq!(list(&w, &access, &[]).await.status, StatusCode::OK);
+    w.sandbox.advance_clock(Duration::from_secs(2));
+    assert_eq!(
+        list(&w, &access, &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    expect_one_violation(&w, "expired");
+}
