@@ -15,7 +15,7 @@ use super::counters::Counters;
 use super::fault::{Dropped, Fault};
 use super::model::{AccountId, EventId, EventPatch, EventSpec, EventStatus, EventTime};
 use super::state::{Account, Consent, Shared, State};
-use super::{admin, calendar, error, oauth, token, token_endpoint, SandboxError};
+use super::{admin, calendar, consent, error, oauth, token, token_endpoint, SandboxError};
 
 /// A running sandbox. Cheap to clone; every clone drives the same state.
 #[derive(Clone)]
@@ -27,8 +27,8 @@ pub struct Sandbox {
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/o/oauth2/auth", web::get().to(oauth::authorize))
-        .route("/o/oauth2/v2/auth", web::get().to(oauth::authorize))
+    cfg.route("/o/oauth2/auth", web::get().to(consent::authorize))
+        .route("/o/oauth2/v2/auth", web::get().to(consent::authorize))
         .route("/token", web::post().to(token_endpoint::token))
         .route("/revoke", web::post().to(oauth::revoke))
         .route("/oauth2/v3/userinfo", web::get().to(oauth::userinfo))
@@ -219,7 +219,11 @@ impl Sandbox {
     ) -> Result<(), SandboxError> {
         self.with(|state| {
             let now = state.now();
-            state.account_mut(account)?.calendar.patch(id, &patch, now)
+            let horizon = self.shared.horizon(now);
+            state
+                .account_mut(account)?
+                .calendar
+                .patch(id, &patch, now, horizon)
         })
     }
 
@@ -346,7 +350,7 @@ impl Sandbox {
 
     /// Moves the sandbox's clock forward (codes and tokens expire without sleeping).
     pub fn advance_clock(&self, by: Duration) {
-        let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        let by = super::config::span(by);
         let mut state = self.shared.lock();
         state.clock_offset += by;
     }
@@ -382,5 +386,15 @@ pub(crate) fn refusal(err: &SandboxError) -> HttpResponse {
             HttpResponse::NotFound().json(body)
         }
         SandboxError::Invalid(_) => HttpResponse::BadRequest().json(body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The server keeps the handle in its own state and hands it across threads.
+    #[test]
+    fn the_handle_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<super::Sandbox>();
     }
 }
