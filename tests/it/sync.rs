@@ -585,3 +585,42 @@ async fn prometheus_metrics_count_syncs_requests_and_states() {
         );
     }
 }
+
+#[actix_web::test]
+async fn a_token_whose_data_token_expired_is_not_polled() {
+    let app = TestApp::spawn_google(&[], Hooks::default()).await;
+    let sb = app.sandbox();
+    let ann = sb.create_account("ann@example.com", "UTC").unwrap();
+    let soon = impulses_gcal::token::now_secs() + 2;
+    let body =
+        format!(r#"{{"user":"ann","name":"short","capability":"SUPER","expires_at":{soon}}}"#);
+    let r = app.admin(Method::POST, "/admin/tokens", Some(&body)).await;
+    let (id, t) = (
+        r.body["id"].as_str().unwrap().to_string(),
+        r.body["token_plaintext"].as_str().unwrap().to_string(),
+    );
+    app.connect(&t, &ann).await;
+    app.wait_first_sync(&id).await;
+    crate::support::wait_for(Duration::from_secs(10), "the token to expire", || async {
+        let r = app
+            .admin(Method::POST, &format!("/admin/actors/{id}/sync"), None)
+            .await;
+        if r.status == StatusCode::CONFLICT {
+            Ok(())
+        } else {
+            Err(format!("{} {}", r.status, r.body))
+        }
+    })
+    .await;
+    let calls = sb.counters().list_calls();
+    let app = app.restart().await;
+    let status = app
+        .wait_actor(&id, "the expired state", |a| a["state"] == "expired")
+        .await;
+    assert_eq!(status["next_sync"], Value::Null);
+    assert_eq!(
+        app.sandbox().counters().list_calls(),
+        calls,
+        "no Google request for an expired token"
+    );
+}
