@@ -11,6 +11,7 @@ pub mod extract;
 pub mod google;
 pub mod health;
 pub mod metrics;
+mod oauth;
 
 use std::sync::Arc;
 
