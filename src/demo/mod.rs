@@ -104,10 +104,7 @@ pub fn prepare(env: impl Fn(&str) -> Option<String>) -> Result<SandboxMode, Demo
         .map_err(|e| DemoError::Demo(e.to_string()))?;
     let seeded = seed::seed(&sandbox, &account, seed::today())
         .map_err(|e| DemoError::Demo(e.to_string()))?;
-    let mut creds = sandbox.client_secret_json();
-    creds["web"]["revoke_uri"] = sandbox.revoke_uri().into();
-    creds["web"]["userinfo_uri"] = sandbox.userinfo_uri().into();
-    let creds = creds.to_string();
+    let creds = sandbox.client_secret_json().to_string();
     let api_base = sandbox.calendar_api_base();
     let wired = |name: &str| match name {
         "GOOGLE_OAUTH2_CREDS" => Some(creds.clone()),

@@ -134,7 +134,10 @@ impl Sandbox {
         format!("{}/calendar/v3", self.shared.base_url)
     }
 
-    /// The client JSON Google's console downloads, pointing at this sandbox.
+    /// The client JSON Google's console downloads, pointing at this sandbox. It also names the
+    /// revocation and userinfo endpoints (`revoke_uri`, `userinfo_uri`: keys of ours, which
+    /// `GOOGLE_OAUTH2_CREDS` accepts), since Google's JSON leaves them out and the client would
+    /// otherwise call Google's.
     pub fn client_secret_json(&self) -> serde_json::Value {
         let config = &self.shared.config;
         serde_json::json!({"web": {
@@ -145,6 +148,8 @@ impl Sandbox {
             "auth_provider_x509_cert_url": format!("{}/oauth2/v1/certs", self.shared.base_url),
             "client_secret": config.client_secret,
             "redirect_uris": config.redirect_uris,
+            "revoke_uri": self.revoke_uri(),
+            "userinfo_uri": self.userinfo_uri(),
         }})
     }
 

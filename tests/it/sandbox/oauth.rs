@@ -81,6 +81,10 @@ async fn client_secret_json_points_at_the_sandbox() {
     assert_eq!(json["web"]["token_uri"], w.sandbox.token_uri());
     assert_eq!(json["web"]["auth_uri"], w.sandbox.auth_uri());
     assert_eq!(json["web"]["redirect_uris"][0], REDIRECT);
+    assert_eq!(json["web"]["revoke_uri"], w.sandbox.revoke_uri());
+    assert_eq!(json["web"]["userinfo_uri"], w.sandbox.userinfo_uri());
+    let parsed = impulses_gcal::settings::GoogleClientConfig::from_json(&json.to_string()).unwrap();
+    assert_eq!(parsed.revoke_uri, w.sandbox.revoke_uri());
     assert!(w.sandbox.auth_uri().ends_with("/o/oauth2/auth"));
     assert!(w.sandbox.calendar_api_base().ends_with("/calendar/v3"));
 }
