@@ -624,3 +624,60 @@ async fn a_token_whose_data_token_expired_is_not_polled() {
         "no Google request for an expired token"
     );
 }
+
+#[actix_web::test]
+async fn two_tokens_of_one_user_never_touch_each_others_datapoints() {
+    let app = TestApp::spawn_google(&[], Hooks::default()).await;
+    let sb = app.sandbox();
+    let ann = sb.create_account("ann@example.com", "UTC").unwrap();
+    let e = sb
+        .insert_event(
+            &ann,
+            measurement("#!Run", "", at(chrono_tz::UTC, 2026, 3, 2, 7, 0), 30),
+        )
+        .unwrap();
+    let (a_id, a) = app.token("ann", "phone", "SUPER").await;
+    let (b_id, b) = app.token("ann", "laptop", "SUPER").await;
+    app.connect(&a, &ann).await;
+    app.wait_first_sync(&a_id).await;
+    app.connect(&b, &ann).await;
+    app.wait_first_sync(&b_id).await;
+    assert_eq!(
+        activities(&app, &a).await.len(),
+        2,
+        "each connection holds its own datapoint"
+    );
+    // One token's edit sync and purge leave the other token's datapoint alone.
+    sb.patch_event(
+        &ann,
+        &e,
+        EventPatch {
+            summary: Some("#!Walk".into()),
+            ..EventPatch::default()
+        },
+    )
+    .unwrap();
+    app.sync_and_wait(&a_id).await;
+    let names: Vec<String> = activities(&app, &a)
+        .await
+        .into_iter()
+        .map(|x| x.0)
+        .collect();
+    assert_eq!(names, ["Run", "Walk"]);
+    let r = app
+        .data(
+            Method::DELETE,
+            &format!("/oauth2/google/configs/{a_id}?purge=true"),
+            &a,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let names: Vec<String> = activities(&app, &b)
+        .await
+        .into_iter()
+        .map(|x| x.0)
+        .collect();
+    assert_eq!(names, ["Run"], "the other token's datapoint is untouched");
+    assert_eq!(app.actor(&b_id).await["datapoints"], 1);
+}
