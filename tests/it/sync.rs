@@ -681,3 +681,28 @@ async fn two_tokens_of_one_user_never_touch_each_others_datapoints() {
     assert_eq!(names, ["Run"], "the other token's datapoint is untouched");
     assert_eq!(app.actor(&b_id).await["datapoints"], 1);
 }
+
+#[actix_web::test]
+async fn an_access_token_expiring_within_a_minute_is_refreshed_before_listing() {
+    let config = SandboxConfig {
+        access_token_lifetime: Duration::from_secs(30),
+        ..SandboxConfig::default()
+    };
+    let (app, ann, id, t) = connected(config, Hooks::default()).await;
+    sb_event(&app, &ann);
+    app.connect(&t, &ann).await;
+    app.wait_first_sync(&id).await;
+    app.sync_and_wait(&id).await;
+    let counters = app.sandbox().counters();
+    assert_eq!(
+        counters.refresh_grants, 2,
+        "one refresh before each sync: {counters:?}"
+    );
+    assert_eq!(
+        counters.status(401),
+        0,
+        "never listed with a token about to expire"
+    );
+    assert_eq!(activities(&app, &t).await.len(), 1);
+    app.sandbox().assert_no_violations();
+}
