@@ -16,6 +16,7 @@ pub use google_creds::GoogleClientConfig;
 pub use origin::Origin;
 
 use crate::secret::Secret;
+use crate::store::{CredentialKey, CredentialKeys};
 
 /// The defaults, compiled in so the binary runs from any directory.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -42,6 +43,9 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("google_request_timeout_secs", "GOOGLE_REQUEST_TIMEOUT_SECS"),
     ("google_max_response_bytes", "GOOGLE_MAX_RESPONSE_BYTES"),
     ("gcal_max_retries", "GCAL_MAX_RETRIES"),
+    ("credentials_key", "CREDENTIALS_KEY"),
+    ("credentials_key_previous", "CREDENTIALS_KEY_PREVIOUS"),
+    ("server_request_timeout_secs", "SERVER_REQUEST_TIMEOUT_SECS"),
 ];
 
 /// A setting that is missing or malformed: which one, and what is wrong with it.
@@ -94,6 +98,12 @@ pub struct Settings {
     pub google_http: GoogleHttpSettings,
     /// Retries of a transient Google failure within one sync.
     pub max_retries: u32,
+    /// Keys sealing the Google tokens and PKCE verifiers in the store (none given: a key file
+    /// in `DATA_DIR`).
+    pub credential_keys: CredentialKeys,
+    /// How long one request may take, body upload and answer included; a slow client is cut off
+    /// after it, so trickling connections cannot pile up.
+    pub server_request_timeout: Duration,
 }
 
 /// Limits on the outbound Google client, so no request hangs forever and many tokens never open
@@ -185,6 +195,17 @@ impl Settings {
                 )? as usize,
             },
             max_retries: parse_num("GCAL_MAX_RETRIES", &get("GCAL_MAX_RETRIES"))?,
+            credential_keys: CredentialKeys {
+                current: credential_key("CREDENTIALS_KEY", &get("CREDENTIALS_KEY"))?,
+                previous: credential_key(
+                    "CREDENTIALS_KEY_PREVIOUS",
+                    &get("CREDENTIALS_KEY_PREVIOUS"),
+                )?,
+            },
+            server_request_timeout: Duration::from_secs(positive(
+                "SERVER_REQUEST_TIMEOUT_SECS",
+                &get("SERVER_REQUEST_TIMEOUT_SECS"),
+            )?),
         })
     }
 
@@ -214,6 +235,16 @@ fn positive(setting: &'static str, raw: &str) -> Result<u64, SettingsError> {
         0 => Err(SettingsError::new(setting, "must be greater than 0")),
         n => Ok(n),
     }
+}
+
+fn credential_key(
+    setting: &'static str,
+    raw: &str,
+) -> Result<Option<CredentialKey>, SettingsError> {
+    optional(raw)
+        .map(|v| CredentialKey::from_base64(&v))
+        .transpose()
+        .map_err(|p| SettingsError::new(setting, p))
 }
 
 fn admin_token(raw: &str) -> Result<Option<Secret<String>>, SettingsError> {
@@ -310,6 +341,10 @@ mod tests {
             ("GOOGLE_OAUTH2_CREDS", "{not json"),
             ("GOOGLE_CALENDAR_API_BASE", "http://example.com/calendar/v3"),
             ("BIND_ADDRESS", "everywhere"),
+            ("CREDENTIALS_KEY", "c2hvcnQ="),
+            ("CREDENTIALS_KEY", "not base64 at all!"),
+            ("CREDENTIALS_KEY_PREVIOUS", "AAAA"),
+            ("SERVER_REQUEST_TIMEOUT_SECS", "0"),
         ];
         for (var, value) in cases {
             let err = load(&[(var, value)])
@@ -324,5 +359,20 @@ mod tests {
     fn admin_token_never_prints() {
         let s = load(&[("ADMIN_TOKEN", "supersecretadmintoken")]).unwrap();
         assert!(!format!("{s:?}").contains("supersecretadmintoken"));
+    }
+
+    #[test]
+    fn credentials_keys_parse_and_never_print() {
+        let key = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
+        let s = load(&[("CREDENTIALS_KEY", key), ("CREDENTIALS_KEY_PREVIOUS", key)]).unwrap();
+        assert!(s.credential_keys.current.is_some() && s.credential_keys.previous.is_some());
+        let printed = format!("{s:?}");
+        assert!(
+            !printed.contains(key) && !printed.contains("q83v"),
+            "{printed}"
+        );
+        let err = load(&[("CREDENTIALS_KEY", "c2VjcmV0LXZhbHVl")]).unwrap_err();
+        assert!(!err.to_string().contains("c2VjcmV0LXZhbHVl"), "{err}");
+        assert!(load(&[]).unwrap().credential_keys.current.is_none());
     }
 }

@@ -6,3 +6,6 @@ pub mod error;
 pub mod http;
 pub mod model;
 pub mod oauth;
+
+#[cfg(test)]
+mod hostile_tests;

@@ -211,6 +211,8 @@ async fn store_connection(
         .store
         .put_credentials(&token.id, &creds)
         .map_err(|e| internal(&e))?;
+    // On disk before the person sees "authorized": a crash right after must not lose the grant.
+    state.store.flush_async().await.map_err(|e| internal(&e))?;
     if previous.is_some_and(|p| p.account_sub != identity.sub) {
         log::info!(
             "token {}: another Google account connected; the old account's datapoints are removed",

@@ -30,6 +30,23 @@ pub enum StoreError {
         /// Newest version this build reads.
         supported: u32,
     },
+    /// The credentials key does not open this store's secrets.
+    #[error("the credentials key does not open this store's Google credentials: set CREDENTIALS_KEY to the key they were sealed with (to change keys, put the old one in CREDENTIALS_KEY_PREVIOUS)")]
+    WrongKey,
+    /// The store's secrets are sealed, but no key was given and the key file is gone.
+    #[error("this store's Google credentials are sealed, but CREDENTIALS_KEY is unset and the key file {path} is missing: restore it or set CREDENTIALS_KEY")]
+    MissingKey {
+        /// The expected key file.
+        path: String,
+    },
+    /// The key file could not be read, parsed or created.
+    #[error("credentials key file {path}: {problem}")]
+    KeyFile {
+        /// The key file.
+        path: String,
+        /// What is wrong, never the key itself.
+        problem: String,
+    },
     /// A record failed to decode.
     #[error("corrupt record in the store: {0}")]
     Corrupt(String),

@@ -7,7 +7,8 @@
 use serde::{Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionError;
 
-use super::{Store, StoreError};
+use super::cipher::{context, Cipher};
+use super::{Store, StoreError, GOOGLE_CREDENTIALS};
 use crate::secret::Secret;
 use crate::token::TokenId;
 
@@ -84,14 +85,39 @@ impl From<StoredCredentials> for GoogleCredentials {
     }
 }
 
-/// Encodes credentials for the `google_credentials` tree.
-pub(super) fn encode_credentials(c: &GoogleCredentials) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(&StoredCredentials::from(c)).map_err(|e| StoreError::corrupt(e.to_string()))
+/// Encodes credentials for the `google_credentials` tree, sealed under the credentials key and
+/// bound to the token id, so the tokens never reach the disk in the clear.
+pub(super) fn encode_credentials(
+    cipher: &Cipher,
+    token: &TokenId,
+    c: &GoogleCredentials,
+) -> Result<Vec<u8>, StoreError> {
+    let json = serde_json::to_vec(&StoredCredentials::from(c))
+        .map_err(|e| StoreError::corrupt(e.to_string()))?;
+    cipher
+        .seal(
+            &context(GOOGLE_CREDENTIALS, token.as_str().as_bytes()),
+            &json,
+        )
+        .map_err(|_| StoreError::corrupt("sealing credentials failed"))
 }
 
-/// Decodes a `google_credentials` record.
-pub(super) fn decode_credentials(bytes: &[u8]) -> Result<GoogleCredentials, StoreError> {
-    serde_json::from_slice::<StoredCredentials>(bytes)
+/// Decodes a `google_credentials` record; one that does not open under the key (altered, or
+/// copied from another token) is corrupt.
+pub(super) fn decode_credentials(
+    cipher: &Cipher,
+    token: &TokenId,
+    bytes: &[u8],
+) -> Result<GoogleCredentials, StoreError> {
+    let json = cipher
+        .open(
+            &context(GOOGLE_CREDENTIALS, token.as_str().as_bytes()),
+            bytes,
+        )
+        .map_err(|_| {
+            StoreError::corrupt(format!("credentials record of token {token} does not open"))
+        })?;
+    serde_json::from_slice::<StoredCredentials>(&json)
         .map(Into::into)
         .map_err(|e| StoreError::corrupt(format!("credentials record: {e}")))
 }
@@ -130,9 +156,10 @@ impl Store {
         token: &TokenId,
         creds: &GoogleCredentials,
     ) -> Result<(), StoreError> {
-        self.inner
-            .google_credentials
-            .insert(token.as_str(), encode_credentials(creds)?)?;
+        self.inner.google_credentials.insert(
+            token.as_str(),
+            encode_credentials(&self.inner.cipher, token, creds)?,
+        )?;
         Ok(())
     }
 
@@ -141,7 +168,7 @@ impl Store {
         self.inner
             .google_credentials
             .get(token.as_str())?
-            .map(|b| decode_credentials(&b))
+            .map(|b| decode_credentials(&self.inner.cipher, token, &b))
             .transpose()
     }
 
@@ -171,15 +198,16 @@ impl Store {
             let Some(bytes) = t.get(token.as_str())? else {
                 return Ok(false);
             };
-            let mut creds =
-                decode_credentials(&bytes).map_err(ConflictableTransactionError::Abort)?;
+            let mut creds = decode_credentials(&self.inner.cipher, token, &bytes)
+                .map_err(ConflictableTransactionError::Abort)?;
             if creds.connection_id != connection_id {
                 return Ok(false);
             }
             change(&mut creds);
             t.insert(
                 token.as_str(),
-                encode_credentials(&creds).map_err(ConflictableTransactionError::Abort)?,
+                encode_credentials(&self.inner.cipher, token, &creds)
+                    .map_err(ConflictableTransactionError::Abort)?,
             )?;
             Ok(true)
         })?;

@@ -3,22 +3,29 @@
 //! | tree | key | value |
 //! | --- | --- | --- |
 //! | `meta` | `schema_version` | u32 big-endian |
+//! | `meta` | `credentials_key_check` | a constant sealed under the credentials key ([`keyring`]) |
 //! | `tokens` | token id | JSON [`DataToken`](crate::token::DataToken) |
 //! | `token_hashes` | SHA-256 of the plaintext | token id |
 //! | `token_names` | user `\0` name | token id |
 //! | `datapoints` | user, metric, timestamp, dimensions hash ([`keys`]) | value and dimensions ([`codec`]) |
-//! | `google_credentials` | token id | the token's Google credentials |
+//! | `google_credentials` | token id | the token's Google credentials, sealed ([`cipher`]) |
 //! | `sync_state` | token id | sync token and sync bookkeeping |
 //! | `event_index` | token id, event id | the datapoint keys the event produced |
-//! | `oauth_states` | OAuth `state` | pending authorization (token id, PKCE verifier, expiry) |
+//! | `oauth_states` | SHA-256 of the OAuth `state` | pending authorization (token id, PKCE verifier, expiry), sealed |
 //!
 //! Changes that span trees run in one sled transaction, so a crash leaves either all or none.
+//!
+//! Secrets (Google access and refresh tokens, PKCE verifiers) are sealed with an AEAD under the
+//! credentials key, which lives outside the records ([`cipher`], [`keyring`]); data tokens are
+//! kept only as SHA-256 hashes, so a copy of the store holds no usable credential.
 
+pub mod cipher;
 pub mod codec;
 mod datapoints;
 pub use datapoints::TimeRange;
 mod error;
 mod google;
+pub mod keyring;
 pub mod keys;
 mod oauth_states;
 mod sync_commit;
@@ -27,6 +34,7 @@ mod tokens;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use cipher::{CredentialKey, CredentialKeys};
 pub use error::StoreError;
 pub use google::{GoogleCredentials, SyncState};
 pub use oauth_states::{PendingAuthorization, MAX_PENDING_PER_TOKEN};
@@ -34,8 +42,8 @@ pub use sync_commit::{EventChange, SyncCommit, SyncCommitStats};
 pub use tokens::NewToken;
 
 /// The schema this build writes. Opening a store written by a newer build fails instead of
-/// misreading it.
-pub const SCHEMA_VERSION: u32 = 1;
+/// misreading it. Version 2 seals the secret records; a version 1 store is sealed at open.
+pub const SCHEMA_VERSION: u32 = 2;
 
 const META: &str = "meta";
 const SCHEMA_KEY: &[u8] = b"schema_version";
@@ -73,18 +81,38 @@ struct Inner {
     event_index: sled::Tree,
     oauth_states: sled::Tree,
     oauth_lock: std::sync::Mutex<()>,
+    cipher: cipher::Cipher,
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`. Fails when another process holds it, or when it was
-    /// written by a newer schema.
+    /// Opens (or creates) the store in `dir` with the key file in `dir` as credentials key; see
+    /// [`Store::open_with_keys`].
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with_keys(dir, &CredentialKeys::default())
+    }
+
+    /// Opens (or creates) the store in `dir`. Fails when another process holds it, when it was
+    /// written by a newer schema, or when `keys` do not open its secrets; in those cases nothing
+    /// stored is changed. Seals plaintext secrets of an older schema and re-seals secrets under
+    /// `keys.previous` with `keys.current`.
+    pub fn open_with_keys(dir: &Path, keys: &CredentialKeys) -> Result<Self, StoreError> {
         create_private_dir(dir)?;
         let db = sled::Config::new()
             .path(dir)
             .open()
             .map_err(|e| StoreError::opening(dir, e))?;
         check_schema(&db)?;
+        let (cipher, unlocked) = keyring::unlock(&db, dir, keys)?;
+        match unlocked {
+            keyring::Unlocked::Ready | keyring::Unlocked::Sealed(0) => {}
+            keyring::Unlocked::Sealed(n) => {
+                log::info!("store: sealed {n} plaintext secret records under the credentials key")
+            }
+            keyring::Unlocked::Rotated(n) => log::info!(
+                "store: re-sealed {n} secret records under the new credentials key; \
+                 CREDENTIALS_KEY_PREVIOUS can be removed"
+            ),
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 tokens: db.open_tree(TOKENS)?,
@@ -96,6 +124,7 @@ impl Store {
                 event_index: db.open_tree(EVENT_INDEX)?,
                 oauth_states: db.open_tree(OAUTH_STATES)?,
                 oauth_lock: std::sync::Mutex::new(()),
+                cipher,
                 db,
             }),
         })
@@ -109,6 +138,13 @@ impl Store {
     /// Writes every pending change to disk; called on shutdown.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.inner.db.flush()?;
+        Ok(())
+    }
+
+    /// Writes every pending change to disk without blocking the caller's thread; for the few
+    /// writes whose acknowledgement promises durability (a new Google connection).
+    pub async fn flush_async(&self) -> Result<(), StoreError> {
+        self.inner.db.flush_async().await?;
         Ok(())
     }
 }
@@ -172,7 +208,8 @@ mod tests {
             .expect("newer schema must fail");
         let msg = err.to_string();
         assert!(
-            msg.contains("schema version 2") && msg.contains("supports 1"),
+            msg.contains(&format!("schema version {}", SCHEMA_VERSION + 1))
+                && msg.contains(&format!("supports {SCHEMA_VERSION}")),
             "{msg}"
         );
     }

@@ -7,7 +7,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Store, StoreError};
+use super::cipher::{context, Cipher};
+use super::{Store, StoreError, OAUTH_STATES};
 use crate::secret::Secret;
 use crate::token::TokenId;
 
@@ -44,8 +45,25 @@ fn key(state: &str) -> [u8; 32] {
     Sha256::digest(state.as_bytes()).into()
 }
 
-fn decode(bytes: &[u8]) -> Result<PendingAuthorization, StoreError> {
-    let s: Stored = serde_json::from_slice(bytes)
+/// Seals a pending authorization, bound to its key, so the PKCE verifier never reaches the disk
+/// in the clear.
+fn encode(cipher: &Cipher, key: &[u8], p: &PendingAuthorization) -> Result<Vec<u8>, StoreError> {
+    let stored = Stored {
+        token_id: p.token_id.clone(),
+        verifier: p.verifier.expose().clone(),
+        created_at: p.created_at,
+    };
+    let json = serde_json::to_vec(&stored).map_err(|e| StoreError::corrupt(e.to_string()))?;
+    cipher
+        .seal(&context(OAUTH_STATES, key), &json)
+        .map_err(|_| StoreError::corrupt("sealing an oauth state failed"))
+}
+
+fn decode(cipher: &Cipher, key: &[u8], bytes: &[u8]) -> Result<PendingAuthorization, StoreError> {
+    let json = cipher
+        .open(&context(OAUTH_STATES, key), bytes)
+        .map_err(|_| StoreError::corrupt("an oauth state record does not open"))?;
+    let s: Stored = serde_json::from_slice(&json)
         .map_err(|e| StoreError::corrupt(format!("oauth state: {e}")))?;
     Ok(PendingAuthorization {
         token_id: s.token_id,
@@ -72,7 +90,7 @@ impl Store {
         let mut mine = Vec::new();
         for item in tree.iter() {
             let (k, v) = item?;
-            let p = decode(&v)?;
+            let p = decode(&self.inner.cipher, &k, &v)?;
             if p.is_expired(now) {
                 tree.remove(k)?;
             } else if p.token_id == pending.token_id {
@@ -84,15 +102,8 @@ impl Store {
         for (_, k) in mine.into_iter().take(excess) {
             tree.remove(k)?;
         }
-        let stored = Stored {
-            token_id: pending.token_id.clone(),
-            verifier: pending.verifier.expose().clone(),
-            created_at: pending.created_at,
-        };
-        tree.insert(
-            key(state),
-            serde_json::to_vec(&stored).map_err(|e| StoreError::corrupt(e.to_string()))?,
-        )?;
+        let k = key(state);
+        tree.insert(k, encode(&self.inner.cipher, &k, pending)?)?;
         Ok(())
     }
 
@@ -103,9 +114,10 @@ impl Store {
         state: &str,
         now: i64,
     ) -> Result<Option<PendingAuthorization>, StoreError> {
-        match self.inner.oauth_states.remove(key(state))? {
+        let k = key(state);
+        match self.inner.oauth_states.remove(k)? {
             Some(bytes) => {
-                let p = decode(&bytes)?;
+                let p = decode(&self.inner.cipher, &k, &bytes)?;
                 Ok((!p.is_expired(now)).then_some(p))
             }
             None => Ok(None),
@@ -117,7 +129,7 @@ impl Store {
         let mut n = 0;
         for item in self.inner.oauth_states.iter() {
             let (k, v) = item?;
-            if decode(&v)?.is_expired(now) {
+            if decode(&self.inner.cipher, &k, &v)?.is_expired(now) {
                 self.inner.oauth_states.remove(k)?;
                 n += 1;
             }

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::{Batch, Transactional};
 
+use super::cipher::Cipher;
 use super::google::{decode_credentials, SyncState};
 use super::{codec, keys, Store, StoreError};
 use crate::convert::MetricPoint;
@@ -100,10 +101,15 @@ fn decode_keys(bytes: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
 
 type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
-fn check_connection(creds: &TransactionalTree, token: &TokenId, connection_id: &str) -> Tx<()> {
+fn check_connection(
+    cipher: &Cipher,
+    creds: &TransactionalTree,
+    token: &TokenId,
+    connection_id: &str,
+) -> Tx<()> {
     let current = creds
         .get(token.as_str())?
-        .map(|b| decode_credentials(&b))
+        .map(|b| decode_credentials(cipher, token, &b))
         .transpose()
         .map_err(ConflictableTransactionError::Abort)?;
     match current {
@@ -210,7 +216,7 @@ impl Store {
             &i.google_credentials,
         )
             .transaction(|(d, idx, s, g)| -> Tx<()> {
-                check_connection(g, token, &commit.connection_id)?;
+                check_connection(&i.cipher, g, token, &commit.connection_id)?;
                 d.apply_batch(&points)?;
                 idx.apply_batch(&index)?;
                 s.insert(token.as_str(), state_bytes.as_slice())?;

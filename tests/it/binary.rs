@@ -208,3 +208,56 @@ async fn sigterm_stops_gracefully_and_no_log_line_holds_a_secret() {
     unsafe { libc::kill(again.child.id() as i32, libc::SIGTERM) };
     assert!(again.wait_exit(Duration::from_secs(10)).success());
 }
+
+#[actix_web::test]
+async fn a_wrong_credentials_key_exits_1_with_one_line_and_changes_nothing() {
+    const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const KEY_B: &str = "HxwdHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let mut first = Proc::start(command(&store).env("CREDENTIALS_KEY", KEY_A));
+    let base = first.base_url();
+    let client = awc::Client::default();
+    let mut r = client
+        .post(format!("{base}/admin/tokens"))
+        .insert_header(("Authorization", format!("Bearer {ADMIN}")))
+        .send_json(&serde_json::json!({"user": "ann", "name": "phone", "capability": "SUPER"}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: serde_json::Value = r.json().await.unwrap();
+    let plaintext = created["token_plaintext"].as_str().unwrap().to_string();
+    unsafe { libc::kill(first.child.id() as i32, libc::SIGTERM) };
+    assert!(first.wait_exit(Duration::from_secs(10)).success());
+
+    for (key, expected) in [(Some(KEY_B), "does not open"), (None, "key file")] {
+        let mut cmd = command(&store);
+        cmd.env("RUST_LOG", "off");
+        if let Some(k) = key {
+            cmd.env("CREDENTIALS_KEY", k);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(
+            !stderr.contains(KEY_B) && !stderr.contains(KEY_A),
+            "{stderr}"
+        );
+        assert!(!store.join("credentials.key").exists(), "no key file made");
+    }
+    // (The unit tests in store::keyring compare every record byte for byte.)
+    // The right key still opens it, with the data token intact.
+    let mut again = Proc::start(command(&store).env("CREDENTIALS_KEY", KEY_A));
+    let base = again.base_url();
+    let r = client
+        .get(format!("{base}/data"))
+        .insert_header(("X-Data-Token", plaintext.as_str()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    unsafe { libc::kill(again.child.id() as i32, libc::SIGTERM) };
+    assert!(again.wait_exit(Duration::from_secs(10)).success());
+}

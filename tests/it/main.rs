@@ -3,10 +3,16 @@
 
 mod admin;
 mod binary;
+mod child;
+mod crash;
 mod data_api;
 mod demo;
 mod flow;
+mod hostile;
+mod leak;
+mod load;
 mod oauth;
 mod sandbox;
 mod support;
 mod sync;
+mod timeout;

@@ -1,0 +1,170 @@
+//! Unlocking the store's secrets at open: find the key, prove it is the right one, and bring every
+//! secret record under it (sealing schema-1 plaintext, re-sealing after a key rotation).
+//!
+//! The `meta` tree holds a key check value: a constant sealed under the key the records are
+//! sealed with. Opening with another key fails before anything is written, so a typo in
+//! `CREDENTIALS_KEY` can never leave a store half under one key and half under another. Sealing
+//! and re-sealing run in one transaction with the new check value, so a crash leaves the old key
+//! or the new one in force, never a mix.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+
+use super::cipher::{context, is_sealed, Cipher, CredentialKey, CredentialKeys};
+use super::{StoreError, GOOGLE_CREDENTIALS, META, OAUTH_STATES, SCHEMA_KEY, SCHEMA_VERSION};
+
+/// Name of the key file made in the data directory when `CREDENTIALS_KEY` is unset.
+pub const KEY_FILE: &str = "credentials.key";
+const CHECK_KEY: &[u8] = b"credentials_key_check";
+const CHECK_PLAINTEXT: &[u8] = b"impulses-gcal credentials key check v1";
+/// The trees whose records are sealed.
+const SEALED_TREES: [&str; 2] = [GOOGLE_CREDENTIALS, OAUTH_STATES];
+
+/// What `unlock` did, for the start-up log.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Unlocked {
+    /// The records were already under the current key.
+    Ready,
+    /// Plaintext records of an older schema (or none, on a new store) were sealed.
+    Sealed(usize),
+    /// Records under the previous key were re-sealed under the current one.
+    Rotated(usize),
+}
+
+/// Finds the current key, checks it against the store, and brings every record under it.
+pub(crate) fn unlock(
+    db: &sled::Db,
+    dir: &Path,
+    keys: &CredentialKeys,
+) -> Result<(Cipher, Unlocked), StoreError> {
+    let meta = db.open_tree(META)?;
+    let check = meta.get(CHECK_KEY)?;
+    let current = match &keys.current {
+        Some(k) => k.clone(),
+        None => key_from_file(dir, check.is_some())?,
+    };
+    let cipher = Cipher::new(&current).map_err(|_| StoreError::WrongKey)?;
+    let check_context = context(META, CHECK_KEY);
+    let Some(check) = check else {
+        let n = reseal(db, &cipher, |_, record| {
+            if is_sealed(record) {
+                // Sealed records without a check value: not a store this build wrote.
+                Err(StoreError::corrupt(
+                    "sealed record without a key check value",
+                ))
+            } else {
+                Ok(record.to_vec())
+            }
+        })?;
+        return Ok((cipher, Unlocked::Sealed(n)));
+    };
+    if cipher.open(&check_context, &check).is_ok() {
+        return Ok((cipher, Unlocked::Ready));
+    }
+    let previous = keys
+        .previous
+        .as_ref()
+        .map(Cipher::new)
+        .transpose()
+        .map_err(|_| StoreError::WrongKey)?;
+    match previous {
+        Some(old) if old.open(&check_context, &check).is_ok() => {
+            let n = reseal(db, &cipher, |ctx, record| {
+                old.open(ctx, record).map_err(|_| {
+                    StoreError::corrupt("a record does not open with the previous key")
+                })
+            })?;
+            Ok((cipher, Unlocked::Rotated(n)))
+        }
+        _ => Err(StoreError::WrongKey),
+    }
+}
+
+/// Re-seals every record of the sealed trees under `cipher` (`plain` turns a stored record into
+/// its plaintext), writes the new check value and the schema version, all in one transaction.
+fn reseal(
+    db: &sled::Db,
+    cipher: &Cipher,
+    plain: impl Fn(&[u8], &[u8]) -> Result<Vec<u8>, StoreError>,
+) -> Result<usize, StoreError> {
+    let seal = |ctx: &[u8], bytes: &[u8]| {
+        cipher
+            .seal(ctx, bytes)
+            .map_err(|_| StoreError::corrupt("sealing failed"))
+    };
+    let mut records: Vec<Vec<(sled::IVec, Vec<u8>)>> = Vec::new();
+    for name in SEALED_TREES {
+        let tree = db.open_tree(name)?;
+        let mut out = Vec::new();
+        for item in tree.iter() {
+            let (k, v) = item?;
+            let ctx = context(name, &k);
+            out.push((k, seal(&ctx, &plain(&ctx, &v)?)?));
+        }
+        records.push(out);
+    }
+    let check = seal(&context(META, CHECK_KEY), CHECK_PLAINTEXT)?;
+    let (meta, creds, states) = (
+        db.open_tree(META)?,
+        db.open_tree(GOOGLE_CREDENTIALS)?,
+        db.open_tree(OAUTH_STATES)?,
+    );
+    (&meta, &creds, &states).transaction(|(m, c, s)| {
+        let write = |t: &TransactionalTree, rs: &[(sled::IVec, Vec<u8>)]| {
+            for (k, v) in rs {
+                t.insert(k, v.as_slice())?;
+            }
+            Ok::<(), ConflictableTransactionError<StoreError>>(())
+        };
+        write(c, &records[0])?;
+        write(s, &records[1])?;
+        m.insert(CHECK_KEY, check.as_slice())?;
+        m.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+        Ok(())
+    })?;
+    db.flush()?;
+    Ok(records.iter().map(Vec::len).sum())
+}
+
+/// Reads the key file, or creates it (mode 0600, never overwriting) on a store that has no key
+/// yet. A store whose records are sealed but whose key file is gone fails instead of getting a
+/// new key that could never open them.
+fn key_from_file(dir: &Path, store_has_key: bool) -> Result<CredentialKey, StoreError> {
+    let path = dir.join(KEY_FILE);
+    let problem = |p: String| StoreError::KeyFile {
+        path: path.display().to_string(),
+        problem: p,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => CredentialKey::from_base64(&text).map_err(problem),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if store_has_key {
+                return Err(StoreError::MissingKey {
+                    path: path.display().to_string(),
+                });
+            }
+            create_key_file(&path).map_err(problem)
+        }
+        Err(e) => Err(problem(e.to_string())),
+    }
+}
+
+fn create_key_file(path: &PathBuf) -> Result<CredentialKey, String> {
+    let key = CredentialKey::generate().map_err(|_| "no randomness for a new key".to_string())?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| e.to_string())?;
+    file.write_all(format!("{}\n", key.to_base64()).as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| e.to_string())?;
+    Ok(key)
+}
+
+#[cfg(test)]
+#[path = "keyring_tests.rs"]
+mod tests;
