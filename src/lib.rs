@@ -36,8 +36,11 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod actors;
 pub mod convert;
+pub mod demo;
 pub mod google;
 pub mod http;
 pub mod metric;
@@ -47,4 +50,5 @@ pub mod server;
 pub mod settings;
 pub mod store;
 pub mod system;
+pub mod telemetry;
 pub mod token;

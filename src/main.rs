@@ -1,22 +1,31 @@
 //! The `impulses-gcal` binary: a thin shell that reads settings, opens the store, starts the
-//! system and the HTTP server, and maps failures to exit codes (2: bad setting, 1: runtime).
+//! system and the HTTP server, handles signals, and maps failures to exit codes (2: bad
+//! setting, 1: runtime). `impulses-gcal sandbox` does the same next to a sandbox Google.
 
 use std::net::TcpListener;
 use std::process::ExitCode;
 
 use actix_web::rt::signal::unix::{signal, SignalKind};
 use futures_util::future::{select, Either};
+use impulses_gcal::demo::{self, DemoError, SandboxMode};
 use impulses_gcal::server::http_server;
 use impulses_gcal::settings::Settings;
 use impulses_gcal::store::Store;
 use impulses_gcal::system::SyncSystem;
 
-const USAGE: &str = "usage: impulses-gcal [serve]\n\nSettings come from environment variables; see config/default.toml.";
+const USAGE: &str = "usage: impulses-gcal [serve | sandbox]
+
+  serve    run the server (the default); settings come from environment variables,
+           see config/default.toml
+  sandbox  run the server next to a built-in sandbox Google with a demo calendar,
+           connected and synced; needs no Google account";
+
+type Error = Box<dyn std::error::Error>;
 
 fn main() -> ExitCode {
-    let command = std::env::args().nth(1);
-    match command.as_deref() {
-        None | Some("serve") => {}
+    let sandbox = match std::env::args().nth(1).as_deref() {
+        None | Some("serve") => false,
+        Some("sandbox") => true,
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -25,36 +34,76 @@ fn main() -> ExitCode {
             eprintln!("impulses-gcal: unknown command {other:?}\n{USAGE}");
             return ExitCode::from(2);
         }
-    }
-    let settings = match Settings::from_env() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("impulses-gcal: {e}");
-            return ExitCode::from(2);
-        }
     };
-    env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or(&settings.log_filter),
-    )
-    .init();
-    match actix_web::rt::System::new().block_on(serve(settings)) {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    env_logger::Builder::new().parse_filters(&filter).init();
+    let result = actix_web::rt::System::new().block_on(async move {
+        if sandbox {
+            let mode = demo::prepare(|name| std::env::var(name).ok())?;
+            run_sandbox(mode).await
+        } else {
+            let settings = Settings::from_env()?;
+            let listener = bind(&settings)?;
+            serve(settings, listener, None).await
+        }
+    });
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line on stderr, not also a log line: a deployer reads exactly one message.
             eprintln!("impulses-gcal: {e}");
-            ExitCode::from(1)
+            let bad_setting = e
+                .downcast_ref::<impulses_gcal::settings::SettingsError>()
+                .is_some()
+                || matches!(e.downcast_ref::<DemoError>(), Some(DemoError::Settings(_)));
+            ExitCode::from(if bad_setting { 2 } else { 1 })
         }
     }
 }
 
-async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
-    let store = Store::open_with_keys(&settings.data_dir, &settings.credential_keys)?;
-    let listener = TcpListener::bind((settings.bind_address, settings.port)).map_err(|e| {
+fn bind(settings: &Settings) -> Result<TcpListener, Error> {
+    TcpListener::bind((settings.bind_address, settings.port)).map_err(|e| {
         format!(
             "cannot listen on {}:{}: {e}",
             settings.bind_address, settings.port
         )
-    })?;
+        .into()
+    })
+}
+
+async fn run_sandbox(mode: SandboxMode) -> Result<(), Error> {
+    let SandboxMode {
+        settings,
+        listener,
+        sandbox,
+        account,
+        admin_token,
+        temp_dir,
+        ..
+    } = mode;
+    let poll = settings.poll_interval.as_secs();
+    let addr = listener.local_addr()?;
+    let data_dir = settings.data_dir.display().to_string();
+    let demo = async move {
+        match demo::connect_and_report(addr, &sandbox, &account, &admin_token, poll, &data_dir)
+            .await
+        {
+            Ok(text) => println!("{text}"),
+            Err(e) => log::error!("{e}"),
+        }
+        sandbox
+    };
+    let result = serve(settings, listener, Some(Box::pin(demo))).await;
+    if let Some(dir) = temp_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    result
+}
+
+type Demo = std::pin::Pin<Box<dyn std::future::Future<Output = impulses_gcal::sandbox::Sandbox>>>;
+
+async fn serve(settings: Settings, listener: TcpListener, demo: Option<Demo>) -> Result<(), Error> {
+    let store = Store::open_with_keys(&settings.data_dir, &settings.credential_keys)?;
     let addr = listener.local_addr()?;
     let system = SyncSystem::start(settings, store);
     let server = http_server(system.app_state(), listener)?;
@@ -65,6 +114,8 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     let mut int = signal(SignalKind::interrupt())?;
     let mut running = actix_web::rt::spawn(server);
     log::info!("listening on http://{addr}");
+    // The demo (sandbox mode) runs beside the server; its sandbox lives until the end.
+    let keep = demo.map(actix_web::rt::spawn);
     let signals = select(Box::pin(term.recv()), Box::pin(int.recv()));
     let result = match select(&mut running, signals).await {
         Either::Left((ended, _)) => ended,
@@ -77,6 +128,9 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     result??;
     log::info!("shutting down: flushing the store");
     system.shutdown().await?;
+    if let Some(k) = keep {
+        k.abort();
+    }
     log::info!("stopped");
     Ok(())
 }

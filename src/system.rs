@@ -13,6 +13,7 @@ use crate::google::http::{GoogleHttp, InFlight};
 use crate::http::AppState;
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
+use crate::telemetry::Telemetry;
 use crate::token::TokenId;
 
 /// A check run by the writer before each sync commit; an `Err` fails that commit.
@@ -42,6 +43,8 @@ pub struct SyncHandle {
     pub in_flight: InFlight,
     /// Unix ms of the supervisor's start.
     pub started_at: i64,
+    /// The metrics served at `/metrics`.
+    pub telemetry: Telemetry,
 }
 
 /// A started impulses-gcal system: the sync actors (when Google is configured) and the state the
@@ -61,6 +64,9 @@ impl SyncSystem {
     pub fn start_with_hooks(settings: Settings, store: Store, hooks: Hooks) -> Self {
         let settings = Arc::new(settings);
         let sync = settings.google.clone().map(|google| {
+            // Registering fixed, distinct metric names in a fresh registry cannot fail.
+            let telemetry =
+                Telemetry::new().unwrap_or_else(|e| unreachable!("metrics registry: {e}"));
             let in_flight = InFlight::new(settings.google_http.max_in_flight);
             let writer_store = store.clone();
             let writer_hooks = hooks.clone();
@@ -73,7 +79,8 @@ impl SyncSystem {
                 google: Arc::new(google),
                 store: store.clone(),
                 writer: writer.clone(),
-                http: GoogleHttp::new(&settings.google_http, in_flight.clone()),
+                http: GoogleHttp::new(&settings.google_http, in_flight.clone(), telemetry.clone()),
+                telemetry: telemetry.clone(),
                 board: board.clone(),
                 hooks,
             };
@@ -84,6 +91,7 @@ impl SyncSystem {
                 board,
                 in_flight,
                 started_at: chrono::Utc::now().timestamp_millis(),
+                telemetry,
             }
         });
         Self {

@@ -48,4 +48,6 @@ pub struct SyncDeps {
     pub board: status::StatusBoard,
     /// Failure injection for tests.
     pub hooks: Hooks,
+    /// Metrics.
+    pub telemetry: crate::telemetry::Telemetry,
 }

@@ -336,15 +336,16 @@ async fn refresh(
     let started = Instant::now();
     let mut attempt = 0;
     let grant = loop {
-        match oauth::refresh(
+        let result = oauth::refresh(
             &deps.http,
             &deps.google,
             &deps.settings.redirect_uri(),
             &creds.refresh_token,
             now_secs(),
         )
-        .await
-        {
+        .await;
+        deps.telemetry.refresh(result.is_ok());
+        match result {
             Ok(g) => break g,
             Err(e) => match e.disposition() {
                 Disposition::Retry { after } if attempt < deps.settings.max_retries => {

@@ -183,6 +183,22 @@ impl TokenSyncActor {
         self.stats.last_sync_ms = self.stats.last_sync_start.map(|s| (end - s).max(0) as u64);
         let interval = self.deps.settings.poll_interval;
         let id = &self.token.id;
+        let took = Duration::from_millis(self.stats.last_sync_ms.unwrap_or(0));
+        let telemetry = &self.deps.telemetry;
+        match &result.outcome {
+            Outcome::Synced { full, stats, .. } => {
+                telemetry.sync_done("ok", *full, took, stats.written)
+            }
+            Outcome::NeedsReauth(_) => {
+                telemetry.sync_done("needs_reauth", self.state.sync_token.is_none(), took, 0)
+            }
+            Outcome::Failed { .. } => {
+                telemetry.sync_done("failed", self.state.sync_token.is_none(), took, 0)
+            }
+            Outcome::Stale => {
+                telemetry.sync_done("stale", self.state.sync_token.is_none(), took, 0)
+            }
+        }
         match result.outcome {
             Outcome::Synced {
                 full,

@@ -58,6 +58,7 @@ pub async fn fetch_page(
     let url = list_url(base, calendar_id, page);
     let answer = http
         .send(
+            "events.list",
             Method::GET,
             &url,
             &[("Authorization", &bearer), ("Accept", "application/json")],

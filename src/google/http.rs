@@ -18,6 +18,7 @@ use actix_web::web::Bytes;
 
 use super::error::GoogleError;
 use crate::settings::GoogleHttpSettings;
+use crate::telemetry::Telemetry;
 
 /// The shared cap on Google requests in flight.
 #[derive(Clone)]
@@ -53,13 +54,14 @@ impl Answer {
 pub struct GoogleHttp {
     client: awc::Client,
     in_flight: InFlight,
+    telemetry: Telemetry,
     request_timeout: Duration,
     max_body: usize,
 }
 
 impl GoogleHttp {
     /// Builds the client for the current arbiter.
-    pub fn new(settings: &GoogleHttpSettings, in_flight: InFlight) -> Self {
+    pub fn new(settings: &GoogleHttpSettings, in_flight: InFlight, telemetry: Telemetry) -> Self {
         let connector = awc::Connector::new()
             .timeout(settings.connect_timeout)
             .limit(settings.max_in_flight.max(1))
@@ -76,6 +78,7 @@ impl GoogleHttp {
         Self {
             client,
             in_flight,
+            telemetry,
             request_timeout: settings.request_timeout,
             max_body: settings.max_response_bytes,
         }
@@ -83,7 +86,22 @@ impl GoogleHttp {
 
     /// Sends one request and reads the whole answer, within the in-flight cap, the total timeout
     /// and the size cap. Only transport failures are errors here; any HTTP status is an answer.
+    /// `endpoint` labels the request in the metrics.
     pub async fn send(
+        &self,
+        endpoint: &'static str,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, GoogleError> {
+        let result = self.exchange(method, url, headers, body).await;
+        let status = result.as_ref().map(|a| a.status.as_u16()).unwrap_or(0);
+        self.telemetry.google_request(endpoint, status);
+        result
+    }
+
+    async fn exchange(
         &self,
         method: Method,
         url: &str,
@@ -149,7 +167,13 @@ impl GoogleHttp {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let answer = self
-            .send(method, &parts.uri.to_string(), &header_refs, Some(body))
+            .send(
+                "token",
+                method,
+                &parts.uri.to_string(),
+                &header_refs,
+                Some(body),
+            )
             .await
             .map_err(|e| TransportError(e.to_string()))?;
         // A 5xx from the token endpoint is transient (GOOGLE_APIS.md); the oauth2 crate would

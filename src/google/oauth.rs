@@ -206,6 +206,7 @@ pub async fn revoke(
         .finish();
     let answer = http
         .send(
+            "revoke",
             actix_web::http::Method::POST,
             &cfg.revoke_uri,
             &[("Content-Type", "application/x-www-form-urlencoded")],
@@ -288,6 +289,7 @@ pub async fn userinfo(
     let bearer = format!("Bearer {}", access_token.expose());
     let answer = http
         .send(
+            "userinfo",
             actix_web::http::Method::GET,
             &cfg.userinfo_uri,
             &[("Authorization", &bearer)],

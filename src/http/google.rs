@@ -1,28 +1,26 @@
-//! The Google routes under `/oauth2/google`: start the OAuth flow, finish it, show and remove
-//! connections. The flow is the one the Impulses UI drives; the callback always ends in a
-//! redirect to `ORIGIN`, never in a page of ours.
+//! The Google routes under `/oauth2/google`: the OAuth flow (in [`super::oauth`]), and showing
+//! and removing connections. The flow is the one the Impulses UI drives.
 
-use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::extract::DataCaller;
 use super::{ApiError, AppState};
 use crate::actors::metric_writer::ForgetCalendar;
-use crate::actors::supervisor::{Connected, Disconnected};
+use crate::actors::supervisor::Disconnected;
 use crate::google::http::GoogleHttp;
-use crate::google::oauth::{self, Identity};
+use crate::google::oauth;
 use crate::settings::GoogleClientConfig;
-use crate::store::{GoogleCredentials, PendingAuthorization};
+use crate::store::GoogleCredentials;
 use crate::system::SyncHandle;
-use crate::token::{now_secs, DataToken, TokenId};
+use crate::token::TokenId;
 
 /// Registers the `/oauth2/google` routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/oauth2/google")
-            .route("/auth", web::get().to(auth))
-            .route("/callback", web::get().to(callback))
+            .route("/auth", web::get().to(super::oauth::auth))
+            .route("/callback", web::get().to(super::oauth::callback))
             .route("/configs", web::get().to(configs))
             .route("/configs/{token_id}", web::delete().to(disconnect))
             .default_service(web::to(unknown)),
@@ -30,7 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The Google side of the state, or 503 when the integration is not configured.
-fn google(state: &AppState) -> Result<(&GoogleClientConfig, &SyncHandle), ApiError> {
+pub(super) fn google(state: &AppState) -> Result<(&GoogleClientConfig, &SyncHandle), ApiError> {
     match (&state.settings.google, &state.sync) {
         (Some(g), Some(s)) => Ok((g, s)),
         _ => Err(ApiError::Unavailable(
@@ -47,221 +45,7 @@ async fn unknown(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
 
 /// The Google routes check the configuration before the caller, so an unconfigured server answers
 /// 503 to everyone.
-type Caller = Result<DataCaller, ApiError>;
-
-async fn auth(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let (cfg, _) = google(&state)?;
-    let caller = caller?;
-    caller.require_read()?;
-    let start = oauth::start_authorization(cfg, &state.settings.redirect_uri())
-        .map_err(ApiError::internal)?;
-    let now = now_secs();
-    let pending = PendingAuthorization {
-        token_id: caller.0.id.clone(),
-        verifier: start.verifier,
-        created_at: now,
-    };
-    state
-        .store
-        .put_pending_authorization(start.state.expose(), &pending, now)?;
-    log::info!("token {}: Google authorization started", caller.0.id);
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "url": start.url })))
-}
-
-#[derive(Deserialize)]
-struct CallbackQuery {
-    state: Option<String>,
-    code: Option<String>,
-    scope: Option<String>,
-    error: Option<String>,
-}
-
-/// Where the callback sends the browser: `<ORIGIN>/tokens?…`.
-fn redirect(state: &AppState, params: &[(&str, &str)]) -> HttpResponse {
-    let query: String = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish();
-    HttpResponse::Found()
-        .insert_header((
-            header::LOCATION,
-            format!("{}/tokens?{query}", state.settings.origin),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
-}
-
-async fn callback(
-    state: web::Data<AppState>,
-    query: web::Query<CallbackQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let (cfg, sync) = google(&state)?;
-    let q = query.into_inner();
-    let invalid = || ApiError::BadRequest("unknown, expired or already used OAuth state".into());
-    let raw_state = q
-        .state
-        .as_deref()
-        .filter(|s| !s.is_empty() && s.len() <= 512)
-        .ok_or_else(invalid)?;
-    let pending = state
-        .store
-        .take_pending_authorization(raw_state, now_secs())?
-        .ok_or_else(invalid)?;
-    let token_id = pending.token_id.clone();
-    match finish_connection(&state, cfg, sync, pending, q).await {
-        Ok(token) => {
-            log::info!("token {}: Google calendar connected", token.id);
-            Ok(redirect(
-                &state,
-                &[
-                    ("google_oauth2", "authorized"),
-                    ("token_id", token.id.as_str()),
-                    ("token_name", &token.name),
-                ],
-            ))
-        }
-        Err(reason) => {
-            log::warn!("token {token_id}: Google connection failed: {reason}");
-            Ok(redirect(
-                &state,
-                &[("google_oauth2", "error"), ("detail", &reason)],
-            ))
-        }
-    }
-}
-
-/// Everything after the state was accepted. Errors are short reasons for the UI, never secrets.
-async fn finish_connection(
-    state: &AppState,
-    cfg: &GoogleClientConfig,
-    sync: &SyncHandle,
-    pending: PendingAuthorization,
-    q: CallbackQuery,
-) -> Result<DataToken, String> {
-    if let Some(error) = q.error {
-        return Err(match error.as_str() {
-            "access_denied" => "access was denied on Google's consent screen".to_string(),
-            _ => "Google did not grant access".to_string(),
-        });
-    }
-    let code = q
-        .code
-        .filter(|c| !c.is_empty())
-        .ok_or("Google sent no authorization code")?;
-    let token = live_token(state, &pending.token_id)?;
-    let http = GoogleHttp::new(&state.settings.google_http, sync.in_flight.clone());
-    let redirect_uri = state.settings.redirect_uri();
-    let now = now_secs();
-    let grant = oauth::exchange_code(&http, cfg, &redirect_uri, &code, &pending.verifier, now)
-        .await
-        .map_err(|e| format!("Google refused the authorization: {}", e.summary()))?;
-    let refresh_token = grant.refresh_token.ok_or(
-        "Google returned no refresh token: remove this app's access in your Google account settings and connect again",
-    )?;
-    let granted = if grant.scopes.is_empty() {
-        q.scope
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect()
-    } else {
-        grant.scopes
-    };
-    let missing = oauth::missing_scopes(&granted);
-    if !missing.is_empty() {
-        return Err(format!(
-            "the permission(s) {} were not granted",
-            missing.join(", ")
-        ));
-    }
-    let identity = match &grant.id_token {
-        Some(id) => oauth::identity_from_id_token(id.expose(), &cfg.client_id),
-        None => oauth::userinfo(&http, cfg, &grant.access_token).await,
-    }
-    .map_err(|e| {
-        format!(
-            "could not tell which Google account was connected: {}",
-            e.summary()
-        )
-    })?;
-    // The token may have been deleted while the person was on Google's consent screen.
-    let token = live_token(state, &token.id)?;
-    let creds = GoogleCredentials {
-        connection_id: TokenId::generate().to_string(),
-        access_token: grant.access_token,
-        access_expires_at: grant.expires_at,
-        refresh_token,
-        scopes: granted,
-        account_email: identity.email.clone(),
-        account_sub: identity.sub.clone(),
-        connected_at: now,
-        updated_at: now,
-        needs_reauth: None,
-    };
-    store_connection(state, sync, &token, creds, &identity).await?;
-    Ok(token)
-}
-
-fn live_token(state: &AppState, id: &TokenId) -> Result<DataToken, String> {
-    match state.store.get_token(id) {
-        Ok(Some(t)) if !t.is_expired(now_secs()) => Ok(t),
-        Ok(_) => Err("the data token was deleted or has expired".into()),
-        Err(e) => {
-            log::error!("token {id}: store error: {e}");
-            Err("internal error".into())
-        }
-    }
-}
-
-/// Saves the new credentials, forgets the old account's calendar if the account changed, and
-/// tells the supervisor. The new `connection_id` makes any sync still running for the old
-/// connection unable to commit.
-async fn store_connection(
-    state: &AppState,
-    sync: &SyncHandle,
-    token: &DataToken,
-    creds: GoogleCredentials,
-    identity: &Identity,
-) -> Result<(), String> {
-    let internal = |e: &dyn std::fmt::Display| {
-        log::error!("token {}: storing the connection failed: {e}", token.id);
-        "internal error".to_string()
-    };
-    let previous = state
-        .store
-        .credentials(&token.id)
-        .map_err(|e| internal(&e))?;
-    state
-        .store
-        .put_credentials(&token.id, &creds)
-        .map_err(|e| internal(&e))?;
-    // On disk before the person sees "authorized": a crash right after must not lose the grant.
-    super::persist(&state.store)
-        .await
-        .map_err(|e| internal(&e))?;
-    if previous.is_some_and(|p| p.account_sub != identity.sub) {
-        log::info!(
-            "token {}: another Google account connected; the old account's datapoints are removed",
-            token.id
-        );
-        let forget = ForgetCalendar {
-            token_id: token.id.clone(),
-            purge: true,
-            credentials: false,
-        };
-        sync.writer
-            .send(forget)
-            .await
-            .map_err(|e| internal(&e))?
-            .map_err(|e| internal(&e))?;
-    }
-    sync.supervisor
-        .send(Connected(token.id.clone()))
-        .await
-        .map_err(|e| internal(&e))?
-        .map_err(|e| internal(&e))
-}
+pub(super) type Caller = Result<DataCaller, ApiError>;
 
 /// One entry of `/configs`.
 #[derive(Serialize)]
@@ -397,7 +181,11 @@ pub async fn disconnect_token(
         .await
         .map_err(ApiError::internal)??;
     if let Some(creds) = creds {
-        let http = GoogleHttp::new(&state.settings.google_http, sync.in_flight.clone());
+        let http = GoogleHttp::new(
+            &state.settings.google_http,
+            sync.in_flight.clone(),
+            sync.telemetry.clone(),
+        );
         match oauth::revoke(&http, cfg, &creds.refresh_token).await {
             Ok(()) => log::info!("token {id}: Google grant revoked"),
             Err(e) => log::warn!(

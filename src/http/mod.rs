@@ -10,6 +10,8 @@ mod error;
 pub mod extract;
 pub mod google;
 pub mod health;
+pub mod metrics;
+mod oauth;
 
 use std::sync::Arc;
 
@@ -47,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         .configure(data::routes)
         .configure(admin::routes)
         .configure(actors::routes)
+        .configure(metrics::routes)
         .configure(google::routes);
 }
 

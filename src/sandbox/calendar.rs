@@ -1,167 +1,19 @@
 //! `GET /calendar/v3/calendars/{calendarId}/events`: authentication, parameter checks, and the
 //! three kinds of call (full sync start, incremental sync start, next page) of GOOGLE_APIS.md.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 
-use super::error;
 use super::fault::Endpoint;
 use super::grant::Bearer;
-use super::listing::{self, Restrictions, Scope, SyncParams};
+use super::listing::{self, Scope};
 use super::model::AccountId;
 use super::oauth::{bearer_token, form, CALENDAR_SCOPES};
 use super::page;
+use super::params::{invalid, parse, ListRequest, Refused};
 use super::state::{Cursor, Shared, State};
 use super::token;
-
-/// Parameters forbidden together with `syncToken` (GOOGLE_APIS.md).
-const FORBIDDEN_WITH_SYNC: [&str; 8] = [
-    "timeMin",
-    "timeMax",
-    "updatedMin",
-    "orderBy",
-    "q",
-    "iCalUID",
-    "privateExtendedProperty",
-    "sharedExtendedProperty",
-];
-
-/// A list request, parsed and checked.
-pub(crate) struct ListRequest {
-    pub params: SyncParams,
-    pub restrictions: Restrictions,
-    pub forbidden: Vec<&'static str>,
-    pub page_token: Option<String>,
-    pub sync_token: Option<String>,
-    pub display: Option<Tz>,
-    pub page_size: usize,
-}
-
-/// A refused list call, turned into Google's error body at the end of the handler.
-pub(crate) struct Refused {
-    code: u16,
-    reason: &'static str,
-    message: String,
-}
-
-impl Refused {
-    fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            reason,
-            message: message.into(),
-        }
-    }
-
-    /// With Google's usual message for the reason.
-    fn usual(code: u16, reason: &'static str) -> Self {
-        Self::new(code, reason, error::default_message(reason))
-    }
-
-    fn answer(&self) -> HttpResponse {
-        error::calendar(self.code, self.reason, &self.message)
-    }
-}
-
-fn invalid(reason: &'static str, message: &str) -> Refused {
-    Refused::new(400, reason, message)
-}
-
-fn flag(q: &HashMap<String, String>, name: &str) -> Result<bool, Refused> {
-    match q.get(name).map(String::as_str) {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(other) => Err(invalid(
-            "invalid",
-            &format!("Invalid boolean value: '{other}'"),
-        )),
-    }
-}
-
-fn instant(q: &HashMap<String, String>, name: &str) -> Result<Option<DateTime<Utc>>, Refused> {
-    q.get(name)
-        .map(|text| {
-            DateTime::parse_from_rfc3339(text)
-                .map(|at| at.with_timezone(&Utc))
-                .map_err(|_| invalid("badRequest", "Bad Request"))
-        })
-        .transpose()
-}
-
-fn parse(q: &HashMap<String, String>, shared: &Shared) -> Result<ListRequest, Refused> {
-    let config = &shared.config;
-    let max_results = match q.get("maxResults") {
-        None => None,
-        Some(text) => match text.parse::<u32>() {
-            Ok(n) if n >= 1 => Some(n),
-            _ => {
-                return Err(invalid(
-                    "invalid",
-                    &format!("Invalid value '{text}'. Values must be within the range: [1, 2500]"),
-                ))
-            }
-        },
-    };
-    let display = match q.get("timeZone") {
-        None => None,
-        Some(name) => Some(name.parse::<Tz>().map_err(|_| {
-            invalid(
-                "timeZoneNotValid",
-                &format!("Invalid time zone definition for {name}."),
-            )
-        })?),
-    };
-    let single_events = flag(q, "singleEvents")?;
-    let restrictions = Restrictions {
-        time_min: instant(q, "timeMin")?,
-        time_max: instant(q, "timeMax")?,
-        updated_min: instant(q, "updatedMin")?,
-        order_by: q.get("orderBy").cloned(),
-    };
-    if let (Some(min), Some(max)) = (restrictions.time_min, restrictions.time_max) {
-        if min >= max {
-            return Err(invalid(
-                "timeRangeEmpty",
-                "The specified time range is empty.",
-            ));
-        }
-    }
-    match restrictions.order_by.as_deref() {
-        None | Some("updated") => {}
-        Some("startTime") if single_events => {}
-        Some("startTime") => {
-            return Err(invalid(
-                "badRequest",
-                "The requested ordering is not available for the particular query.",
-            ))
-        }
-        Some(_) => return Err(invalid("invalid", "Invalid value for orderBy")),
-    }
-    Ok(ListRequest {
-        params: SyncParams {
-            single_events,
-            show_deleted: flag(q, "showDeleted")?,
-            max_results,
-            time_zone: q.get("timeZone").cloned(),
-            event_types: q.get("eventTypes").cloned(),
-        },
-        restrictions,
-        forbidden: FORBIDDEN_WITH_SYNC
-            .into_iter()
-            .filter(|name| q.contains_key(*name))
-            .collect(),
-        page_token: q.get("pageToken").cloned(),
-        sync_token: q.get("syncToken").cloned(),
-        display,
-        page_size: max_results
-            .unwrap_or(config.default_page_size)
-            .min(config.max_page_size) as usize,
-    })
-}
 
 /// Checks the bearer token; `Ok` carries the account it belongs to.
 fn authenticate(state: &mut State, token: Option<&str>) -> Result<AccountId, Refused> {
@@ -222,17 +74,13 @@ pub(crate) async fn list(
 ) -> HttpResponse {
     let q = form(req.query_string().as_bytes());
     let token = bearer_token(&req);
-    let owner = token
-        .as_deref()
-        .and_then(|t| shared.lock().grants.account_of(t));
-    if let Some(owner) = &owner {
-        *shared
-            .lock()
-            .counters
-            .list_calls_by_account
-            .entry(owner.0.clone())
-            .or_default() += 1;
-    }
+    let owner = token.as_deref().and_then(|token| {
+        let mut state = shared.lock();
+        let owner = state.grants.account_of(token)?;
+        let calls = state.counters.list_calls_by_account.entry(owner.0.clone());
+        *calls.or_default() += 1;
+        Some(owner)
+    });
     if let Some(answer) = shared.fault_gate(Endpoint::List, owner.as_ref()).await {
         return answer;
     }
@@ -240,15 +88,11 @@ pub(crate) async fn list(
         Ok(account) => account,
         Err(refused) => return refused.answer(),
     };
-    {
-        let state = shared.lock();
-        let Ok(owner) = state.account(&account) else {
-            return error::calendar(404, "notFound", "Not Found");
-        };
-        let id = path.into_inner();
-        if id != "primary" && !id.eq_ignore_ascii_case(&owner.email) {
-            return error::calendar(404, "notFound", "Not Found");
-        }
+    let calendar_id = path.into_inner();
+    let email = shared.lock().account(&account).map(|a| a.email.clone());
+    match email {
+        Ok(email) if calendar_id == "primary" || calendar_id.eq_ignore_ascii_case(&email) => {}
+        _ => return Refused::usual(404, "notFound").answer(),
     }
     let request = match parse(&q, &shared) {
         Ok(request) => request,
@@ -267,13 +111,6 @@ pub(crate) async fn list(
     }
 }
 
-/// How far open-ended series are expanded: the configured horizon past the sandbox's now.
-fn horizon(shared: &Shared, state: &State) -> DateTime<Utc> {
-    let ahead = chrono::Duration::from_std(shared.config.recurrence_horizon)
-        .unwrap_or(chrono::Duration::days(730));
-    state.now() + ahead
-}
-
 fn start_full(
     shared: &Shared,
     account: &AccountId,
@@ -283,7 +120,7 @@ fn start_full(
         let mut state = shared.lock();
         state.counters.full_syncs_started += 1;
         state.counters.list_full += 1;
-        let horizon = horizon(shared, &state);
+        let horizon = shared.horizon(state.now());
         let owner = state
             .account(account)
             .map_err(|_| Refused::usual(404, "notFound"))?;
@@ -337,12 +174,14 @@ fn start_incremental(
     }) else {
         return Err(gone());
     };
-    let (seq, epoch, params) = match state.sync_tokens.get(&found) {
-        Some(record) if &record.account == account => {
-            (record.seq, record.epoch, record.params.clone())
-        }
-        _ => return Err(gone()),
+    let Some(record) = state.sync_tokens.get(&found) else {
+        return Err(gone());
     };
+    let (seq, epoch, params) = (record.seq, record.epoch, record.params.clone());
+    if &record.account != account {
+        state.violation("list: sync token of another account".to_string());
+        return Err(gone());
+    }
     let differences = params.differences(&request.params);
     if !differences.is_empty() {
         state.violation(format!(
@@ -350,7 +189,7 @@ fn start_incremental(
             differences.join(", ")
         ));
     }
-    let horizon = horizon(shared, &state);
+    let horizon = shared.horizon(state.now());
     let owner = state.account(account).map_err(|_| gone())?;
     if epoch < owner.sync_epoch {
         return Err(gone());
@@ -363,7 +202,7 @@ fn start_incremental(
         zone,
         horizon,
     };
-    let items = listing::incremental(&changed, &exceptions, &scope);
+    let items = listing::incremental(&changed, &exceptions, seq, &scope);
     let unchanged = now_seq == seq && differences.is_empty();
     Ok(Cursor {
         account: account.clone(),
@@ -388,7 +227,6 @@ fn next_page(
     let Some(found) = known(&mut state, "page", page_token, |s, t| {
         s.page_tokens.contains_key(t)
     }) else {
-        state.counters.list_full += 1;
         return Err(bad_token());
     };
     let Some(cursor) = state

@@ -29,6 +29,15 @@ pub struct SandboxConfig {
     pub recurrence_horizon: Duration,
     /// Number of actix workers serving the sandbox.
     pub workers: usize,
+    /// The sandbox's clock starts this far from real time (negative: in the past); move it
+    /// later with [`super::Sandbox::advance_clock`].
+    pub clock_offset: chrono::Duration,
+}
+
+/// A configured `std` duration as chrono's; values beyond chrono's range become a thousand
+/// years, far enough to mean "never" without overflowing date arithmetic.
+pub(crate) fn span(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or_else(|_| chrono::Duration::days(365_000))
 }
 
 impl Default for SandboxConfig {
@@ -45,6 +54,7 @@ impl Default for SandboxConfig {
             short_pages: None,
             recurrence_horizon: Duration::from_secs(730 * 24 * 3600),
             workers: 2,
+            clock_offset: chrono::Duration::zero(),
         }
     }
 }

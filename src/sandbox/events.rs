@@ -27,6 +27,14 @@ pub(crate) struct Calendar {
     pub updated: Option<DateTime<Utc>>,
 }
 
+/// The occurrences of a series (none for other events).
+fn occurrences(event: &StoredEvent, horizon: DateTime<Utc>) -> Vec<EventTime> {
+    if !event.is_master() {
+        return Vec::new();
+    }
+    recurrence::expand(&event.spec.start, &event.spec.recurrence, horizon).unwrap_or_default()
+}
+
 fn check_spec(spec: &EventSpec) -> Result<(), SandboxError> {
     match (&spec.start, &spec.end) {
         (EventTime::Timed(_), EventTime::Timed(_))
@@ -87,24 +95,36 @@ impl Calendar {
             seq: 0,
             deleted: false,
             recurring: None,
+            dropped: Vec::new(),
         };
         self.commit(event, now);
         Ok(id)
     }
 
     /// Changes some fields of an event (a single event, a whole series, or an exception).
+    /// A series remembers the occurrences (up to `horizon`) the change took away.
     pub fn patch(
         &mut self,
         id: &EventId,
         patch: &EventPatch,
         now: DateTime<Utc>,
+        horizon: DateTime<Utc>,
     ) -> Result<(), SandboxError> {
         let mut event = StoredEvent::clone(self.live(id)?);
+        let before = occurrences(&event, horizon);
         event.apply(patch);
         if event.recurring.is_some() {
             event.spec.recurrence.clear();
         }
         check_spec(&event.spec)?;
+        let after = occurrences(&event, horizon);
+        let this_change = self.seq + 1;
+        let known: Vec<EventTime> = event.dropped.iter().map(|(start, _)| *start).collect();
+        let newly = before.into_iter().filter(|start| !known.contains(start));
+        event
+            .dropped
+            .extend(newly.map(|start| (start, this_change)).collect::<Vec<_>>());
+        event.dropped.retain(|(start, _)| !after.contains(start));
         self.commit(event, now);
         Ok(())
     }
@@ -171,6 +191,7 @@ impl Calendar {
                     deleted: false,
                     recurring: Some((master.clone(), original)),
                     ical_uid: series.ical_uid.clone(),
+                    dropped: Vec::new(),
                 }
             }
         };
@@ -213,5 +234,99 @@ impl Calendar {
             }
         }
         (changed, exceptions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn spec(n: u32) -> EventSpec {
+        let start = chrono_tz::UTC
+            .with_ymd_and_hms(2026, 1, 1 + n % 28, 9, 0, 0)
+            .unwrap();
+        EventSpec::new(
+            format!("e{n}"),
+            EventTime::Timed(start),
+            EventTime::Timed(start + chrono::Duration::hours(1)),
+        )
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u32),
+        Patch(usize),
+        Delete(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u32..100).prop_map(Op::Insert),
+            (0usize..50).prop_map(Op::Patch),
+            (0usize..50).prop_map(Op::Delete),
+        ]
+    }
+
+    proptest! {
+        /// The log holds each event exactly once, at its latest seq, so an incremental sync
+        /// from any token lists every change once.
+        #[test]
+        fn the_change_log_lists_each_event_once_at_its_latest_change(ops in proptest::collection::vec(op(), 1..60), since in 0u64..80) {
+            let mut calendar = Calendar::default();
+            let mut ids = Vec::new();
+            let now = Utc::now();
+            for op in ops {
+                match op {
+                    Op::Insert(n) => ids.push(calendar.insert(spec(n), now).unwrap()),
+                    Op::Patch(i) if !ids.is_empty() => {
+                        let patch = EventPatch { summary: Some("p".into()), ..EventPatch::default() };
+                        let _ = calendar.patch(&ids[i % ids.len()], &patch, now, now);
+                    }
+                    Op::Delete(i) if !ids.is_empty() => {
+                        let _ = calendar.delete(&ids[i % ids.len()], now);
+                    }
+                    _ => {}
+                }
+            }
+            prop_assert_eq!(calendar.log.len(), calendar.events.len());
+            for (seq, id) in &calendar.log {
+                prop_assert_eq!(calendar.events[id].seq, *seq);
+            }
+            let (changed, _) = calendar.changed_since(since);
+            let mut seen = std::collections::HashSet::new();
+            for event in &changed {
+                prop_assert!(event.seq > since);
+                prop_assert!(seen.insert(event.id.clone()));
+            }
+            let expected = calendar.events.values().filter(|e| e.seq > since).count();
+            prop_assert_eq!(changed.len(), expected);
+        }
+    }
+
+    #[test]
+    fn deleting_a_series_deletes_its_exceptions_and_deleting_an_occurrence_cancels_it() {
+        let mut calendar = Calendar::default();
+        let now = Utc::now();
+        let series = calendar
+            .insert(spec(1).recurrence(["RRULE:FREQ=DAILY;COUNT=3"]), now)
+            .unwrap();
+        let second = spec(2).start;
+        let exception = calendar
+            .patch_occurrence(&series, second, &EventPatch::default(), now)
+            .unwrap();
+        calendar.delete(&exception, now).unwrap();
+        assert_eq!(
+            calendar.events[&exception].spec.status,
+            EventStatus::Cancelled
+        );
+        assert!(!calendar.events[&exception].deleted);
+        let not_an_occurrence = spec(9).start;
+        assert!(calendar
+            .patch_occurrence(&series, not_an_occurrence, &EventPatch::default(), now)
+            .is_err());
+        calendar.delete(&series, now).unwrap();
+        assert!(calendar.events[&series].deleted && calendar.events[&exception].deleted);
     }
 }

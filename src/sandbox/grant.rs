@@ -67,9 +67,9 @@ pub(crate) struct Grants {
     pub families: Vec<Family>,
     access: HashMap<String, Access>,
     refresh: HashMap<String, usize>,
-    /// (account, client) pairs that consented before: later consents get no refresh token
-    /// unless `prompt=consent`.
-    pub consented: HashSet<(AccountId, String)>,
+    /// What each (account, client) pair was granted so far: later consents get no refresh token
+    /// unless `prompt=consent`, and `include_granted_scopes=true` adds these scopes.
+    pub consented: HashMap<(AccountId, String), Vec<String>>,
 }
 
 impl Grants {
@@ -162,7 +162,7 @@ impl Grants {
         for family in self.families.iter_mut().filter(|f| &f.account == account) {
             family.revoked = true;
         }
-        self.consented.retain(|(who, _)| who != account);
+        self.consented.retain(|(who, _), _| who != account);
     }
 
     /// Expires every access token of an account now, as if Google had cut them short.

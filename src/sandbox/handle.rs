@@ -15,7 +15,7 @@ use super::counters::Counters;
 use super::fault::{Dropped, Fault};
 use super::model::{AccountId, EventId, EventPatch, EventSpec, EventStatus, EventTime};
 use super::state::{Account, Consent, Shared, State};
-use super::{admin, calendar, error, oauth, token, token_endpoint, SandboxError};
+use super::{admin, calendar, consent, error, oauth, token, token_endpoint, SandboxError};
 
 /// A running sandbox. Cheap to clone; every clone drives the same state.
 #[derive(Clone)]
@@ -27,8 +27,8 @@ pub struct Sandbox {
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/o/oauth2/auth", web::get().to(oauth::authorize))
-        .route("/o/oauth2/v2/auth", web::get().to(oauth::authorize))
+    cfg.route("/o/oauth2/auth", web::get().to(consent::authorize))
+        .route("/o/oauth2/v2/auth", web::get().to(consent::authorize))
         .route("/token", web::post().to(token_endpoint::token))
         .route("/revoke", web::post().to(oauth::revoke))
         .route("/oauth2/v3/userinfo", web::get().to(oauth::userinfo))
@@ -134,7 +134,10 @@ impl Sandbox {
         format!("{}/calendar/v3", self.shared.base_url)
     }
 
-    /// The client JSON Google's console downloads, pointing at this sandbox.
+    /// The client JSON Google's console downloads, pointing at this sandbox. It also names the
+    /// revocation and userinfo endpoints (`revoke_uri`, `userinfo_uri`: keys of ours, which
+    /// `GOOGLE_OAUTH2_CREDS` accepts), since Google's JSON leaves them out and the client would
+    /// otherwise call Google's.
     pub fn client_secret_json(&self) -> serde_json::Value {
         let config = &self.shared.config;
         serde_json::json!({"web": {
@@ -145,6 +148,8 @@ impl Sandbox {
             "auth_provider_x509_cert_url": format!("{}/oauth2/v1/certs", self.shared.base_url),
             "client_secret": config.client_secret,
             "redirect_uris": config.redirect_uris,
+            "revoke_uri": self.revoke_uri(),
+            "userinfo_uri": self.userinfo_uri(),
         }})
     }
 
@@ -219,7 +224,11 @@ impl Sandbox {
     ) -> Result<(), SandboxError> {
         self.with(|state| {
             let now = state.now();
-            state.account_mut(account)?.calendar.patch(id, &patch, now)
+            let horizon = self.shared.horizon(now);
+            state
+                .account_mut(account)?
+                .calendar
+                .patch(id, &patch, now, horizon)
         })
     }
 
@@ -346,7 +355,7 @@ impl Sandbox {
 
     /// Moves the sandbox's clock forward (codes and tokens expire without sleeping).
     pub fn advance_clock(&self, by: Duration) {
-        let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        let by = super::config::span(by);
         let mut state = self.shared.lock();
         state.clock_offset += by;
     }
@@ -382,5 +391,15 @@ pub(crate) fn refusal(err: &SandboxError) -> HttpResponse {
             HttpResponse::NotFound().json(body)
         }
         SandboxError::Invalid(_) => HttpResponse::BadRequest().json(body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The server keeps the handle in its own state and hands it across threads.
+    #[test]
+    fn the_handle_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<super::Sandbox>();
     }
 }

@@ -53,6 +53,26 @@ pub(crate) struct Restrictions {
     pub time_max: Option<DateTime<Utc>>,
     pub updated_min: Option<DateTime<Utc>>,
     pub order_by: Option<String>,
+    /// `q`: every word must occur in the summary or description (case-insensitive).
+    pub text: Vec<String>,
+    /// `iCalUID`: only the event (and instances) with this UID.
+    pub ical_uid: Option<String>,
+}
+
+/// Whether `q` and `iCalUID` let the event through.
+fn selected(event: &StoredEvent, r: &Restrictions) -> bool {
+    if r.ical_uid
+        .as_ref()
+        .is_some_and(|uid| &event.ical_uid != uid)
+    {
+        return false;
+    }
+    if r.text.is_empty() {
+        return true;
+    }
+    let description = event.spec.description.as_deref().unwrap_or_default();
+    let haystack = format!("{} {description}", event.spec.summary).to_lowercase();
+    r.text.iter().all(|word| haystack.contains(word.as_str()))
 }
 
 fn overlaps(
@@ -70,7 +90,7 @@ fn overlaps(
         .is_none_or(|min| end > min || (begin == end && begin >= min));
     let before_max = r.time_max.is_none_or(|max| begin < max);
     let updated = r.updated_min.is_none_or(|min| event.updated >= min);
-    after_min && before_max && updated
+    after_min && before_max && updated && selected(event, r)
 }
 
 /// Everything a listing needs besides the events.
@@ -144,7 +164,8 @@ pub(crate) fn full(events: &[Arc<StoredEvent>], scope: &Scope<'_>, r: &Restricti
             } else {
                 event.recurring.is_some() || event.spec.status != EventStatus::Cancelled || show
             };
-            if listed && (event.is_master() || in_range(event)) {
+            let master_selected = event.is_master() && selected(event, r);
+            if listed && (master_selected || in_range(event)) {
                 items.push(Item::Event(Arc::clone(event)));
             }
         }
@@ -207,6 +228,7 @@ fn updated_of(item: &Item) -> DateTime<Utc> {
 pub(crate) fn incremental(
     changed: &[Arc<StoredEvent>],
     series_exceptions: &HashMap<EventId, Arc<StoredEvent>>,
+    since: u64,
     scope: &Scope<'_>,
 ) -> Vec<Item> {
     if !scope.params.single_events {
@@ -231,6 +253,18 @@ pub(crate) fn incremental(
             items.extend(more);
         } else if seen.insert(event.id.0.clone()) {
             items.push(Item::Event(Arc::clone(event)));
+        }
+    }
+    // Occurrences a series change took away since the token come back cancelled.
+    for event in changed.iter().filter(|e| !e.dropped.is_empty()) {
+        for (start, _) in event.dropped.iter().filter(|(_, seq)| *seq > since) {
+            let id = event.id.instance(start);
+            if seen.insert(id.0.clone()) {
+                items.push(Item::InstanceTombstone {
+                    id,
+                    etag: event.etag(),
+                });
+            }
         }
     }
     items

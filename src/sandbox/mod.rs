@@ -53,7 +53,7 @@
 //!
 //! # Choices where Google is silent (**Ours**)
 //! - An unknown or outdated sync token answers 410; one whose `+` arrived as a space answers 410
-//!   too and is recorded as a violation.
+//!   too and is recorded as a violation, as is a sync token of another account.
 //! - An unknown page token answers 400 `invalid`.
 //! - `singleEvents`/`showDeleted`/`maxResults`/`timeZone`/`eventTypes` differing from the token's
 //!   full sync are recorded as a violation and the request is served as asked.
@@ -61,10 +61,26 @@
 //!   early); one expired through [`Sandbox::expire_access_tokens`] or revoked is not.
 //! - The consent screen records a missing PKCE challenge as a violation (Google allows it, our
 //!   client always sends one) but goes on.
+//! - `showDeleted`, as Google documents it: with `singleEvents=true` a full sync omits cancelled
+//!   occurrences unless `showDeleted=true`; with `singleEvents=false` cancelled exceptions are
+//!   listed anyway. Incremental syncs list every change whatever `showDeleted` says.
+//! - A series change that removes occurrences (shorter rule, new EXDATE, moved start) lists the
+//!   removed instances as cancelled in incremental `singleEvents=true` syncs.
+//! - Open-ended series expand up to [`SandboxConfig::recurrence_horizon`] (default two years)
+//!   past the sandbox's now.
+//! - `q` (every word in summary or description) and `iCalUID` filter full syncs; extended
+//!   property filters and `eventTypes` (every sandbox event is `default`) are accepted and
+//!   ignored.
+//! - The newest 100,000 page tokens and 100,000 sync tokens are remembered; older ones answer as
+//!   unknown, like tokens Google expired.
+//! - Scopes come back in Google's long form (`email` → `…/auth/userinfo.email`), and
+//!   `include_granted_scopes=true` adds what the account granted the client before.
 
 mod admin;
+mod bounded;
 mod calendar;
 mod config;
+mod consent;
 mod counters;
 mod error;
 mod events;
@@ -76,6 +92,7 @@ mod listing;
 mod model;
 mod oauth;
 mod page;
+mod params;
 mod recurrence;
 mod render;
 mod seed;

@@ -250,6 +250,14 @@ pub struct EventPatch {
     pub status: Option<EventStatus>,
 }
 
+/// An etag in Google's style (a quoted number) for something changed at `updated` with `seq`.
+pub(crate) fn etag(updated: DateTime<Utc>, seq: u64) -> String {
+    format!(
+        "\"{}\"",
+        updated.timestamp_millis() as u64 * 1000 + seq % 1000
+    )
+}
+
 /// An event as the sandbox keeps it, including deleted ones (tombstones for incremental sync).
 #[derive(Clone, Debug)]
 pub(crate) struct StoredEvent {
@@ -266,15 +274,16 @@ pub(crate) struct StoredEvent {
     /// For an exception of a series: the series and the occurrence it replaces.
     pub recurring: Option<(EventId, EventTime)>,
     pub ical_uid: String,
+    /// Occurrences this series had and no longer has (a changed rule, start or EXDATE), with the
+    /// seq of the change that took each away: incremental `singleEvents` syncs from before that
+    /// change list them as cancelled instances.
+    pub dropped: Vec<(EventTime, u64)>,
 }
 
 impl StoredEvent {
     /// Google's `etag`: a quoted number that changes with every change of the event.
     pub fn etag(&self) -> String {
-        format!(
-            "\"{}\"",
-            self.updated.timestamp_millis() as u64 * 1000 + self.seq % 1000
-        )
+        etag(self.updated, self.seq)
     }
 
     /// Whether this is the master of a series.

@@ -1,5 +1,6 @@
-//! The consent screen, the revocation endpoint and userinfo (GOOGLE_APIS.md, "OAuth 2.0"); the
-//! token endpoint lives in `token_endpoint.rs`.
+//! The revocation endpoint, userinfo and the OAuth helpers the other endpoints share
+//! (GOOGLE_APIS.md, "OAuth 2.0"); the consent screen is in `consent.rs`, the token endpoint in
+//! `token_endpoint.rs`.
 
 use std::collections::HashMap;
 
@@ -8,9 +9,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::error;
 use super::fault::Endpoint;
-use super::grant::{Bearer, Code};
-use super::state::{Consent, Shared};
-use super::token;
+use super::grant::Bearer;
+use super::state::Shared;
 
 /// Scopes that let a token read the calendar.
 pub(crate) const CALENDAR_SCOPES: [&str; 4] = [
@@ -51,7 +51,7 @@ pub(crate) fn bearer_token(req: &HttpRequest) -> Option<String> {
         .then(|| token.trim().to_string())
 }
 
-fn redirect(uri: &str, pairs: &[(&str, &str)]) -> HttpResponse {
+pub(crate) fn redirect(uri: &str, pairs: &[(&str, &str)]) -> HttpResponse {
     let mut url = match url::Url::parse(uri) {
         Ok(url) => url,
         Err(_) => return error::page(400, "invalid_request", "unparsable redirect_uri"),
@@ -60,126 +60,6 @@ fn redirect(uri: &str, pairs: &[(&str, &str)]) -> HttpResponse {
     HttpResponse::Found()
         .insert_header((header::LOCATION, url.to_string()))
         .finish()
-}
-
-/// `GET auth_uri`: checks the request like Google, then consents as the test said.
-pub(crate) async fn authorize(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
-    let q = form(req.query_string().as_bytes());
-    let get = |name: &str| q.get(name).map(String::as_str).unwrap_or_default();
-    let config = &shared.config;
-    if get("client_id") != config.client_id {
-        return error::page(401, "invalid_client", "The OAuth client was not found.");
-    }
-    let redirect_uri = get("redirect_uri");
-    if !config.redirect_uris.iter().any(|r| r == redirect_uri) {
-        shared.lock().violation(format!(
-            "auth: redirect_uri {redirect_uri:?} is not registered"
-        ));
-        return error::page(400, "redirect_uri_mismatch", "The redirect URI in the request does not match the ones authorized for the OAuth client.");
-    }
-    if get("response_type") != "code" {
-        return error::page(
-            400,
-            "invalid_request",
-            "Invalid response_type: expected code",
-        );
-    }
-    let requested: Vec<String> = get("scope")
-        .split_whitespace()
-        .map(normalize_scope)
-        .collect();
-    if requested.is_empty() {
-        return error::page(400, "invalid_request", "Missing required parameter: scope");
-    }
-    let challenge = match (q.get("code_challenge"), get("code_challenge_method")) {
-        (Some(challenge), "S256") => Some((challenge.clone(), "S256".to_string())),
-        (Some(challenge), method @ ("plain" | "")) => {
-            shared
-                .lock()
-                .violation(format!("auth: PKCE method {method:?} instead of S256"));
-            Some((challenge.clone(), "plain".to_string()))
-        }
-        (Some(_), other) => {
-            return error::page(
-                400,
-                "invalid_request",
-                &format!("Invalid code_challenge_method: {other}"),
-            )
-        }
-        (None, _) => {
-            shared
-                .lock()
-                .violation("auth: no PKCE code_challenge".to_string());
-            None
-        }
-    };
-    let signed_in = shared.lock().signed_in.clone();
-    if let Some(answer) = shared.fault_gate(Endpoint::Auth, signed_in.as_ref()).await {
-        return answer;
-    }
-    let state_param = get("state").to_string();
-    let mut state = shared.lock();
-    let Some(account) = signed_in else {
-        return error::page(
-            400,
-            "invalid_request",
-            "No account is signed in to the sandbox.",
-        );
-    };
-    state.counters.authorizations += 1;
-    let granted: Vec<String> = match &state.consent {
-        Consent::Deny => {
-            return redirect(
-                redirect_uri,
-                &[("error", "access_denied"), ("state", &state_param)],
-            );
-        }
-        Consent::GrantAll => requested,
-        Consent::GrantOnly(allowed) => {
-            let allowed: Vec<String> = allowed.iter().map(|s| normalize_scope(s)).collect();
-            requested
-                .into_iter()
-                .filter(|s| allowed.contains(s))
-                .collect()
-        }
-    };
-    let first_consent = !state
-        .grants
-        .consented
-        .contains(&(account.clone(), config.client_id.clone()));
-    let with_refresh = get("access_type") == "offline"
-        && (first_consent || get("prompt").split(' ').any(|p| p == "consent"));
-    state
-        .grants
-        .consented
-        .insert((account.clone(), config.client_id.clone()));
-    let code = token::auth_code();
-    let now = state.now();
-    state.grants.codes.insert(
-        code.clone(),
-        Code {
-            account,
-            client_id: config.client_id.clone(),
-            redirect_uri: redirect_uri.to_string(),
-            challenge,
-            scopes: granted.clone(),
-            issued: now,
-            redeemed: None,
-            with_refresh,
-        },
-    );
-    drop(state);
-    let scope = granted.join(" ");
-    redirect(
-        redirect_uri,
-        &[
-            ("state", &state_param),
-            ("code", &code),
-            ("scope", &scope),
-            ("authuser", "0"),
-            ("prompt", "consent"),
-        ],
-    )
 }
 
 /// `POST revoke_uri` with `token=`: revokes the token's whole grant.

@@ -4,8 +4,9 @@
 use actix_web::HttpResponse;
 use rand::Rng;
 
-use super::calendar::ListRequest;
 use super::error;
+use super::model::etag;
+use super::params::ListRequest;
 use super::render::{item_json, stamp, ListJson, RenderContext};
 use super::state::{Cursor, Shared, State, SyncRecord};
 use super::token;
@@ -23,63 +24,74 @@ fn page_len(state: &mut State, asked: usize) -> usize {
     }
 }
 
+/// The token that follows a page ending at `end`: a page token while items remain, else (last
+/// page only) the sync token, reused unchanged when an incremental sync found nothing new.
+fn follow_up(state: &mut State, cursor: &Cursor, end: usize) -> (Option<String>, Option<String>) {
+    if end < cursor.items.len() {
+        let next = token::opaque();
+        let rest = Cursor {
+            offset: end,
+            ..cursor.clone()
+        };
+        state.page_tokens.insert(next.clone(), rest);
+        return (Some(next), None);
+    }
+    let sync = cursor.same_token.clone().unwrap_or_else(|| {
+        let fresh = token::opaque();
+        let record = SyncRecord {
+            account: cursor.account.clone(),
+            seq: cursor.sync_seq,
+            epoch: cursor.epoch,
+            params: cursor.params.clone(),
+        };
+        state.sync_tokens.insert(fresh.clone(), record);
+        fresh
+    });
+    (None, Some(sync))
+}
+
+/// What the envelope says about the calendar: owner e-mail, zone, last change and its seq.
+struct CalendarHead {
+    email: String,
+    zone: &'static str,
+    updated: chrono::DateTime<chrono::Utc>,
+    seq: u64,
+}
+
 /// Answers one page of `cursor`'s flow.
 pub(crate) fn serve(shared: &Shared, cursor: Cursor, request: &ListRequest) -> HttpResponse {
-    let total = cursor.items.len();
     let mut state = shared.lock();
     let len = page_len(&mut state, request.page_size);
-    let end = (cursor.offset + len).min(total);
-    let (next_page, next_sync) = if end < total {
-        let next = token::opaque();
-        state.page_tokens.insert(
-            next.clone(),
-            Cursor {
-                offset: end,
-                ..cursor.clone()
-            },
-        );
-        (Some(next), None)
-    } else {
-        let sync = cursor.same_token.clone().unwrap_or_else(|| {
-            let fresh = token::opaque();
-            let record = SyncRecord {
-                account: cursor.account.clone(),
-                seq: cursor.sync_seq,
-                epoch: cursor.epoch,
-                params: cursor.params.clone(),
-            };
-            state.sync_tokens.insert(fresh.clone(), record);
-            fresh
-        });
-        (None, Some(sync))
-    };
+    let start = cursor.offset.min(cursor.items.len());
+    let end = (start + len).min(cursor.items.len());
+    let (next_page, next_sync) = follow_up(&mut state, &cursor, end);
     state.counters.pages_served += 1;
-    state.counters.items_served += (end - cursor.offset.min(end)) as u64;
+    state.counters.items_served += (end - start) as u64;
+    let now = state.now();
     let Ok(owner) = state.account(&cursor.account) else {
         return error::calendar(404, "notFound", "Not Found");
     };
-    let email = owner.email.clone();
-    let zone = owner.zone.name();
-    let updated = owner.calendar.updated.unwrap_or_else(|| state.now());
-    let seq = owner.calendar.seq;
+    let head = CalendarHead {
+        email: owner.email.clone(),
+        zone: owner.zone.name(),
+        updated: owner.calendar.updated.unwrap_or(now),
+        seq: owner.calendar.seq,
+    };
     drop(state);
 
-    let slice = &cursor.items[cursor.offset.min(end)..end];
+    let slice = &cursor.items[start..end];
     let ids: Vec<String> = slice.iter().map(|item| item.id()).collect();
     let ctx = RenderContext {
-        email: &email,
+        email: &head.email,
         base_url: &shared.base_url,
         display: request.display,
     };
     let body = ListJson {
         kind: "calendar#events",
-        etag: format!(
-            "\"{}\"",
-            updated.timestamp_millis() as u64 * 1000 + seq % 1000
-        ),
-        summary: &email,
-        updated: stamp(updated),
-        time_zone: zone,
+        etag: etag(head.updated, head.seq),
+        summary: &head.email,
+        updated: stamp(head.updated),
+        time_zone: head.zone,
         access_role: "owner",
         default_reminders: serde_json::json!([{"method": "popup", "minutes": 30}]),
         next_page_token: next_page.as_deref(),

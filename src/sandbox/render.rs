@@ -202,7 +202,8 @@ impl<'a> EventJson<'a> {
     }
 }
 
-/// Renders one item; `ids` holds synthesized instance ids so the borrow outlives the call.
+/// Renders one item under `instance_id` (computed by the caller with [`Item::id`], so the
+/// borrowed id outlives the call).
 pub(crate) fn item_json<'a>(
     item: &'a Item,
     instance_id: &'a str,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
+use super::config::span;
 use super::model::{EventId, EventSpec, EventTime};
 use super::{AccountId, Sandbox, SandboxError};
 
@@ -44,8 +45,8 @@ impl SeedPlan {
     }
 
     fn spec(&self, index: usize) -> EventSpec {
-        let step = chrono::Duration::from_std(self.every).unwrap_or(chrono::Duration::hours(1));
-        let length = chrono::Duration::from_std(self.length).unwrap_or(chrono::Duration::zero());
+        let step = span(self.every);
+        let length = span(self.length);
         let start = (self.first_start + step * index as i32).with_timezone(&self.zone);
         let nth = |n: usize| n != 0 && index % n == n - 1;
         let summary = format!("Seeded event {index}");

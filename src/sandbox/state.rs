@@ -9,7 +9,8 @@ use chrono_tz::Tz;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use super::config::SandboxConfig;
+use super::bounded::{Bounded, TOKEN_CAP};
+use super::config::{span, SandboxConfig};
 use super::counters::Counters;
 use super::events::Calendar;
 use super::fault::{self, Endpoint, FaultQueue};
@@ -75,8 +76,8 @@ pub(crate) struct State {
     pub signed_in: Option<AccountId>,
     pub consent: Consent,
     pub grants: Grants,
-    pub page_tokens: HashMap<String, Cursor>,
-    pub sync_tokens: HashMap<String, SyncRecord>,
+    pub page_tokens: Bounded<Cursor>,
+    pub sync_tokens: Bounded<SyncRecord>,
     pub faults: FaultQueue,
     pub counters: Counters,
     pub violations: Vec<String>,
@@ -120,13 +121,13 @@ pub(crate) struct Shared {
 impl Shared {
     pub fn new(config: SandboxConfig, base_url: String) -> Self {
         let state = State {
-            clock_offset: chrono::Duration::zero(),
+            clock_offset: config.clock_offset,
             accounts: HashMap::new(),
             signed_in: None,
             consent: Consent::GrantAll,
             grants: Grants::default(),
-            page_tokens: HashMap::new(),
-            sync_tokens: HashMap::new(),
+            page_tokens: Bounded::new(TOKEN_CAP),
+            sync_tokens: Bounded::new(TOKEN_CAP),
             faults: FaultQueue::default(),
             counters: Counters::default(),
             violations: Vec::new(),
@@ -137,6 +138,11 @@ impl Shared {
             base_url,
             state: Mutex::new(state),
         }
+    }
+
+    /// How far open-ended series are expanded at `now`: the configured horizon past it.
+    pub fn horizon(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now + span(self.config.recurrence_horizon)
     }
 
     /// Locks the state; a panic elsewhere never makes the sandbox unusable.

@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use super::config::SandboxConfig;
+use super::config::{span, SandboxConfig};
 use super::fault::Endpoint;
 use super::oauth::{form, has_email};
 use super::state::{Shared, State};
@@ -63,8 +63,7 @@ fn issue(
     refresh: Option<String>,
 ) -> serde_json::Value {
     let now = state.now();
-    let lifetime = chrono::Duration::from_std(config.access_token_lifetime)
-        .unwrap_or(chrono::Duration::seconds(3599));
+    let lifetime = span(config.access_token_lifetime);
     let access = state.grants.mint_access(family, now + lifetime);
     let grant = &state.grants.families[family];
     let mut answer = serde_json::json!({
@@ -93,6 +92,30 @@ fn issue(
     answer
 }
 
+/// PKCE: the verifier must hash to the code's challenge. A failure says what went wrong (for
+/// the violation log; our client always sends a matching verifier) and Google's description.
+fn check_verifier(
+    challenge: Option<&(String, String)>,
+    verifier: Option<&String>,
+) -> Result<(), (&'static str, &'static str)> {
+    let Some((challenge, method)) = challenge else {
+        return Ok(());
+    };
+    let verifier = verifier.ok_or(("code_verifier missing", "Missing code verifier."))?;
+    let computed = if method == "S256" {
+        s256(verifier)
+    } else {
+        verifier.clone()
+    };
+    if &computed != challenge {
+        return Err((
+            "code_verifier does not match the code_challenge",
+            "Invalid code verifier.",
+        ));
+    }
+    Ok(())
+}
+
 fn redeem_code(
     state: &mut State,
     config: &SandboxConfig,
@@ -113,8 +136,7 @@ fn redeem_code(
         state.violation("token: authorization code used twice".to_string());
         return Err(invalid_grant("Bad Request"));
     }
-    let lifetime =
-        chrono::Duration::from_std(config.code_lifetime).unwrap_or(chrono::Duration::minutes(10));
+    let lifetime = span(config.code_lifetime);
     if now >= code.issued + lifetime {
         return Err(invalid_grant("Bad Request"));
     }
@@ -132,20 +154,11 @@ fn redeem_code(
         state.violation(text);
         return Err(Refusal(400, "redirect_uri_mismatch", "Bad Request"));
     }
-    if let Some((challenge, method)) = &code.challenge {
-        let Some(verifier) = params.get("code_verifier") else {
-            state.violation("token: code_verifier missing".to_string());
-            return Err(invalid_grant("Missing code verifier."));
-        };
-        let computed = if method == "S256" {
-            s256(verifier)
-        } else {
-            verifier.clone()
-        };
-        if &computed != challenge {
-            state.violation("token: code_verifier does not match the code_challenge".to_string());
-            return Err(invalid_grant("Invalid code verifier."));
-        }
+    if let Err((wrong, description)) =
+        check_verifier(code.challenge.as_ref(), params.get("code_verifier"))
+    {
+        state.violation(format!("token: {wrong}"));
+        return Err(invalid_grant(description));
     }
     let (account, client_id, scopes, with_refresh) = (
         code.account.clone(),

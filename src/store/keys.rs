@@ -58,6 +58,23 @@ pub fn datapoint_key(prefix: &[u8], timestamp: i64, dimensions: &Dimensions) -> 
     key
 }
 
+/// The key of a datapoint a calendar sync derived for data token `owner`. The owner goes into the
+/// hash, so two tokens of one user that produce equal datapoints (the same calendar connected
+/// twice) hold separate keys, and one token's sync or purge never touches the other's. Derived
+/// metrics (`imp.`) are never written through the data API, so no key of it can collide.
+pub fn derived_datapoint_key(
+    prefix: &[u8],
+    timestamp: i64,
+    dimensions: &Dimensions,
+    owner: &str,
+) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + TIMESTAMP_LEN + DIMENSIONS_HASH_LEN);
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(&encode_timestamp(timestamp));
+    key.extend_from_slice(&hash_with(dimensions, Some(owner)));
+    key
+}
+
 /// The key bound for a timestamp within a metric: every key of that metric with a timestamp
 /// `>= ts` sorts at or after it.
 pub fn timestamp_bound(prefix: &[u8], ts: i64) -> Vec<u8> {
@@ -99,7 +116,17 @@ pub fn timestamp_of_key(prefix_len: usize, key: &[u8]) -> Option<i64> {
 /// A stable hash of a dimension set. The set is a sorted map and every key and value is
 /// length-prefixed, so equal sets (and only equal sets) hash equally.
 pub fn dimensions_hash(dimensions: &Dimensions) -> [u8; DIMENSIONS_HASH_LEN] {
+    hash_with(dimensions, None)
+}
+
+fn hash_with(dimensions: &Dimensions, owner: Option<&str>) -> [u8; DIMENSIONS_HASH_LEN] {
     let mut h = Sha256::new();
+    if let Some(owner) = owner {
+        // A marker no dimension encoding starts with (a key length of u32::MAX).
+        h.update(u32::MAX.to_be_bytes());
+        h.update((owner.len() as u32).to_be_bytes());
+        h.update(owner.as_bytes());
+    }
     for (k, v) in dimensions {
         h.update((k.as_str().len() as u32).to_be_bytes());
         h.update(k.as_str().as_bytes());
@@ -174,6 +201,18 @@ mod tests {
         assert_ne!(a, c);
         assert_eq!(a, dimensions_hash(&dims(&[("a", "bc")])));
         assert_ne!(dimensions_hash(&Dimensions::new()), a);
+    }
+
+    #[test]
+    fn derived_keys_belong_to_their_token() {
+        let p = metric_prefix("u", "imp.events.duration");
+        let d = dims(&[("src", "e1")]);
+        let a = derived_datapoint_key(&p, 5, &d, "token-a");
+        let b = derived_datapoint_key(&p, 5, &d, "token-b");
+        assert_ne!(a, b);
+        assert_ne!(a, datapoint_key(&p, 5, &d));
+        assert_eq!(a, derived_datapoint_key(&p, 5, &d, "token-a"));
+        assert_eq!(timestamp_of_key(p.len(), &a), Some(5));
     }
 
     #[test]

@@ -160,7 +160,12 @@ impl Store {
             let mut keys = Vec::with_capacity(c.points.len());
             for p in &c.points {
                 let prefix = keys::metric_prefix(&commit.user, p.metric.as_str());
-                let key = keys::datapoint_key(&prefix, p.point.timestamp, &p.point.dimensions);
+                let key = keys::derived_datapoint_key(
+                    &prefix,
+                    p.point.timestamp,
+                    &p.point.dimensions,
+                    token.as_str(),
+                );
                 points.insert(key.clone(), codec::encode(&p.point));
                 new_keys.insert(key.clone());
                 keys.push(key);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 
-const BIN: &str = env!("CARGO_BIN_EXE_impulses-gcal");
+pub const BIN: &str = env!("CARGO_BIN_EXE_impulses-gcal");
 const ADMIN: &str = "binary-admin-token-0123456789";
 
 fn command(data_dir: &std::path::Path) -> Command {
@@ -24,13 +24,13 @@ fn command(data_dir: &std::path::Path) -> Command {
 }
 
 /// A running server process whose log lines are collected as they come.
-struct Proc {
-    child: Child,
+pub struct Proc {
+    pub child: Child,
     lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl Proc {
-    fn start(cmd: &mut Command) -> Self {
+    pub fn start(cmd: &mut Command) -> Self {
         let mut child = cmd.spawn().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
         for stream in [
@@ -47,12 +47,12 @@ impl Proc {
         Self { child, lines }
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         self.lines.lock().unwrap().join("\n")
     }
 
     /// Waits for the "listening on" line and returns the base URL.
-    fn base_url(&self) -> String {
+    pub fn base_url(&self) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(url) = self
@@ -73,7 +73,7 @@ impl Proc {
         }
     }
 
-    fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+    pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
         let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

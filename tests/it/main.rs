@@ -6,6 +6,7 @@ mod binary;
 mod child;
 mod crash;
 mod data_api;
+mod demo;
 mod flow;
 mod hostile;
 mod leak;

@@ -80,10 +80,7 @@ impl TestApp {
     ) -> Self {
         config.redirect_uris = vec![format!("{ORIGIN_API}/oauth2/google/callback")];
         let sandbox = Sandbox::start(config).unwrap();
-        let mut creds = sandbox.client_secret_json();
-        creds["web"]["revoke_uri"] = sandbox.revoke_uri().into();
-        creds["web"]["userinfo_uri"] = sandbox.userinfo_uri().into();
-        let creds = creds.to_string();
+        let creds = sandbox.client_secret_json().to_string();
         let base = sandbox.calendar_api_base();
         let mut vars: Vec<(&str, &str)> = vec![
             ("GOOGLE_OAUTH2_CREDS", &creds),

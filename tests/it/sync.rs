@@ -555,3 +555,154 @@ async fn a_weekly_series_gives_one_datapoint_per_occurrence_with_its_exceptions(
     assert_eq!(now, expected);
     sb.assert_no_violations();
 }
+
+#[actix_web::test]
+async fn prometheus_metrics_count_syncs_requests_and_states() {
+    let (app, ann, id, t) = connected(SandboxConfig::default(), Hooks::default()).await;
+    sb_event(&app, &ann);
+    app.connect(&t, &ann).await;
+    app.wait_first_sync(&id).await;
+    app.sandbox().expire_access_tokens(&ann).unwrap();
+    app.sync_and_wait(&id).await;
+    let r = app.call(Method::GET, "/metrics", &[], None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let client = awc::Client::default();
+    let mut resp = client.get(app.url("/metrics")).send().await.unwrap();
+    let text = String::from_utf8(resp.body().await.unwrap().to_vec()).unwrap();
+    for line in [
+        "impulses_gcal_syncs_total{kind=\"full\",outcome=\"ok\"} 1",
+        "impulses_gcal_syncs_total{kind=\"incremental\",outcome=\"ok\"} 1",
+        "impulses_gcal_google_requests_total{endpoint=\"events.list\",status=\"401\"} 1",
+        "impulses_gcal_google_requests_total{endpoint=\"token\",status=\"200\"} 2",
+        "impulses_gcal_token_refreshes_total{outcome=\"ok\"} 1",
+        "impulses_gcal_datapoints_written_total 1",
+        "impulses_gcal_actors{state=\"idle\"} 1",
+        "impulses_gcal_sync_duration_seconds_count{kind=\"full\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_token_whose_data_token_expired_is_not_polled() {
+    let app = TestApp::spawn_google(&[], Hooks::default()).await;
+    let sb = app.sandbox();
+    let ann = sb.create_account("ann@example.com", "UTC").unwrap();
+    let soon = impulses_gcal::token::now_secs() + 2;
+    let body =
+        format!(r#"{{"user":"ann","name":"short","capability":"SUPER","expires_at":{soon}}}"#);
+    let r = app.admin(Method::POST, "/admin/tokens", Some(&body)).await;
+    let (id, t) = (
+        r.body["id"].as_str().unwrap().to_string(),
+        r.body["token_plaintext"].as_str().unwrap().to_string(),
+    );
+    app.connect(&t, &ann).await;
+    app.wait_first_sync(&id).await;
+    crate::support::wait_for(Duration::from_secs(10), "the token to expire", || async {
+        let r = app
+            .admin(Method::POST, &format!("/admin/actors/{id}/sync"), None)
+            .await;
+        if r.status == StatusCode::CONFLICT {
+            Ok(())
+        } else {
+            Err(format!("{} {}", r.status, r.body))
+        }
+    })
+    .await;
+    let calls = sb.counters().list_calls();
+    let app = app.restart().await;
+    let status = app
+        .wait_actor(&id, "the expired state", |a| a["state"] == "expired")
+        .await;
+    assert_eq!(status["next_sync"], Value::Null);
+    assert_eq!(
+        app.sandbox().counters().list_calls(),
+        calls,
+        "no Google request for an expired token"
+    );
+}
+
+#[actix_web::test]
+async fn two_tokens_of_one_user_never_touch_each_others_datapoints() {
+    let app = TestApp::spawn_google(&[], Hooks::default()).await;
+    let sb = app.sandbox();
+    let ann = sb.create_account("ann@example.com", "UTC").unwrap();
+    let e = sb
+        .insert_event(
+            &ann,
+            measurement("#!Run", "", at(chrono_tz::UTC, 2026, 3, 2, 7, 0), 30),
+        )
+        .unwrap();
+    let (a_id, a) = app.token("ann", "phone", "SUPER").await;
+    let (b_id, b) = app.token("ann", "laptop", "SUPER").await;
+    app.connect(&a, &ann).await;
+    app.wait_first_sync(&a_id).await;
+    app.connect(&b, &ann).await;
+    app.wait_first_sync(&b_id).await;
+    assert_eq!(
+        activities(&app, &a).await.len(),
+        2,
+        "each connection holds its own datapoint"
+    );
+    // One token's edit sync and purge leave the other token's datapoint alone.
+    sb.patch_event(
+        &ann,
+        &e,
+        EventPatch {
+            summary: Some("#!Walk".into()),
+            ..EventPatch::default()
+        },
+    )
+    .unwrap();
+    app.sync_and_wait(&a_id).await;
+    let names: Vec<String> = activities(&app, &a)
+        .await
+        .into_iter()
+        .map(|x| x.0)
+        .collect();
+    assert_eq!(names, ["Run", "Walk"]);
+    let r = app
+        .data(
+            Method::DELETE,
+            &format!("/oauth2/google/configs/{a_id}?purge=true"),
+            &a,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let names: Vec<String> = activities(&app, &b)
+        .await
+        .into_iter()
+        .map(|x| x.0)
+        .collect();
+    assert_eq!(names, ["Run"], "the other token's datapoint is untouched");
+    assert_eq!(app.actor(&b_id).await["datapoints"], 1);
+}
+
+#[actix_web::test]
+async fn an_access_token_expiring_within_a_minute_is_refreshed_before_listing() {
+    let config = SandboxConfig {
+        access_token_lifetime: Duration::from_secs(30),
+        ..SandboxConfig::default()
+    };
+    let (app, ann, id, t) = connected(config, Hooks::default()).await;
+    sb_event(&app, &ann);
+    app.connect(&t, &ann).await;
+    app.wait_first_sync(&id).await;
+    app.sync_and_wait(&id).await;
+    let counters = app.sandbox().counters();
+    assert_eq!(
+        counters.refresh_grants, 2,
+        "one refresh before each sync: {counters:?}"
+    );
+    assert_eq!(
+        counters.status(401),
+        0,
+        "never listed with a token about to expire"
+    );
+    assert_eq!(activities(&app, &t).await.len(), 1);
+    app.sandbox().assert_no_violations();
+}

@@ -140,7 +140,7 @@ async fn latency_delays_the_answer_without_blocking_other_requests() {
     let w = world();
     let (access, _) = connect(&w).await;
     w.sandbox
-        .inject_fault(Fault::latency(Endpoint::List, Duration::from_millis(600)));
+        .inject_fault(Fault::latency(Endpoint::List, Duration::from_millis(2000)));
     let started = Instant::now();
     let slow = list(&w, &access, &[]);
     let fast = async {
@@ -160,12 +160,12 @@ async fn latency_delays_the_answer_without_blocking_other_requests() {
         "latency alone lets the request through"
     );
     assert!(
-        started.elapsed() >= Duration::from_millis(600),
+        started.elapsed() >= Duration::from_millis(2000),
         "{:?}",
         started.elapsed()
     );
     assert!(
-        fast_took < Duration::from_millis(500),
+        fast_took < Duration::from_millis(1500),
         "another request was held up: {fast_took:?}"
     );
 }

@@ -297,9 +297,7 @@ async fn a_token_sent_without_url_encoding_is_a_violation() {
     );
     let answer = get(&w.client, &url, Some(&access)).await;
     assert_eq!(answer.status, StatusCode::GONE);
-    let violations = w.sandbox.take_violations();
-    assert_eq!(violations.len(), 1, "{violations:?}");
-    assert!(violations[0].contains("'+'"), "{violations:?}");
+    expect_one_violation(&w, "sync token arrived with '+'");
 
     let first = list(&w, &access, &[("maxResults", "1")]).await.json();
     let page_token = first["nextPageToken"].as_str().unwrap();
@@ -309,7 +307,7 @@ async fn a_token_sent_without_url_encoding_is_a_violation() {
     );
     let answer = get(&w.client, &url, Some(&access)).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-    assert!(w.sandbox.take_violations()[0].contains("page token"));
+    expect_one_violation(&w, "page token arrived with '+'");
 }
 
 #[actix_web::test]
@@ -434,4 +432,50 @@ async fn bad_parameters_and_other_calendars_are_refused() {
     let unknown_page = list(&w, &access, &[("pageToken", "+/nope==")]).await;
     assert_eq!(unknown_page.status, StatusCode::BAD_REQUEST);
     w.sandbox.assert_no_violations();
+}
+
+#[actix_web::test]
+async fn q_and_ical_uid_narrow_a_full_sync() {
+    let w = world();
+    seed(&w, 3);
+    w.sandbox
+        .insert_event(
+            &w.ann,
+            meeting(9).description("Quarterly PLANNING with finance"),
+        )
+        .unwrap();
+    let (access, _) = connect(&w).await;
+    let (items, _) =
+        items_and_token(&sync_pages(&w, &access, &[("q", "planning quarterly")], None).await);
+    assert_eq!(ids(&items).len(), 1);
+    assert_eq!(items[0]["summary"], "Meeting 9");
+    let uid = items[0]["iCalUID"].as_str().unwrap().to_string();
+    let (items, _) = items_and_token(&sync_pages(&w, &access, &[("iCalUID", &uid)], None).await);
+    assert_eq!(ids(&items).len(), 1);
+    let (items, _) =
+        items_and_token(&sync_pages(&w, &access, &[("q", "nothing-like-this")], None).await);
+    assert!(items.is_empty());
+}
+
+#[actix_web::test]
+async fn a_sync_token_of_another_account_is_410_and_a_violation() {
+    let w = world();
+    let bob = w.sandbox.create_account("bob@example.com", "UTC").unwrap();
+    let (ann_access, _) = connect(&w).await;
+    w.sandbox.sign_in(&bob, Default::default()).unwrap();
+    let (bob_access, _) = connect(&w).await;
+    let (_, ann_token) = items_and_token(&sync_pages(&w, &ann_access, &[], None).await);
+    let answer = list(&w, &bob_access, &[("syncToken", &ann_token)]).await;
+    assert_eq!(answer.status, StatusCode::GONE);
+    expect_one_violation(&w, "sync token of another account");
+}
+
+#[actix_web::test]
+async fn a_stopped_sandbox_refuses_connections() {
+    let w = world();
+    let (access, _) = connect(&w).await;
+    w.sandbox.stop().await;
+    let url = format!("{}/calendars/primary/events", w.sandbox.calendar_api_base());
+    let fresh = client();
+    assert!(fresh.get(&url).bearer_auth(&access).send().await.is_err());
 }

@@ -81,6 +81,10 @@ async fn client_secret_json_points_at_the_sandbox() {
     assert_eq!(json["web"]["token_uri"], w.sandbox.token_uri());
     assert_eq!(json["web"]["auth_uri"], w.sandbox.auth_uri());
     assert_eq!(json["web"]["redirect_uris"][0], REDIRECT);
+    assert_eq!(json["web"]["revoke_uri"], w.sandbox.revoke_uri());
+    assert_eq!(json["web"]["userinfo_uri"], w.sandbox.userinfo_uri());
+    let parsed = impulses_gcal::settings::GoogleClientConfig::from_json(&json.to_string()).unwrap();
+    assert_eq!(parsed.revoke_uri, w.sandbox.revoke_uri());
     assert!(w.sandbox.auth_uri().ends_with("/o/oauth2/auth"));
     assert!(w.sandbox.calendar_api_base().ends_with("/calendar/v3"));
 }
@@ -105,9 +109,7 @@ async fn wrong_redirect_uri_shows_an_error_page_and_never_redirects() {
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.header("location").is_none());
     assert!(String::from_utf8_lossy(&page.body).contains("redirect_uri_mismatch"));
-    let violations = w.sandbox.take_violations();
-    assert_eq!(violations.len(), 1);
-    assert!(violations[0].contains("redirect_uri"), "{violations:?}");
+    expect_one_violation(&w, "redirect_uri");
 }
 
 #[actix_web::test]
@@ -138,11 +140,7 @@ async fn missing_pkce_challenge_is_a_violation_but_still_consents() {
     );
     let redirect = get(&w.client, &url, None).await;
     assert_eq!(redirect.status, StatusCode::FOUND);
-    let violations = w.sandbox.take_violations();
-    assert!(
-        violations.iter().any(|v| v.contains("PKCE")),
-        "{violations:?}"
-    );
+    expect_one_violation(&w, "PKCE");
 }
 
 #[actix_web::test]
@@ -183,18 +181,13 @@ async fn granular_consent_grants_less_and_the_calendar_then_answers_403() {
 async fn a_code_works_once_then_invalid_grant_and_a_violation() {
     let w = world();
     let (verifier, challenge) = pkce();
-    let redirect = consent(&w, &challenge, SCOPES).await;
-    let code = form_of(&redirect.header("location").unwrap())["code"].clone();
+    let code = code_for(&w, &challenge).await;
     let first = exchange(&w, &code, &verifier).await;
     assert_eq!(first.status, StatusCode::OK);
     let second = exchange(&w, &code, &verifier).await;
     assert_eq!(second.status, StatusCode::BAD_REQUEST);
     assert_eq!(second.json()["error"], "invalid_grant");
-    let violations = w.sandbox.take_violations();
-    assert!(
-        violations.iter().any(|v| v.contains("used twice")),
-        "{violations:?}"
-    );
+    expect_one_violation(&w, "used twice");
     // Google revokes what a replayed code issued.
     let refreshed = refresh(&w, first.json()["refresh_token"].as_str().unwrap()).await;
     assert_eq!(refreshed.json()["error"], "invalid_grant");
@@ -204,8 +197,7 @@ async fn a_code_works_once_then_invalid_grant_and_a_violation() {
 async fn an_expired_code_is_invalid_grant() {
     let w = world();
     let (verifier, challenge) = pkce();
-    let redirect = consent(&w, &challenge, SCOPES).await;
-    let code = form_of(&redirect.header("location").unwrap())["code"].clone();
+    let code = code_for(&w, &challenge).await;
     w.sandbox.advance_clock(Duration::from_secs(601));
     let answer = exchange(&w, &code, &verifier).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
@@ -217,21 +209,16 @@ async fn an_expired_code_is_invalid_grant() {
 async fn a_wrong_or_missing_verifier_is_invalid_grant_and_a_violation() {
     let w = world();
     let (_, challenge) = pkce();
-    let redirect = consent(&w, &challenge, SCOPES).await;
-    let code = form_of(&redirect.header("location").unwrap())["code"].clone();
+    let code = code_for(&w, &challenge).await;
     let (other_verifier, _) = pkce();
     let answer = exchange(&w, &code, &other_verifier).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(answer.json()["error"], "invalid_grant");
-    assert!(w
-        .sandbox
-        .take_violations()
-        .iter()
-        .any(|v| v.contains("code_verifier")));
+    assert_eq!(answer.json()["error_description"], "Invalid code verifier.");
+    expect_one_violation(&w, "code_verifier");
 
     let (_, challenge) = pkce();
-    let redirect = consent(&w, &challenge, SCOPES).await;
-    let code = form_of(&redirect.header("location").unwrap())["code"].clone();
+    let code = code_for(&w, &challenge).await;
     let config = w.sandbox.config();
     let answer = post_form(
         &w.client,
@@ -246,11 +233,7 @@ async fn a_wrong_or_missing_verifier_is_invalid_grant_and_a_violation() {
     )
     .await;
     assert_eq!(answer.json()["error"], "invalid_grant");
-    assert!(w
-        .sandbox
-        .take_violations()
-        .iter()
-        .any(|v| v.contains("code_verifier missing")));
+    expect_one_violation(&w, "code_verifier missing");
     assert_eq!(w.sandbox.counters().token_errors, 2);
 }
 
@@ -258,8 +241,7 @@ async fn a_wrong_or_missing_verifier_is_invalid_grant_and_a_violation() {
 async fn a_redirect_uri_differing_at_the_token_endpoint_is_refused() {
     let w = world();
     let (verifier, challenge) = pkce();
-    let redirect = consent(&w, &challenge, SCOPES).await;
-    let code = form_of(&redirect.header("location").unwrap())["code"].clone();
+    let code = code_for(&w, &challenge).await;
     let config = w.sandbox.config();
     let answer = post_form(
         &w.client,
@@ -276,7 +258,7 @@ async fn a_redirect_uri_differing_at_the_token_endpoint_is_refused() {
     .await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(answer.json()["error"], "redirect_uri_mismatch");
-    assert_eq!(w.sandbox.take_violations().len(), 1);
+    expect_one_violation(&w, "redirect_uri");
 }
 
 #[actix_web::test]
@@ -426,11 +408,7 @@ async fn an_access_token_used_after_its_lifetime_is_401_and_a_violation() {
         .header("www-authenticate")
         .unwrap()
         .starts_with("Bearer"));
-    let violations = w.sandbox.take_violations();
-    assert!(
-        violations.iter().any(|v| v.contains("expired")),
-        "{violations:?}"
-    );
+    expect_one_violation(&w, "expired");
 }
 
 #[actix_web::test]
@@ -465,4 +443,109 @@ async fn an_unknown_or_missing_access_token_is_401_and_a_violation() {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(w.sandbox.take_violations().len(), 2);
+}
+
+#[actix_web::test]
+async fn a_refresh_token_comes_only_offline_on_first_consent_or_with_prompt_consent() {
+    let w = world();
+    connect(&w).await;
+    let config = w.sandbox.config().clone();
+    let mut granted = Vec::new();
+    for (access_type, prompt) in [
+        ("offline", ""),
+        ("online", "consent"),
+        ("offline", "consent"),
+    ] {
+        let (verifier, challenge) = pkce();
+        let mut params = vec![
+            ("response_type", "code"),
+            ("client_id", config.client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("scope", SCOPES),
+            ("access_type", access_type),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ];
+        if !prompt.is_empty() {
+            params.push(("prompt", prompt));
+        }
+        let redirect = get(
+            &w.client,
+            &format!("{}?{}", w.sandbox.auth_uri(), query(&params)),
+            None,
+        )
+        .await;
+        let code = form_of(&redirect.header("location").unwrap())["code"].clone();
+        granted.push(
+            exchange(&w, &code, &verifier)
+                .await
+                .json()
+                .get("refresh_token")
+                .is_some(),
+        );
+    }
+    assert_eq!(
+        granted,
+        vec![false, false, true],
+        "second consent, online, offline+prompt=consent"
+    );
+    w.sandbox.assert_no_violations();
+}
+
+#[actix_web::test]
+async fn include_granted_scopes_adds_what_was_granted_before() {
+    let w = world();
+    w.sandbox
+        .sign_in(
+            &w.ann,
+            Consent::GrantOnly(vec!["openid".into(), "email".into()]),
+        )
+        .unwrap();
+    let (_, challenge) = pkce();
+    let first = form_of(
+        &consent(&w, &challenge, SCOPES)
+            .await
+            .header("location")
+            .unwrap(),
+    );
+    assert!(!first["scope"].contains("calendar"));
+    w.sandbox.sign_in(&w.ann, Consent::GrantAll).unwrap();
+    let (verifier, challenge) = pkce();
+    let second = form_of(
+        &consent(&w, &challenge, CALENDAR)
+            .await
+            .header("location")
+            .unwrap(),
+    );
+    let granted: std::collections::HashSet<&str> = second["scope"].split(' ').collect();
+    assert_eq!(
+        granted,
+        std::collections::HashSet::from([
+            CALENDAR,
+            "openid",
+            "https://www.googleapis.com/auth/userinfo.email"
+        ])
+    );
+    let tokens = exchange(&w, &second["code"], &verifier).await.json();
+    assert!(tokens["id_token"].is_string());
+}
+
+#[actix_web::test]
+async fn the_clock_can_start_elsewhere_and_move_forward() {
+    let config = impulses_gcal::sandbox::SandboxConfig {
+        clock_offset: chrono::Duration::days(-30),
+        ..Default::default()
+    };
+    let w = world_with(config);
+    let month_ago = chrono::Utc::now() - chrono::Duration::days(30);
+    assert!((w.sandbox.now() - month_ago).num_seconds().abs() < 60);
+    let (access, _) = connect(&w).await;
+    w.sandbox.advance_clock(Duration::from_secs(3598));
+    assert_eq!(list(&w, &access, &[]).await.status, StatusCode::OK);
+    w.sandbox.advance_clock(Duration::from_secs(2));
+    assert_eq!(
+        list(&w, &access, &[]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    expect_one_violation(&w, "expired");
 }

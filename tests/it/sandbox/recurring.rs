@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use awc::http::StatusCode;
 use chrono::{NaiveDate, TimeZone};
-use impulses_gcal::sandbox::{EventPatch, EventSpec, EventTime};
+use impulses_gcal::sandbox::{EventId, EventPatch, EventSpec, EventTime};
 use serde_json::Value;
 
 use super::support::*;
@@ -29,6 +29,17 @@ fn weekly(count: u32) -> EventSpec {
         EventTime::Timed(at + chrono::Duration::minutes(30)),
     )
     .recurrence([format!("RRULE:FREQ=WEEKLY;COUNT={count}")])
+}
+
+/// Renames the 2026-03-23 occurrence of the series; returns its instance id.
+fn make_special(w: &World, master: &EventId) -> EventId {
+    let patch = EventPatch {
+        summary: Some("Special".into()),
+        ..Default::default()
+    };
+    w.sandbox
+        .patch_occurrence(&w.ann, master, warsaw(3, 23, 7), patch)
+        .unwrap()
 }
 
 async fn single(
@@ -182,18 +193,7 @@ async fn moved_and_cancelled_occurrences_keep_their_instance_ids() {
 async fn changing_a_series_relists_all_instances_and_deleting_it_tombstones_them() {
     let w = world();
     let master = w.sandbox.insert_event(&w.ann, weekly(3)).unwrap();
-    let moved = w
-        .sandbox
-        .patch_occurrence(
-            &w.ann,
-            &master,
-            warsaw(3, 23, 7),
-            EventPatch {
-                summary: Some("Special".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let moved = make_special(&w, &master);
     let (access, _) = connect(&w).await;
     let (_, token) = single(&w, &access, &[], None).await;
 
@@ -237,18 +237,7 @@ async fn changing_a_series_relists_all_instances_and_deleting_it_tombstones_them
 async fn without_single_events_masters_carry_recurrence_and_exceptions_stand_alone() {
     let w = world();
     let master = w.sandbox.insert_event(&w.ann, weekly(3)).unwrap();
-    let moved = w
-        .sandbox
-        .patch_occurrence(
-            &w.ann,
-            &master,
-            warsaw(3, 23, 7),
-            EventPatch {
-                summary: Some("Special".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+    let moved = make_special(&w, &master);
     let cancelled = w
         .sandbox
         .cancel_occurrence(&w.ann, &master, warsaw(3, 30, 7))
@@ -345,4 +334,62 @@ async fn open_ended_series_expand_to_the_horizon_and_order_by_start_time_sorts()
         StatusCode::BAD_REQUEST,
         "startTime needs singleEvents"
     );
+}
+
+#[actix_web::test]
+async fn occurrences_a_series_change_takes_away_come_back_cancelled() {
+    let w = world();
+    let master = w.sandbox.insert_event(&w.ann, weekly(3)).unwrap();
+    let (access, _) = connect(&w).await;
+    let (before, token) = single(&w, &access, &[], None).await;
+    assert_eq!(before.len(), 3);
+
+    let shorter = EventPatch {
+        recurrence: Some(vec!["RRULE:FREQ=WEEKLY;COUNT=2".into()]),
+        ..Default::default()
+    };
+    w.sandbox.patch_event(&w.ann, &master, shorter).unwrap();
+    let (items, token) = single(&w, &access, &[], Some(&token)).await;
+    let last = format!("{}_20260330T050000Z", master.as_str());
+    let gone = items
+        .iter()
+        .find(|i| i["id"] == last.as_str())
+        .expect("the dropped occurrence is listed");
+    assert_eq!(gone["status"], "cancelled");
+    assert_eq!(
+        items.iter().filter(|i| i["status"] == "confirmed").count(),
+        2
+    );
+
+    // Moving the whole series an hour later changes every instance id.
+    let EventTime::Timed(at) = warsaw(3, 16, 8) else {
+        unreachable!()
+    };
+    let later = EventPatch {
+        start: Some(EventTime::Timed(at)),
+        end: Some(EventTime::Timed(at + chrono::Duration::minutes(30))),
+        ..Default::default()
+    };
+    w.sandbox.patch_event(&w.ann, &master, later).unwrap();
+    let (items, _) = single(&w, &access, &[], Some(&token)).await;
+    let cancelled: HashSet<String> = items
+        .iter()
+        .filter(|i| i["status"] == "cancelled")
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    let expected: HashSet<String> = ["20260316T060000Z", "20260323T060000Z"]
+        .iter()
+        .map(|s| format!("{}_{s}", master.as_str()))
+        .collect();
+    assert_eq!(cancelled, expected);
+    let confirmed: Vec<&str> = items
+        .iter()
+        .filter(|i| i["status"] == "confirmed")
+        .map(|i| i["start"]["dateTime"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        confirmed,
+        vec!["2026-03-16T08:00:00+01:00", "2026-03-23T08:00:00+01:00"]
+    );
+    w.sandbox.assert_no_violations();
 }

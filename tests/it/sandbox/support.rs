@@ -166,12 +166,24 @@ pub async fn refresh(w: &World, refresh_token: &str) -> Answer {
     .await
 }
 
+/// The code of a consent with everything our client sends.
+pub async fn code_for(w: &World, challenge: &str) -> String {
+    let redirect = consent(w, challenge, SCOPES).await;
+    assert_eq!(redirect.status, StatusCode::FOUND);
+    form_of(&redirect.header("location").unwrap())["code"].clone()
+}
+
+/// Takes the violations, asserting there was exactly one and that it mentions `needle`.
+pub fn expect_one_violation(w: &World, needle: &str) {
+    let violations = w.sandbox.take_violations();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(violations[0].contains(needle), "{violations:?}");
+}
+
 /// Access and refresh token of the signed-in account after a full, correct OAuth dance.
 pub async fn connect(w: &World) -> (String, String) {
     let (verifier, challenge) = pkce();
-    let redirect = consent(w, &challenge, SCOPES).await;
-    assert_eq!(redirect.status, StatusCode::FOUND);
-    let code = form_of(&redirect.header("location").unwrap())["code"].clone();
+    let code = code_for(w, &challenge).await;
     let tokens = exchange(w, &code, &verifier).await;
     assert_eq!(
         tokens.status,
