@@ -8,7 +8,7 @@
 //! or the new one in force, never a mix.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
@@ -180,16 +180,30 @@ pub(crate) fn warn_if_shared(path: &Path) {
     }
 }
 
-fn create_key_file(path: &PathBuf) -> Result<CredentialKey, String> {
+/// Writes a new key to a private temporary file, syncs it, and renames it into place, so a
+/// crash during the first start leaves either no key file or a complete one, never an empty one
+/// that would stop every later start.
+fn create_key_file(path: &Path) -> Result<CredentialKey, String> {
     let key = CredentialKey::generate().map_err(|_| "no randomness for a new key".to_string())?;
+    let tmp = path.with_extension("key.tmp");
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.to_string()),
+    }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|e| e.to_string())?;
+    let mut file = options.open(&tmp).map_err(|e| e.to_string())?;
     file.write_all(format!("{}\n", key.to_base64()).as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, path).map_err(|e| e.to_string())?;
+    if let Some(dir) = path.parent() {
+        // The rename itself is durable once the directory is synced.
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
     Ok(key)
 }
 

@@ -290,3 +290,14 @@ fn a_schema_1_store_with_plaintext_secrets_is_sealed_at_open() {
         .unwrap();
     assert_eq!(p.verifier.expose(), VERIFIER);
 }
+
+#[test]
+fn a_key_file_left_half_made_by_a_crash_is_replaced_on_a_store_without_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("credentials.key.tmp"), "").unwrap();
+    let store = open_retrying(dir.path(), &CredentialKeys::default()).unwrap();
+    assert!(dir.path().join(KEY_FILE).exists());
+    assert!(!dir.path().join("credentials.key.tmp").exists());
+    drop(store);
+    assert!(open_retrying(dir.path(), &CredentialKeys::default()).is_ok());
+}
