@@ -167,6 +167,25 @@ mod tests {
         assert!(c.open(b"t\0a", b"{\"json\":1}").is_err(), "plaintext");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_record_round_trips_and_any_alteration_is_refused(
+            plaintext in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            ctx in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            flip in proptest::prelude::any::<proptest::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let c = Cipher::new(&key(7)).unwrap();
+            let sealed = c.seal(&ctx, &plaintext).unwrap();
+            proptest::prop_assert_eq!(c.open(&ctx, &sealed).unwrap(), plaintext);
+            let mut altered = sealed.clone();
+            let i = flip.index(altered.len());
+            altered[i] ^= 1 << bit;
+            proptest::prop_assert!(c.open(&ctx, &altered).is_err());
+            proptest::prop_assert!(c.open(&ctx, &sealed[..sealed.len() - 1]).is_err());
+        }
+    }
+
     #[test]
     fn every_seal_uses_a_fresh_nonce() {
         let c = Cipher::new(&key(1)).unwrap();
