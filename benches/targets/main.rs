@@ -3,8 +3,9 @@
 //! and prints one table.
 //!
 //! ```sh
-//! cargo bench --bench targets            # full sizes (about ten minutes on 2 cores)
-//! cargo bench --bench targets -- --quick # smaller sizes (about a minute)
+//! cargo bench --bench targets            # full sizes (about three minutes on 2 cores)
+//! cargo bench --bench targets -- --quick # smaller sizes (about half a minute)
+//! cargo bench --bench targets -- --only sync,data   # some parts: convert, data, sync, poll
 //! ```
 //!
 //! `cargo test` does not build it; `cargo clippy --all-targets` does.
@@ -23,6 +24,10 @@ mod table;
 use std::time::Duration;
 
 use table::Row;
+
+/// The allocator `src/main.rs` runs the server with, so the in-process server measures as deployed.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Every size of one run of the benchmark.
 struct Sizes {
@@ -96,23 +101,39 @@ impl Sizes {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    // `--only data,sync` runs some parts (convert, data, sync, poll; poll includes memory).
+    let only: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|list| list.split(',').map(str::to_string).collect());
+    let wanted = |part: &str| only.as_ref().is_none_or(|o| o.iter().any(|p| p == part));
     let sizes = if quick { Sizes::quick() } else { Sizes::full() };
     println!("{}", machine(quick));
     let mut rows: Vec<Row> = Vec::new();
-    eprintln!("5. conversion");
-    rows.push(convert::run(sizes.convert_runs, sizes.convert_batches));
+    if wanted("convert") {
+        eprintln!("5. conversion");
+        rows.push(convert::run(sizes.convert_runs, sizes.convert_batches));
+    }
     actix_web::rt::System::new().block_on(async {
-        eprintln!("6, 7. store writes and data API");
-        rows.extend(data_api::run(&sizes.data).await);
+        if wanted("data") {
+            eprintln!("6, 7. store writes and data API");
+            rows.extend(data_api::run(&sizes.data).await);
+        }
         let sandbox = rig::start_sandbox();
-        eprintln!("1, 2. full and incremental syncs");
-        rows.extend(sync::run(&sandbox, &sizes.sync).await);
-        eprintln!("3. poll cycle");
-        let (poll_rows, fleet) = poll::run(&sandbox, &sizes.poll).await;
-        rows.extend(poll_rows);
-        eprintln!("4. memory of the server binary");
-        rows.extend(memory::run(&sandbox, &fleet).await);
+        if wanted("sync") {
+            eprintln!("1, 2. full and incremental syncs");
+            rows.extend(sync::run(&sandbox, &sizes.sync).await);
+        }
+        if wanted("poll") {
+            eprintln!("3. poll cycle");
+            let (poll_rows, fleet) = poll::run(&sandbox, &sizes.poll).await;
+            rows.extend(poll_rows);
+            eprintln!("4. memory of the server binary");
+            rows.extend(memory::run(&sandbox, &fleet).await);
+        }
         sandbox.assert_no_violations();
         sandbox.stop().await;
     });
