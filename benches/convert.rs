@@ -17,6 +17,10 @@ mod typical_events;
 
 use typical_events::{thread_cpu_time, typical_events, BATCH};
 
+/// The allocator `src/main.rs` runs the server with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn bench_convert(c: &mut Criterion) {
     let events = typical_events();
     let ctx = ConvertContext::default();

@@ -87,7 +87,7 @@ pub fn number(x: f64) -> String {
         return format!("{x}");
     }
     let decimals = match x.abs() {
-        a if a >= 100.0 => 0,
+        a if a >= 100.0 || a.fract() == 0.0 => 0,
         a if a >= 10.0 => 1,
         _ => 2,
     };
