@@ -13,6 +13,15 @@ use impulses_gcal::settings::Settings;
 use impulses_gcal::store::Store;
 use impulses_gcal::system::SyncSystem;
 
+/// mimalloc instead of the system allocator: sled and the sync path allocate many small,
+/// short-lived buffers, and glibc's allocator spent a quarter of a big sync commit consolidating
+/// its free lists (`benches/targets`: store upserts 134,000 → 217,000 points/s, incremental
+/// syncs about 4x faster). Built with `no_thp`: on a kernel with transparent huge pages in
+/// `madvise` mode mimalloc would ask for huge pages and commit its arenas eagerly, which made an
+/// idle 1,000-token server 81 MiB resident instead of 37 MiB.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: impulses-gcal [serve | sandbox]
 
   serve    run the server (the default); settings come from environment variables,

@@ -68,11 +68,8 @@ async fn read_metric(
         to: query.to,
     };
     let store = state.store.clone();
-    let body = web::block(move || -> Result<Vec<u8>, ApiError> {
-        let points = store.read_datapoints(&caller.0.user, &metric, range)?;
-        serde_json::to_vec(&points).map_err(ApiError::internal)
-    })
-    .await??;
+    let body =
+        web::block(move || store.read_datapoints_json(&caller.0.user, &metric, range)).await??;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))

@@ -74,6 +74,57 @@ pub fn decode(timestamp: i64, bytes: &[u8]) -> Result<Datapoint, StoreError> {
     })
 }
 
+/// Appends the JSON of the stored point (`timestamp` from the key, `bytes` as [`encode`] wrote
+/// them) to `out`: byte for byte what `serde_json` writes for the decoded [`Datapoint`], with the
+/// same checks as [`decode`], but without building the point. A 100,000-point read no longer
+/// allocates a map and six strings per point.
+pub fn write_json(timestamp: i64, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), StoreError> {
+    let json = |out: &mut Vec<u8>, v: &dyn erased::Json| v.write(out);
+    let mut r = Reader(bytes);
+    let value = f64::from_be_bytes(r.array()?);
+    let count = u16::from_be_bytes(r.array()?);
+    out.extend_from_slice(b"{\"timestamp\":");
+    json(out, &timestamp)?;
+    out.extend_from_slice(b",\"dimensions\":{");
+    for i in 0..count {
+        if i > 0 {
+            out.push(b',');
+        }
+        let klen = u16::from_be_bytes(r.array()?) as usize;
+        let key = r.str(klen)?;
+        if !crate::metric::is_valid_name(key) {
+            return Err(StoreError::corrupt("invalid dimension key"));
+        }
+        json(out, &key)?;
+        out.push(b':');
+        let vlen = u32::from_be_bytes(r.array()?) as usize;
+        json(out, &r.str(vlen)?)?;
+    }
+    if !r.0.is_empty() {
+        return Err(StoreError::corrupt("trailing bytes after datapoint"));
+    }
+    out.extend_from_slice(b"},\"value\":");
+    json(out, &value)?;
+    out.push(b'}');
+    Ok(())
+}
+
+/// The scalar pieces [`write_json`] hands to `serde_json`, so each is formatted exactly as the
+/// derived `Serialize` of [`Datapoint`] formats it.
+mod erased {
+    use super::StoreError;
+
+    pub trait Json {
+        fn write(&self, out: &mut Vec<u8>) -> Result<(), StoreError>;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn write(&self, out: &mut Vec<u8>) -> Result<(), StoreError> {
+            serde_json::to_writer(out, self).map_err(|e| StoreError::corrupt(e.to_string()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,8 +140,19 @@ mod tests {
         }
 
         #[test]
+        fn json_is_what_serde_writes_for_the_decoded_point(ts in any::<i64>(), value in -1e300f64..1e300,
+                       dims in proptest::collection::btree_map("[a-z_.]{1,10}", ".{0,20}", 0..6)) {
+            let dimensions: Dimensions = dims.into_iter().map(|(k, v)| (DimensionKey::new(k).unwrap(), v)).collect();
+            let p = Datapoint { timestamp: ts, dimensions, value };
+            let mut out = Vec::new();
+            write_json(ts, &encode(&p), &mut out).unwrap();
+            prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&p).unwrap());
+        }
+
+        #[test]
         fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode(0, &bytes);
+            let _ = write_json(0, &bytes, &mut Vec::new());
         }
     }
 

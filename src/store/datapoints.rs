@@ -41,6 +41,43 @@ impl Store {
         metric: &MetricName,
         range: TimeRange,
     ) -> Result<Vec<Datapoint>, StoreError> {
+        let mut out = Vec::new();
+        self.scan_datapoints(user, metric, range, |ts, value| {
+            out.push(codec::decode(ts, value)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// [`Self::read_datapoints`] as the JSON array the data API answers, written straight from
+    /// the stored bytes (the same bytes `serde_json` writes for the points).
+    pub fn read_datapoints_json(
+        &self,
+        user: &str,
+        metric: &MetricName,
+        range: TimeRange,
+    ) -> Result<Vec<u8>, StoreError> {
+        let mut out = Vec::with_capacity(1024);
+        out.push(b'[');
+        self.scan_datapoints(user, metric, range, |ts, value| {
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            codec::write_json(ts, value, &mut out)
+        })?;
+        out.push(b']');
+        Ok(out)
+    }
+
+    /// Calls `each` with the timestamp and stored value of every point of one metric within
+    /// `range`, in key order, by one range scan.
+    fn scan_datapoints(
+        &self,
+        user: &str,
+        metric: &MetricName,
+        range: TimeRange,
+        mut each: impl FnMut(i64, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let prefix = keys::metric_prefix(user, metric.as_str());
         let start = match range.from {
             Some(from) => keys::timestamp_bound(&prefix, from),
@@ -51,20 +88,19 @@ impl Store {
             None => keys::prefix_end(&prefix),
         };
         if end.as_ref().is_some_and(|e| *e <= start) {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let iter = match end {
             Some(end) => self.inner.datapoints.range(start..end),
             None => self.inner.datapoints.range(start..),
         };
-        let mut out = Vec::new();
         for item in iter {
             let (key, value) = item?;
             let ts = keys::timestamp_of_key(prefix.len(), &key)
                 .ok_or_else(|| StoreError::corrupt("datapoint key"))?;
-            out.push(codec::decode(ts, &value)?);
+            each(ts, &value)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The names of the user's metrics, sorted. Each metric costs one seek: after finding a
@@ -161,6 +197,14 @@ mod tests {
             .unwrap();
         let ts: Vec<i64> = all.iter().map(|p| p.timestamp).collect();
         assert_eq!(ts, vec![-7, 1, 2, 2]);
+        let json = store
+            .read_datapoints_json("ann", &m, TimeRange::default())
+            .unwrap();
+        assert_eq!(json, serde_json::to_vec(&all).unwrap());
+        let none = store
+            .read_datapoints_json("bob", &m, TimeRange::default())
+            .unwrap();
+        assert_eq!(none, b"[]");
         assert!(all.contains(&point(2, 9.0, &[])));
         assert!(all.contains(&point(2, 4.0, &[("a", "y")])));
         assert!(!all.contains(&point(2, 1.0, &[])));

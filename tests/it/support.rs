@@ -155,6 +155,7 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> Reply {
+        let method_name = method.to_string();
         let mut req = self.client.request(method, self.url(path));
         for (k, v) in headers {
             req = req.insert_header((*k, *v));
@@ -167,7 +168,7 @@ impl TestApp {
             }
             None => req.send().await,
         }
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{method_name} {path}: {e}"));
         let bytes = resp.body().limit(64 * 1024 * 1024).await.unwrap();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Reply {

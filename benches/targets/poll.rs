@@ -1,0 +1,223 @@
+//! Figure 3: one poll cycle over many connected calendars. Every token is asked to sync at once
+//! (as the periodic ticks of a deployment line up after a restart); a cycle ends when every
+//! actor has finished a sync that started after the request.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use impulses_gcal::actors::status::ActorStatus;
+use impulses_gcal::actors::supervisor::SyncTokenNow;
+use impulses_gcal::sandbox::{AccountId, Counters, EventId, Sandbox};
+use impulses_gcal::store::Store;
+use impulses_gcal::token::TokenId;
+
+use crate::calendar;
+use crate::rig::{self, Server};
+use crate::table::{number, Goal, Row};
+
+/// Sizes of this part of the run.
+pub struct Plan {
+    /// Connected tokens, one calendar each.
+    pub tokens: usize,
+    /// Events per calendar.
+    pub events_per_token: usize,
+    /// One calendar in this many gets one change per cycle.
+    pub change_every: usize,
+    /// Cycles measured.
+    pub cycles: usize,
+}
+
+/// What the memory figure reuses: the store directory with every token connected and synced.
+pub struct Fleet {
+    pub dir: tempfile::TempDir,
+    pub tokens: usize,
+}
+
+const DEADLINE: Duration = Duration::from_secs(600);
+
+pub async fn run(sandbox: &Sandbox, plan: &Plan) -> (Vec<Row>, Fleet) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let vars = rig::env_vars(Some(sandbox), &dir.path().join("store"));
+    let settings = rig::settings(&vars);
+    let store = Store::open(&settings.data_dir).expect("store");
+    let prepared = Instant::now();
+    let mut accounts = Vec::with_capacity(plan.tokens);
+    let mut events = Vec::with_capacity(plan.tokens);
+    for i in 0..plan.tokens {
+        let (account, ids) =
+            calendar::seeded_account(sandbox, &format!("p{i}@bench.test"), plan.events_per_token);
+        accounts.push((account, format!("user-{i}")));
+        events.push(ids);
+    }
+    let tokens = rig::connect(sandbox, &settings, &store, &accounts).await;
+    eprintln!(
+        "  {} calendars created and connected in {:.1} s",
+        plan.tokens,
+        prepared.elapsed().as_secs_f64()
+    );
+
+    let before = sandbox.counters();
+    let start = Instant::now();
+    let server = Server::start(settings.clone(), store.clone());
+    let startup = wait_all(&server, plan.tokens, 0, start).await;
+    check_cycle(sandbox, &before, &accounts, &server.board().all());
+    eprintln!(
+        "  start-up cycle (full syncs): {:.2} s",
+        startup.as_secs_f64()
+    );
+
+    let mut times = Vec::new();
+    let mut lists = Vec::new();
+    let mut failures = Vec::new();
+    for cycle in 0..plan.cycles {
+        change_some(sandbox, &accounts, &events, plan, cycle);
+        let before = sandbox.counters();
+        let took = cycle_once(&server, &tokens).await;
+        let statuses = server.board().all();
+        let (list_calls, failed) = check_cycle(sandbox, &before, &accounts, &statuses);
+        eprintln!(
+            "  poll cycle {cycle}: {:.2} s, {list_calls} list requests",
+            took.as_secs_f64()
+        );
+        times.push(took.as_secs_f64());
+        lists.push(list_calls as f64);
+        failures.push(failed as f64);
+    }
+    server.stop().await;
+    drop(store);
+    let n = number(plan.tokens as f64);
+    let rows = vec![
+        Row::new(
+            format!(
+                "3. start-up: {n} tokens x {} events, full syncs",
+                plan.events_per_token
+            ),
+            "s",
+            Goal::Info,
+            vec![startup.as_secs_f64()],
+        ),
+        Row::new(
+            format!(
+                "3. poll cycle: {n} tokens x {} events, 1 in {} changed",
+                plan.events_per_token, plan.change_every
+            ),
+            "s",
+            Goal::AtMost(10.0),
+            times,
+        ),
+        Row::new(
+            "3. list requests per cycle (each calendar exactly 1)",
+            "req",
+            Goal::Exactly(plan.tokens as f64),
+            lists,
+        ),
+        Row::new(
+            "3. failed requests + failed syncs per cycle",
+            "",
+            Goal::Exactly(0.0),
+            failures,
+        ),
+    ];
+    (
+        rows,
+        Fleet {
+            dir,
+            tokens: plan.tokens,
+        },
+    )
+}
+
+/// Patches one event in every `change_every`-th calendar (a different slice each cycle).
+fn change_some(
+    sandbox: &Sandbox,
+    accounts: &[(AccountId, String)],
+    events: &[Vec<EventId>],
+    plan: &Plan,
+    cycle: usize,
+) {
+    for (i, ((account, _), ids)) in accounts.iter().zip(events).enumerate() {
+        if i % plan.change_every == cycle % plan.change_every {
+            let id = &ids[cycle % ids.len()];
+            sandbox
+                .patch_event(account, id, calendar::edit(cycle))
+                .expect("patch");
+        }
+    }
+}
+
+/// Asks every token to sync (all at once) and waits for the cycle to end.
+async fn cycle_once(server: &Server, tokens: &[TokenId]) -> Duration {
+    let sync = server.sync();
+    let asked = rig::now_ms();
+    let start = Instant::now();
+    let sends = tokens
+        .iter()
+        .map(|t| sync.supervisor.send(SyncTokenNow(t.clone())));
+    for result in futures_util::future::join_all(sends).await {
+        result.expect("supervisor").expect("sync started");
+    }
+    wait_all(server, tokens.len(), asked, start).await
+}
+
+/// Waits until `count` actors have ended a sync started at or after `asked` (unix ms).
+async fn wait_all(server: &Server, count: usize, asked: i64, start: Instant) -> Duration {
+    let board = server.board();
+    loop {
+        let done = board.all().iter().filter(|s| ended_since(s, asked)).count();
+        if done == count {
+            return start.elapsed();
+        }
+        if start.elapsed() > DEADLINE {
+            panic!("poll cycle: only {done} of {count} syncs ended");
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn ended_since(s: &ActorStatus, asked: i64) -> bool {
+    s.state != "syncing"
+        && s.last_sync_start.is_some_and(|t| t >= asked)
+        && s.last_sync_end >= s.last_sync_start
+}
+
+/// Checks a cycle against the sandbox's counters: every calendar listed exactly once, no answer
+/// other than 200, no failed sync. Returns (list requests, failures).
+fn check_cycle(
+    sandbox: &Sandbox,
+    before: &Counters,
+    accounts: &[(AccountId, String)],
+    statuses: &[ActorStatus],
+) -> (u64, u64) {
+    let after = sandbox.counters();
+    let lists = after.list_calls() - before.list_calls();
+    let per_account: BTreeMap<&String, u64> = after
+        .list_calls_by_account
+        .iter()
+        .map(|(k, v)| {
+            (
+                k,
+                v - before.list_calls_by_account.get(k).copied().unwrap_or(0),
+            )
+        })
+        .collect();
+    for (account, _) in accounts {
+        let calls = per_account
+            .get(&account.as_str().to_string())
+            .copied()
+            .unwrap_or(0);
+        assert_eq!(
+            calls,
+            1,
+            "account {}: {calls} list requests",
+            account.as_str()
+        );
+    }
+    let errors: u64 = after
+        .by_status
+        .iter()
+        .filter(|(status, _)| **status != 200)
+        .map(|(status, n)| n - before.by_status.get(status).copied().unwrap_or(0))
+        .sum();
+    let failed: u64 = statuses.iter().map(|s| s.syncs_failed).sum();
+    (lists, errors + failed)
+}

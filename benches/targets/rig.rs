@@ -1,0 +1,243 @@
+//! The rig every system benchmark runs on: the sandbox Google on loopback, a store in a temporary
+//! directory, and the real server (`SyncSystem::start` + `server::http_server`) on it, configured
+//! the way a deployment configures real Google.
+//!
+//! Calendars are connected with real grants: our own OAuth client code builds the consent URL,
+//! the sandbox's consent screen answers it with a code, and our client redeems the code at the
+//! sandbox's token endpoint. Only the last step of the HTTP callback (storing the data token and
+//! the credentials) is done through the library API, which is what lets ten thousand calendars be
+//! connected in seconds.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use futures_util::StreamExt;
+use impulses_gcal::actors::status::{ActorStatus, StatusBoard};
+use impulses_gcal::google::http::{GoogleHttp, InFlight};
+use impulses_gcal::google::oauth;
+use impulses_gcal::sandbox::{AccountId, Consent, Sandbox, SandboxConfig};
+use impulses_gcal::secret::Secret;
+use impulses_gcal::server::http_server;
+use impulses_gcal::settings::Settings;
+use impulses_gcal::store::{GoogleCredentials, NewToken, Store};
+use impulses_gcal::system::{SyncHandle, SyncSystem};
+use impulses_gcal::token::{now_secs, Capability, TokenId};
+
+/// The admin bearer of every benchmark server.
+pub const ADMIN: &str = "bench-admin-token-0123456789";
+/// This server's public origin; only the OAuth redirect URI is built from it.
+pub const ORIGIN_API: &str = "http://api.bench:8000";
+
+/// Starts the sandbox Google in the current actix system, with our redirect URI registered.
+pub fn start_sandbox() -> Sandbox {
+    let config = SandboxConfig {
+        redirect_uris: vec![format!("{ORIGIN_API}/oauth2/google/callback")],
+        ..SandboxConfig::default()
+    };
+    Sandbox::start(config).expect("sandbox starts")
+}
+
+/// The environment a deployment would set, for a store in `data_dir` and (optionally) Google.
+pub fn env_vars(google: Option<&Sandbox>, data_dir: &Path) -> HashMap<String, String> {
+    let mut vars: HashMap<String, String> = [
+        ("PORT", "0"),
+        ("BIND_ADDRESS", "127.0.0.1"),
+        ("ADMIN_TOKEN", ADMIN),
+        ("ORIGIN_API", ORIGIN_API),
+        ("RUST_LOG", "warn"),
+        // Long enough that no periodic poll starts while a benchmark measures.
+        ("GCAL_POLL_INTERVAL_SECS", "86400"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    vars.insert("DATA_DIR".into(), data_dir.display().to_string());
+    if let Some(sandbox) = google {
+        let mut creds = sandbox.client_secret_json();
+        creds["web"]["revoke_uri"] = sandbox.revoke_uri().into();
+        creds["web"]["userinfo_uri"] = sandbox.userinfo_uri().into();
+        vars.insert("GOOGLE_OAUTH2_CREDS".into(), creds.to_string());
+        vars.insert(
+            "GOOGLE_CALENDAR_API_BASE".into(),
+            sandbox.calendar_api_base(),
+        );
+    }
+    vars
+}
+
+/// Validated settings from [`env_vars`].
+pub fn settings(vars: &HashMap<String, String>) -> Settings {
+    Settings::load(|name| vars.get(name).cloned()).expect("valid settings")
+}
+
+/// The real server on 127.0.0.1, started the way `main` starts it.
+pub struct Server {
+    pub addr: SocketAddr,
+    system: SyncSystem,
+    handle: ServerHandle,
+    task: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    pub fn start(settings: Settings, store: Store) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let system = SyncSystem::start(settings, store);
+        let server = http_server(system.app_state(), listener).expect("server");
+        let handle = server.handle();
+        let task = actix_web::rt::spawn(server);
+        Self {
+            addr,
+            system,
+            handle,
+            task,
+        }
+    }
+
+    /// The sync actors' handles (Google is configured).
+    pub fn sync(&self) -> SyncHandle {
+        self.system.app_state().sync.expect("Google is configured")
+    }
+
+    pub fn board(&self) -> StatusBoard {
+        self.sync().board
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Stops the HTTP server and the sync system, and flushes the store.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+        self.system.shutdown().await.expect("clean shutdown");
+    }
+}
+
+/// Connects each account to a new data token of its user (`users[i]`, token name `google`):
+/// consent (one at a time: the sandbox has one signed-in person), code exchange (concurrent),
+/// then the data token and credentials go into the store. Returns the token ids in order.
+pub async fn connect(
+    sandbox: &Sandbox,
+    settings: &Settings,
+    store: &Store,
+    accounts: &[(AccountId, String)],
+) -> Vec<TokenId> {
+    let google = settings.google.clone().expect("Google is configured");
+    let redirect = settings.redirect_uri();
+    let browser = awc::Client::builder().disable_redirects().finish();
+    let mut codes = Vec::with_capacity(accounts.len());
+    for (account, _) in accounts {
+        sandbox
+            .sign_in(account, Consent::GrantAll)
+            .expect("account exists");
+        let start = oauth::start_authorization(&google, &redirect).expect("authorization URL");
+        let resp = browser
+            .get(&start.url)
+            .send()
+            .await
+            .expect("consent screen");
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .expect("consent redirects")
+            .to_string();
+        let code = url::Url::parse(&location)
+            .expect("redirect URL")
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .expect("a code");
+        codes.push((code, start.verifier));
+    }
+    let http = GoogleHttp::new(
+        &settings.google_http,
+        InFlight::new(32),
+        impulses_gcal::telemetry::Telemetry::new().unwrap(),
+    );
+    let grants: Vec<_> = futures_util::stream::iter(codes)
+        .map(|(code, verifier)| {
+            let (http, google, redirect) = (&http, &google, &redirect);
+            async move {
+                oauth::exchange_code(http, google, redirect, &code, &verifier, now_secs())
+                    .await
+                    .expect("code exchange")
+            }
+        })
+        .buffered(32)
+        .collect()
+        .await;
+    let now = now_secs();
+    accounts
+        .iter()
+        .zip(grants)
+        .map(|((_, user), grant)| {
+            let id_token = grant.id_token.as_ref().expect("an ID token");
+            let identity = oauth::identity_from_id_token(id_token.expose(), &google.client_id)
+                .expect("identity");
+            let (token, _) = store
+                .create_token(
+                    NewToken {
+                        user: user.clone(),
+                        name: "google".into(),
+                        capability: Capability::Super,
+                        expires_at: now + 365 * 24 * 3600,
+                    },
+                    now,
+                )
+                .expect("token");
+            let creds = GoogleCredentials {
+                connection_id: TokenId::generate().to_string(),
+                access_token: grant.access_token,
+                access_expires_at: grant.expires_at,
+                refresh_token: grant
+                    .refresh_token
+                    .unwrap_or_else(|| Secret::new(String::new())),
+                scopes: grant.scopes,
+                account_email: identity.email,
+                account_sub: identity.sub,
+                connected_at: now,
+                updated_at: now,
+                needs_reauth: None,
+            };
+            store
+                .put_credentials(&token.id, &creds)
+                .expect("credentials");
+            token.id
+        })
+        .collect()
+}
+
+/// Waits, checking every millisecond, until `done` holds for the token's published status;
+/// returns the time it took since `since`. Panics with the last status after `deadline`.
+pub async fn wait_status(
+    board: &StatusBoard,
+    token: &TokenId,
+    since: Instant,
+    deadline: Duration,
+    done: impl Fn(&ActorStatus) -> bool,
+) -> (Duration, ActorStatus) {
+    loop {
+        if let Some(status) = board.get(token) {
+            if done(&status) {
+                return (since.elapsed(), status);
+            }
+            if since.elapsed() > deadline {
+                panic!("token {token}: timed out; last status {status:?}");
+            }
+        } else if since.elapsed() > deadline {
+            panic!("token {token}: timed out; no status");
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// The current time in unix milliseconds, as the actors stamp their statuses.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

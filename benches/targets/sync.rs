@@ -1,0 +1,241 @@
+//! Figures 1 and 2: a full sync of a big calendar, and incremental syncs of 100 edited and 100
+//! deleted events on calendars of two sizes, through the real actors against the sandbox.
+
+use std::time::{Duration, Instant};
+
+use impulses_gcal::actors::supervisor::{Connected, SyncTokenNow};
+use impulses_gcal::google::calendar::{fetch_page, PageRequest, PRIMARY};
+use impulses_gcal::google::http::{GoogleHttp, InFlight};
+use impulses_gcal::sandbox::{AccountId, EventId, Sandbox};
+use impulses_gcal::settings::Settings;
+use impulses_gcal::store::Store;
+use impulses_gcal::token::TokenId;
+
+use crate::calendar::{self, POINTS_PER_EVENT};
+use crate::rig::{self, Server};
+use crate::table::{number, Goal, Row};
+
+/// Sizes of this part of the run.
+pub struct Plan {
+    /// Events of the full-sync calendar.
+    pub full_events: usize,
+    /// Full syncs measured.
+    pub full_runs: usize,
+    /// Calendar sizes of the incremental syncs (the largest is the full-sync calendar).
+    pub incremental_sizes: Vec<usize>,
+    /// Incremental syncs measured per size.
+    pub incremental_runs: usize,
+    /// Edited and deleted events per incremental sync (each).
+    pub changes: usize,
+}
+
+const DEADLINE: Duration = Duration::from_secs(600);
+
+pub async fn run(sandbox: &Sandbox, plan: &Plan) -> Vec<Row> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let vars = rig::env_vars(Some(sandbox), &dir.path().join("store"));
+    let settings = rig::settings(&vars);
+    let store = Store::open(&settings.data_dir).expect("store");
+    let server = Server::start(settings.clone(), store.clone());
+    let mut rows = Vec::new();
+
+    let n = plan.full_events;
+    let (big, big_events) = calendar::seeded_account(sandbox, "full@bench.test", n);
+    let mut rates = Vec::new();
+    let mut last = None;
+    for run in 0..plan.full_runs {
+        let user = format!("full-{run}");
+        let token = connect_one(sandbox, &settings, &store, &big, &user).await;
+        let took = full_sync(&server, &token, n).await;
+        eprintln!("  full sync {run}: {n} events in {} ms", took.as_millis());
+        rates.push(n as f64 / took.as_secs_f64());
+        last = Some(token);
+    }
+    rows.push(Row::new(
+        format!(
+            "1. full sync, {} `#!` events, trigger to commit",
+            number(n as f64)
+        ),
+        "events/s",
+        Goal::AtLeast(50_000.0),
+        rates,
+    ));
+
+    for &size in &plan.incremental_sizes {
+        let (token, events) = if size == n {
+            (last.clone().expect("a full run"), big_events.clone())
+        } else {
+            let (account, events) =
+                calendar::seeded_account(sandbox, &format!("inc{size}@bench.test"), size);
+            let token =
+                connect_one(sandbox, &settings, &store, &account, &format!("inc-{size}")).await;
+            full_sync(&server, &token, size).await;
+            (token, events)
+        };
+        let account = if size == n {
+            big.clone()
+        } else {
+            AccountId::from_sub(
+                store
+                    .credentials(&token)
+                    .expect("read")
+                    .expect("connected")
+                    .account_sub,
+            )
+        };
+        let mut times = Vec::new();
+        for round in 0..plan.incremental_runs {
+            let took = incremental(sandbox, &server, &account, &token, &events, round, plan).await;
+            eprintln!(
+                "  incremental sync on {size}: {:.1} ms",
+                took.as_secs_f64() * 1e3
+            );
+            times.push(took.as_secs_f64() * 1e3);
+        }
+        rows.push(Row::new(
+            format!(
+                "2. incremental sync, {} edited + {} deleted of {} events",
+                plan.changes,
+                plan.changes,
+                number(size as f64)
+            ),
+            "ms",
+            Goal::AtMost(50.0),
+            times,
+        ));
+        rows.push(Row::new(
+            format!(
+                "2. (sandbox's own no-change incremental list, {} events)",
+                number(size as f64)
+            ),
+            "ms",
+            Goal::Info,
+            sandbox_share(&settings, &store, &token, plan.incremental_runs).await,
+        ));
+    }
+    server.stop().await;
+    rows
+}
+
+/// How long the sandbox takes to answer an incremental list with nothing new on the token's
+/// calendar: the part of an incremental sync that is the (fake) Google's, not ours.
+async fn sandbox_share(
+    settings: &Settings,
+    store: &Store,
+    token: &TokenId,
+    runs: usize,
+) -> Vec<f64> {
+    let http = GoogleHttp::new(
+        &settings.google_http,
+        InFlight::new(1),
+        impulses_gcal::telemetry::Telemetry::new().unwrap(),
+    );
+    let creds = store.credentials(token).expect("read").expect("connected");
+    let state = store.sync_state(token).expect("read");
+    let sync_token = state.sync_token.expect("synced");
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        let page = fetch_page(
+            &http,
+            &settings.calendar_api_base,
+            PRIMARY,
+            &creds.access_token,
+            PageRequest::Incremental(&sync_token),
+        )
+        .await
+        .expect("incremental list");
+        times.push(start.elapsed().as_secs_f64() * 1e3);
+        assert!(page.items.is_empty() && page.next_sync_token.is_some());
+    }
+    times
+}
+
+async fn connect_one(
+    sandbox: &Sandbox,
+    settings: &Settings,
+    store: &Store,
+    account: &AccountId,
+    user: &str,
+) -> TokenId {
+    let ids = rig::connect(
+        sandbox,
+        settings,
+        store,
+        &[(account.clone(), user.to_string())],
+    )
+    .await;
+    ids.into_iter().next().expect("one token")
+}
+
+/// Announces a new connection the way the OAuth callback does, and waits until its first sync
+/// (a full one) has committed every datapoint.
+async fn full_sync(server: &Server, token: &TokenId, events: usize) -> Duration {
+    let sync = server.sync();
+    let start = Instant::now();
+    sync.supervisor
+        .send(Connected(token.clone()))
+        .await
+        .expect("supervisor")
+        .expect("connected");
+    let (took, status) = rig::wait_status(&sync.board, token, start, DEADLINE, |s| {
+        s.syncs_ok + s.syncs_failed >= 1 && s.state != "syncing"
+    })
+    .await;
+    assert_eq!(status.syncs_ok, 1, "full sync failed: {status:?}");
+    assert_eq!(status.full_syncs, 1, "{status:?}");
+    assert_eq!(status.events, events as u64, "{status:?}");
+    assert_eq!(
+        status.datapoints,
+        events as u64 * POINTS_PER_EVENT,
+        "{status:?}"
+    );
+    took
+}
+
+/// Edits `plan.changes` events and deletes as many (different ones each round), then asks for a
+/// sync and waits until it has committed.
+async fn incremental(
+    sandbox: &Sandbox,
+    server: &Server,
+    account: &AccountId,
+    token: &TokenId,
+    events: &[EventId],
+    round: usize,
+    plan: &Plan,
+) -> Duration {
+    let k = plan.changes;
+    let chunk = &events[round * 2 * k..(round + 1) * 2 * k];
+    for id in &chunk[..k] {
+        sandbox
+            .patch_event(account, id, calendar::edit(round))
+            .expect("patch");
+    }
+    for id in &chunk[k..] {
+        sandbox.delete_event(account, id).expect("delete");
+    }
+    let sync = server.sync();
+    let before = sync.board.get(token).expect("published");
+    let lists_before = sandbox.counters().list_incremental;
+    let asked = rig::now_ms();
+    let start = Instant::now();
+    sync.supervisor
+        .send(SyncTokenNow(token.clone()))
+        .await
+        .expect("supervisor")
+        .expect("sync started");
+    let (took, status) = rig::wait_status(&sync.board, token, start, DEADLINE, |s| {
+        s.last_sync_start.unwrap_or(0) >= asked
+            && s.last_sync_end >= s.last_sync_start
+            && s.state != "syncing"
+    })
+    .await;
+    assert_eq!(status.syncs_ok, before.syncs_ok + 1, "{status:?}");
+    assert_eq!(
+        status.full_syncs, before.full_syncs,
+        "not incremental: {status:?}"
+    );
+    assert_eq!(status.events, before.events - k as u64, "{status:?}");
+    assert_eq!(sandbox.counters().list_incremental, lists_before + 1);
+    took
+}
