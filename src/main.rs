@@ -32,6 +32,10 @@ const USAGE: &str = "usage: impulses-gcal [serve | sandbox]
 type Error = Box<dyn std::error::Error>;
 
 fn main() -> ExitCode {
+    // Everything this process creates (the store's files, the key file) is private to its user,
+    // not just the data directory that holds them.
+    // SAFETY: umask only changes this process's file-creation mask; it cannot fail.
+    unsafe { libc::umask(0o077) };
     let sandbox = match std::env::args().nth(1).as_deref() {
         None | Some("serve") => false,
         Some("sandbox") => true,

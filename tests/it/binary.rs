@@ -190,6 +190,24 @@ async fn sigterm_stops_gracefully_and_no_log_line_holds_a_secret() {
     assert!(!log.contains(&plaintext), "plaintext token leaked:\n{log}");
     assert!(!log.contains(ADMIN), "admin token leaked:\n{log}");
 
+    // Every file the server created is private to its user.
+    let mut stack = vec![dir.path().to_path_buf()];
+    while let Some(path) = stack.pop() {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(&path).unwrap();
+        if path != dir.path() {
+            assert_eq!(
+                meta.permissions().mode() & 0o077,
+                0,
+                "{} is readable by others",
+                path.display()
+            );
+        }
+        if meta.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+
     // The data written before the signal was flushed and is there after a restart.
     let mut again = Proc::start(&mut command(dir.path()));
     let base = again.base_url();
