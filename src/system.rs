@@ -47,6 +47,19 @@ pub struct SyncHandle {
     pub telemetry: Telemetry,
 }
 
+impl SyncHandle {
+    /// An outbound Google client for the calling thread (awc clients are per thread), sharing
+    /// the system's in-flight cap and metrics: what an HTTP handler uses for the code exchange and
+    /// revocation.
+    pub fn google_http(&self, settings: &Settings) -> GoogleHttp {
+        GoogleHttp::new(
+            &settings.google_http,
+            self.in_flight.clone(),
+            self.telemetry.clone(),
+        )
+    }
+}
+
 /// A started impulses-gcal system: the sync actors (when Google is configured) and the state the
 /// HTTP routes share.
 pub struct SyncSystem {

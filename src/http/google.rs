@@ -8,7 +8,6 @@ use super::extract::DataCaller;
 use super::{ApiError, AppState};
 use crate::actors::metric_writer::ForgetCalendar;
 use crate::actors::supervisor::Disconnected;
-use crate::google::http::GoogleHttp;
 use crate::google::oauth;
 use crate::settings::GoogleClientConfig;
 use crate::store::GoogleCredentials;
@@ -181,11 +180,7 @@ pub async fn disconnect_token(
         .await
         .map_err(ApiError::internal)??;
     if let Some(creds) = creds {
-        let http = GoogleHttp::new(
-            &state.settings.google_http,
-            sync.in_flight.clone(),
-            sync.telemetry.clone(),
-        );
+        let http = sync.google_http(&state.settings);
         match oauth::revoke(&http, cfg, &creds.refresh_token).await {
             Ok(()) => log::info!("token {id}: Google grant revoked"),
             Err(e) => log::warn!(

@@ -9,7 +9,6 @@ use super::google::{google, Caller};
 use super::{ApiError, AppState};
 use crate::actors::metric_writer::ForgetCalendar;
 use crate::actors::supervisor::Connected;
-use crate::google::http::GoogleHttp;
 use crate::google::oauth::{self, Identity};
 use crate::settings::GoogleClientConfig;
 use crate::store::{GoogleCredentials, PendingAuthorization};
@@ -121,11 +120,7 @@ async fn finish_connection(
         .filter(|c| !c.is_empty())
         .ok_or("Google sent no authorization code")?;
     let token = live_token(state, &pending.token_id)?;
-    let http = GoogleHttp::new(
-        &state.settings.google_http,
-        sync.in_flight.clone(),
-        sync.telemetry.clone(),
-    );
+    let http = sync.google_http(&state.settings);
     let redirect_uri = state.settings.redirect_uri();
     let now = now_secs();
     let grant = oauth::exchange_code(&http, cfg, &redirect_uri, &code, &pending.verifier, now)
