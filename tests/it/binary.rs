@@ -23,6 +23,23 @@ fn command(data_dir: &std::path::Path) -> Command {
     cmd
 }
 
+/// Collects a child's stdout and stderr lines as they come, on two reader threads.
+pub fn collect_output(child: &mut Child) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    for stream in [
+        Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stdout.take().unwrap()),
+    ] {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                lines.lock().unwrap().push(line);
+            }
+        });
+    }
+    lines
+}
+
 /// A running server process whose log lines are collected as they come.
 pub struct Proc {
     pub child: Child,
@@ -32,18 +49,7 @@ pub struct Proc {
 impl Proc {
     pub fn start(cmd: &mut Command) -> Self {
         let mut child = cmd.spawn().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stdout.take().unwrap()),
-        ] {
-            let lines = lines.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    lines.lock().unwrap().push(line);
-                }
-            });
-        }
+        let lines = collect_output(&mut child);
         Self { child, lines }
     }
 

@@ -2,7 +2,6 @@
 //! it (SIGKILL), restart it on the same `DATA_DIR`, or read every line it logs.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -12,10 +11,9 @@ use actix_web::http::{Method, StatusCode};
 use impulses_gcal::sandbox::{AccountId, Consent, Sandbox, SandboxConfig};
 use serde_json::Value;
 
+use crate::binary::{collect_output, BIN};
 use crate::flow::{param, query_of};
 use crate::support::{Reply, ADMIN, ORIGIN, ORIGIN_API};
-
-const BIN: &str = env!("CARGO_BIN_EXE_impulses-gcal");
 
 /// Starts a sandbox whose registered redirect URI is the one the child servers use.
 pub fn sandbox(mut config: SandboxConfig) -> Sandbox {
@@ -25,9 +23,7 @@ pub fn sandbox(mut config: SandboxConfig) -> Sandbox {
 
 /// The environment of a child server talking to `sandbox`, storing in `data_dir`.
 pub fn google_env(sandbox: &Sandbox, data_dir: &Path) -> HashMap<String, String> {
-    let mut creds = sandbox.client_secret_json();
-    creds["web"]["revoke_uri"] = sandbox.revoke_uri().into();
-    creds["web"]["userinfo_uri"] = sandbox.userinfo_uri().into();
+    let creds = sandbox.client_secret_json();
     [
         ("PORT", "0".to_string()),
         ("BIND_ADDRESS", "127.0.0.1".to_string()),
@@ -64,18 +60,7 @@ impl ChildServer {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            Box::new(child.stderr.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stdout.take().unwrap()),
-        ] {
-            let lines = lines.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    lines.lock().unwrap().push(line);
-                }
-            });
-        }
+        let lines = collect_output(&mut child);
         let mut me = Self {
             child,
             lines,
