@@ -199,21 +199,7 @@ impl ChildServer {
             .await;
         assert_eq!(auth.status, StatusCode::OK, "{}", auth.body);
         let url = auth.body["url"].as_str().unwrap().to_string();
-        let consent = awc::Client::builder()
-            .disable_redirects()
-            .finish()
-            .get(&url)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(consent.status(), StatusCode::FOUND);
-        let location = consent
-            .headers()
-            .get("location")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_string();
+        let location = crate::flow::consent(&url).await;
         let (cb, _) = self
             .call(
                 Method::GET,

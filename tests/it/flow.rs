@@ -49,6 +49,24 @@ pub fn param(url: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The person on Google's consent screen at `url`: the sandbox answers with a redirect to the
+/// callback, whose `Location` is returned.
+pub async fn consent(url: &str) -> String {
+    let client = awc::Client::builder().disable_redirects().finish();
+    let resp = client.get(url).send().await.unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::FOUND,
+        "consent screen did not redirect"
+    );
+    resp.headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
 impl TestApp {
     /// `GET /oauth2/google/auth` → the URL.
     pub async fn auth_url(&self, token: &str) -> String {
@@ -57,24 +75,6 @@ impl TestApp {
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         r.body["url"].as_str().unwrap().to_string()
-    }
-
-    /// The person on Google's consent screen: the sandbox answers with a redirect to our
-    /// callback, whose `Location` is returned.
-    pub async fn consent(&self, url: &str) -> String {
-        let client = awc::Client::builder().disable_redirects().finish();
-        let resp = client.get(url).send().await.unwrap();
-        assert_eq!(
-            resp.status(),
-            StatusCode::FOUND,
-            "consent screen did not redirect"
-        );
-        resp.headers()
-            .get("location")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_string()
     }
 
     /// The browser following Google's redirect to our callback.
@@ -95,7 +95,7 @@ impl TestApp {
             .sign_in(account, impulses_gcal::sandbox::Consent::GrantAll)
             .unwrap();
         let url = self.auth_url(token).await;
-        let location = self.consent(&url).await;
+        let location = consent(&url).await;
         let r = self.callback(&location).await;
         assert_eq!(r.status, StatusCode::FOUND, "{}", r.body);
         r.header("location").unwrap().to_string()

@@ -233,7 +233,7 @@ async fn hostile_oauth_callbacks_never_5xx_and_leave_a_pending_flow_intact() {
         configs.body
     );
     // The genuine flow started before the storm still completes.
-    let location = app.consent(&url).await;
+    let location = crate::flow::consent(&url).await;
     let r = app.callback(&location).await;
     assert_eq!(r.status, StatusCode::FOUND);
     assert!(

@@ -107,20 +107,7 @@ async fn a_whole_session_at_debug_level_leaks_no_secret() {
         .await;
     t.add("auth", &auth, &raw);
     let url = auth.body["url"].as_str().unwrap().to_string();
-    let consent = awc::Client::builder()
-        .disable_redirects()
-        .finish()
-        .get(&url)
-        .send()
-        .await
-        .unwrap();
-    let location = consent
-        .headers()
-        .get("location")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let location = crate::flow::consent(&url).await;
     let code = param(&location, "code").unwrap();
     let callback = format!("/oauth2/google/callback?{}", query_of(&location));
     let (cb, raw) = server.call(Method::GET, &callback, &[], None).await;

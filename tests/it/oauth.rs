@@ -143,7 +143,7 @@ async fn unknown_used_or_missing_states_are_refused_with_400() {
         assert!(r.detail().contains("state"), "{}", r.body);
     }
     sb.sign_in(&ann, Consent::GrantAll).unwrap();
-    let location = app.consent(&app.auth_url(&t).await).await;
+    let location = crate::flow::consent(&app.auth_url(&t).await).await;
     assert_eq!(app.callback(&location).await.status, StatusCode::FOUND);
     let again = app.callback(&location).await;
     assert_eq!(
@@ -166,7 +166,7 @@ async fn every_failure_after_the_state_redirects_to_the_ui_with_a_reason() {
     let (id, t) = app.token("ann", "phone", "SUPER").await;
 
     sb.sign_in(&ann, Consent::Deny).unwrap();
-    let location = app.consent(&app.auth_url(&t).await).await;
+    let location = crate::flow::consent(&app.auth_url(&t).await).await;
     assert_eq!(param(&location, "error").as_deref(), Some("access_denied"));
     let to = app
         .callback(&location)
@@ -184,7 +184,7 @@ async fn every_failure_after_the_state_redirects_to_the_ui_with_a_reason() {
         Consent::GrantOnly(vec![EMAIL.into(), "openid".into()]),
     )
     .unwrap();
-    let location = app.consent(&app.auth_url(&t).await).await;
+    let location = crate::flow::consent(&app.auth_url(&t).await).await;
     let to = app
         .callback(&location)
         .await
@@ -198,7 +198,7 @@ async fn every_failure_after_the_state_redirects_to_the_ui_with_a_reason() {
 
     sb.sign_in(&ann, Consent::GrantAll).unwrap();
     sb.inject_fault(Fault::error(Endpoint::Token, 400, "invalid_grant"));
-    let location = app.consent(&app.auth_url(&t).await).await;
+    let location = crate::flow::consent(&app.auth_url(&t).await).await;
     let to = app
         .callback(&location)
         .await
@@ -215,7 +215,7 @@ async fn every_failure_after_the_state_redirects_to_the_ui_with_a_reason() {
         .auth_url(&t)
         .await
         .replace("access_type=offline", "access_type=online");
-    let location = app.consent(&url).await;
+    let location = crate::flow::consent(&url).await;
     let to = app
         .callback(&location)
         .await
@@ -228,7 +228,7 @@ async fn every_failure_after_the_state_redirects_to_the_ui_with_a_reason() {
     );
 
     // The data token is deleted while the person is on the consent screen.
-    let location = app.consent(&app.auth_url(&t).await).await;
+    let location = crate::flow::consent(&app.auth_url(&t).await).await;
     assert_eq!(
         app.admin(Method::DELETE, &format!("/admin/tokens/{id}"), None)
             .await
@@ -268,7 +268,7 @@ async fn a_flow_started_before_a_restart_finishes_after_it() {
     app.sandbox().sign_in(&ann, Consent::GrantAll).unwrap();
     let url = app.auth_url(&t).await;
     let app = app.restart().await;
-    let location = app.consent(&url).await;
+    let location = crate::flow::consent(&url).await;
     let to = app
         .callback(&location)
         .await
