@@ -1,5 +1,8 @@
 //! Metric datapoints: upserts, range reads, metric listing and deletion, all as key-range work.
 
+use sled::Batch;
+
+use super::blocks::{self, Ops};
 use super::{codec, keys, Store, StoreError};
 use crate::metric::{Datapoint, MetricName};
 
@@ -14,7 +17,8 @@ pub struct TimeRange {
 
 impl Store {
     /// Inserts or replaces points by `(timestamp, dimensions)`, atomically: one batch, so a
-    /// request is stored whole or not at all. Only these points' keys are touched.
+    /// request is stored whole or not at all. Of points with the same identity in one request,
+    /// the last wins. Only the blocks these points fall in are rewritten.
     pub fn upsert_datapoints(
         &self,
         user: &str,
@@ -22,13 +26,17 @@ impl Store {
         points: &[Datapoint],
     ) -> Result<(), StoreError> {
         let prefix = keys::metric_prefix(user, metric.as_str());
-        let mut batch = sled::Batch::default();
-        for p in points {
-            batch.insert(
-                keys::datapoint_key(&prefix, p.timestamp, &p.dimensions),
-                codec::encode(p),
-            );
-        }
+        let ops: Ops = points
+            .iter()
+            .map(|p| {
+                let entry = keys::entry_key(p.timestamp, &p.dimensions);
+                (entry.to_vec(), Some(codec::encode(p)))
+            })
+            .collect();
+        let _writing = self.writing_blocks();
+        let mut batch = Batch::default();
+        blocks::apply(&self.inner.datapoints, &prefix, &ops, &mut batch)?;
+        let _applying = self.applying_blocks();
         self.inner.datapoints.apply_batch(batch)?;
         Ok(())
     }
@@ -49,15 +57,15 @@ impl Store {
         Ok(out)
     }
 
-    /// [`Self::read_datapoints`] as the JSON array the data API answers, written straight from
-    /// the stored bytes (the same bytes `serde_json` writes for the points).
+    /// [`Self::read_datapoints`] as the JSON array the data API answers, copied from the stored
+    /// bytes ([`codec`]).
     pub fn read_datapoints_json(
         &self,
         user: &str,
         metric: &MetricName,
         range: TimeRange,
     ) -> Result<Vec<u8>, StoreError> {
-        let mut out = Vec::with_capacity(1024);
+        let mut out = Vec::with_capacity(16 * 1024);
         out.push(b'[');
         self.scan_datapoints(user, metric, range, |ts, value| {
             if out.len() > 1 {
@@ -70,7 +78,7 @@ impl Store {
     }
 
     /// Calls `each` with the timestamp and stored value of every point of one metric within
-    /// `range`, in key order, by one range scan.
+    /// `range`, in key order. Sees every commit whole: block writes wait for it.
     fn scan_datapoints(
         &self,
         user: &str,
@@ -79,28 +87,20 @@ impl Store {
         mut each: impl FnMut(i64, &[u8]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let prefix = keys::metric_prefix(user, metric.as_str());
-        let start = match range.from {
-            Some(from) => keys::timestamp_bound(&prefix, from),
-            None => prefix.clone(),
-        };
-        let end = match range.to {
-            Some(to) => Some(keys::timestamp_bound(&prefix, to)),
-            None => keys::prefix_end(&prefix),
-        };
-        if end.as_ref().is_some_and(|e| *e <= start) {
-            return Ok(());
-        }
-        let iter = match end {
-            Some(end) => self.inner.datapoints.range(start..end),
-            None => self.inner.datapoints.range(start..),
-        };
-        for item in iter {
-            let (key, value) = item?;
-            let ts = keys::timestamp_of_key(prefix.len(), &key)
-                .ok_or_else(|| StoreError::corrupt("datapoint key"))?;
-            each(ts, &value)?;
-        }
-        Ok(())
+        let from = range.from.map(keys::encode_timestamp);
+        let to = range.to.map(keys::encode_timestamp);
+        let _reading = self.reading_blocks();
+        blocks::scan(
+            &self.inner.datapoints,
+            &prefix,
+            from.as_ref().map(|f| &f[..]),
+            to.as_ref().map(|t| &t[..]),
+            |entry, value| {
+                let ts = keys::timestamp_of_entry(entry)
+                    .ok_or_else(|| StoreError::corrupt("datapoint key"))?;
+                each(ts, value)
+            },
+        )
     }
 
     /// The names of the user's metrics, sorted. Each metric costs one seek: after finding a
@@ -136,15 +136,12 @@ impl Store {
     /// Removes every point of one metric of one user; returns how many were removed.
     pub fn delete_metric(&self, user: &str, metric: &MetricName) -> Result<usize, StoreError> {
         let prefix = keys::metric_prefix(user, metric.as_str());
-        let mut batch = sled::Batch::default();
-        let mut count = 0;
-        for item in self.inner.datapoints.scan_prefix(&prefix) {
-            let (key, _) = item?;
-            batch.remove(key);
-            count += 1;
-        }
+        let _writing = self.writing_blocks();
+        let mut batch = Batch::default();
+        let count = blocks::remove_series(&self.inner.datapoints, &prefix, &mut batch)?;
+        let _applying = self.applying_blocks();
         self.inner.datapoints.apply_batch(batch)?;
-        Ok(count)
+        Ok(count as usize)
     }
 }
 

@@ -14,7 +14,10 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 
 use super::cipher::{context, is_sealed, Cipher, CredentialKey, CredentialKeys};
-use super::{StoreError, GOOGLE_CREDENTIALS, META, OAUTH_STATES, SCHEMA_KEY, SCHEMA_VERSION};
+use super::{StoreError, GOOGLE_CREDENTIALS, META, OAUTH_STATES, SCHEMA_KEY};
+
+/// The schema version from which secret records are sealed.
+const SEALED_SINCE: u32 = 2;
 
 /// Name of the key file made in the data directory when `CREDENTIALS_KEY` is unset.
 pub const KEY_FILE: &str = "credentials.key";
@@ -84,7 +87,8 @@ pub(crate) fn unlock(
 }
 
 /// Re-seals every record of the sealed trees under `cipher` (`plain` turns a stored record into
-/// its plaintext), writes the new check value and the schema version, all in one transaction.
+/// its plaintext), writes the new check value and marks the schema sealed, all in one
+/// transaction.
 fn reseal(
     db: &sled::Db,
     cipher: &Cipher,
@@ -122,7 +126,15 @@ fn reseal(
         write(c, &records[0])?;
         write(s, &records[1])?;
         m.insert(CHECK_KEY, check.as_slice())?;
-        m.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+        // Sealed means at least schema 2; a newer version stays (a key rotation on schema 3, or
+        // a new store), and a layout migration after this raises it further.
+        let stored = m
+            .get(SCHEMA_KEY)?
+            .and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
+            .map_or(0, u32::from_be_bytes);
+        if stored < SEALED_SINCE {
+            m.insert(SCHEMA_KEY, &SEALED_SINCE.to_be_bytes())?;
+        }
         Ok(())
     })?;
     db.flush()?;

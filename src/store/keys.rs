@@ -1,10 +1,11 @@
 //! Order-preserving key encodings for the sled trees.
 //!
-//! A datapoint key is `user | metric | timestamp | dimensions-hash`, where `user` and `metric` are
-//! length-prefixed (so no name is a prefix of another's range) and the timestamp is big-endian
-//! with its sign bit flipped (so byte order is numeric order, negatives included). Hence one
-//! metric of one user is one contiguous range sorted by timestamp: reads and `from`/`to` queries
-//! are range scans, and writing a point touches only its own key.
+//! A metric of a user is one series ([`blocks`](super::blocks)) under the prefix
+//! `user | metric`, both length-prefixed, so no series' prefix starts another's. A datapoint's
+//! entry key in its series is `timestamp | dimensions-hash`, the timestamp big-endian with its sign
+//! bit flipped (so byte order is numeric order, negatives included). Hence a series is sorted by
+//! timestamp, and `from`/`to` queries are range scans. An event index is one series per data
+//! token, under the length-prefixed token id, keyed by event id.
 
 use sha2::{Digest, Sha256};
 
@@ -49,39 +50,60 @@ pub fn metric_prefix(user: &str, metric: &str) -> Vec<u8> {
     out
 }
 
-/// The full key of one datapoint, given its metric's prefix.
-pub fn datapoint_key(prefix: &[u8], timestamp: i64, dimensions: &Dimensions) -> Vec<u8> {
-    let mut key = Vec::with_capacity(prefix.len() + TIMESTAMP_LEN + DIMENSIONS_HASH_LEN);
-    key.extend_from_slice(prefix);
-    key.extend_from_slice(&encode_timestamp(timestamp));
-    key.extend_from_slice(&dimensions_hash(dimensions));
-    key
+/// Bytes of a datapoint's entry key.
+pub const ENTRY_KEY_LEN: usize = TIMESTAMP_LEN + DIMENSIONS_HASH_LEN;
+
+/// The prefix of a data token's event index.
+pub fn token_prefix(token: &str) -> Vec<u8> {
+    user_prefix(token)
 }
 
-/// The key of a datapoint a calendar sync derived for data token `owner`. The owner goes into the
-/// hash, so two tokens of one user that produce equal datapoints (the same calendar connected
-/// twice) hold separate keys, and one token's sync or purge never touches the other's. Derived
-/// metrics (`imp.`) are never written through the data API, so no key of it can collide.
-pub fn derived_datapoint_key(
-    prefix: &[u8],
+/// The entry key of a datapoint written through the data API.
+pub fn entry_key(timestamp: i64, dimensions: &Dimensions) -> [u8; ENTRY_KEY_LEN] {
+    join_entry(timestamp, hash_with(dimensions, None))
+}
+
+/// The entry key of a datapoint a calendar sync derived for data token `owner`. The owner goes
+/// into the hash, so two tokens of one user that produce equal datapoints (the same calendar
+/// connected twice) hold separate entries, and one token's sync or purge never touches the
+/// other's. Derived metrics (`imp.`) are never written through the data API, so no entry of it
+/// can collide.
+pub fn derived_entry_key(
     timestamp: i64,
     dimensions: &Dimensions,
     owner: &str,
-) -> Vec<u8> {
-    let mut key = Vec::with_capacity(prefix.len() + TIMESTAMP_LEN + DIMENSIONS_HASH_LEN);
-    key.extend_from_slice(prefix);
-    key.extend_from_slice(&encode_timestamp(timestamp));
-    key.extend_from_slice(&hash_with(dimensions, Some(owner)));
+) -> [u8; ENTRY_KEY_LEN] {
+    join_entry(timestamp, hash_with(dimensions, Some(owner)))
+}
+
+fn join_entry(timestamp: i64, hash: [u8; DIMENSIONS_HASH_LEN]) -> [u8; ENTRY_KEY_LEN] {
+    let mut key = [0u8; ENTRY_KEY_LEN];
+    key[..TIMESTAMP_LEN].copy_from_slice(&encode_timestamp(timestamp));
+    key[TIMESTAMP_LEN..].copy_from_slice(&hash);
     key
 }
 
-/// The key bound for a timestamp within a metric: every key of that metric with a timestamp
-/// `>= ts` sorts at or after it.
-pub fn timestamp_bound(prefix: &[u8], ts: i64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(prefix.len() + TIMESTAMP_LEN);
+/// The timestamp of a datapoint's entry key, or `None` for a malformed key.
+pub fn timestamp_of_entry(entry: &[u8]) -> Option<i64> {
+    let bytes: [u8; TIMESTAMP_LEN] = entry.get(..TIMESTAMP_LEN)?.try_into().ok()?;
+    (entry.len() == ENTRY_KEY_LEN).then(|| decode_timestamp(bytes))
+}
+
+/// A datapoint's full key: its series prefix followed by its entry key (how the event index
+/// names the points an event produced).
+pub fn datapoint_key(prefix: &[u8], entry: &[u8; ENTRY_KEY_LEN]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + ENTRY_KEY_LEN);
     key.extend_from_slice(prefix);
-    key.extend_from_slice(&encode_timestamp(ts));
+    key.extend_from_slice(entry);
     key
+}
+
+/// Splits a full datapoint key into its series prefix and entry key.
+pub fn split_datapoint_key(key: &[u8]) -> Option<(&[u8], &[u8])> {
+    key.len()
+        .checked_sub(ENTRY_KEY_LEN)
+        .filter(|&n| n > 0)
+        .map(|n| key.split_at(n))
 }
 
 /// The smallest key greater than every key starting with `prefix`, or `None` when no such key
@@ -102,15 +124,6 @@ pub fn metric_of_key<'k>(user_prefix: &[u8], key: &'k [u8]) -> Option<&'k str> {
     let rest = key.strip_prefix(user_prefix)?;
     let len = u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as usize;
     std::str::from_utf8(rest.get(2..2 + len)?).ok()
-}
-
-/// Reads the timestamp of a datapoint key given the length of its metric prefix.
-pub fn timestamp_of_key(prefix_len: usize, key: &[u8]) -> Option<i64> {
-    let bytes: [u8; TIMESTAMP_LEN] = key
-        .get(prefix_len..prefix_len + TIMESTAMP_LEN)?
-        .try_into()
-        .ok()?;
-    Some(decode_timestamp(bytes))
 }
 
 /// A stable hash of a dimension set. The set is a sorted map and every key and value is
@@ -165,31 +178,36 @@ mod tests {
         ) {
             let p1 = metric_prefix(&user, &m1);
             let p2 = metric_prefix(&user, &m2);
-            let k1 = datapoint_key(&p1, t1, &Dimensions::new());
-            let k2 = datapoint_key(&p2, t2, &Dimensions::new());
+            let k1 = datapoint_key(&p1, &entry_key(t1, &Dimensions::new()));
+            let k2 = datapoint_key(&p2, &entry_key(t2, &Dimensions::new()));
             // A key of m2 never falls inside m1's range unless the metrics are equal.
             let end1 = prefix_end(&p1).unwrap();
             prop_assert_eq!(k2 >= p1 && k2 < end1, m1 == m2);
             prop_assert!(k1 >= p1 && k1 < end1);
             prop_assert_eq!(metric_of_key(&user_prefix(&user), &k2), Some(m2.as_str()));
-            prop_assert_eq!(timestamp_of_key(p2.len(), &k2), Some(t2));
+            let (prefix, entry) = split_datapoint_key(&k2).unwrap();
+            prop_assert_eq!(prefix, p2.as_slice());
+            prop_assert_eq!(timestamp_of_entry(entry), Some(t2));
         }
 
         #[test]
         fn users_never_share_a_range(u1 in "[a-z]{0,6}", u2 in "[a-z]{0,6}", m in "[a-z]{1,4}") {
-            let k = datapoint_key(&metric_prefix(&u2, &m), 0, &Dimensions::new());
+            let k = datapoint_key(&metric_prefix(&u2, &m), &entry_key(0, &Dimensions::new()));
             let p = user_prefix(&u1);
             prop_assert_eq!(k.starts_with(&p), u1 == u2);
         }
     }
 
     #[test]
-    fn timestamp_bounds_order_within_a_metric() {
-        let p = metric_prefix("u", "m");
-        let key = datapoint_key(&p, 100, &dims(&[("a", "1")]));
-        assert!(timestamp_bound(&p, 100) <= key);
-        assert!(timestamp_bound(&p, 101) > key);
-        assert!(timestamp_bound(&p, 99) < key);
+    fn entries_order_by_timestamp_first() {
+        let early = entry_key(100, &dims(&[("z", "9")]));
+        let late = entry_key(101, &dims(&[("a", "1")]));
+        assert!(early < late);
+        assert!(encode_timestamp(100)[..] <= early[..]);
+        assert!(encode_timestamp(101)[..] > early[..]);
+        assert_eq!(timestamp_of_entry(&early), Some(100));
+        assert_eq!(timestamp_of_entry(&early[..10]), None);
+        assert_eq!(split_datapoint_key(&early), None);
     }
 
     #[test]
@@ -207,12 +225,14 @@ mod tests {
     fn derived_keys_belong_to_their_token() {
         let p = metric_prefix("u", "imp.events.duration");
         let d = dims(&[("src", "e1")]);
-        let a = derived_datapoint_key(&p, 5, &d, "token-a");
-        let b = derived_datapoint_key(&p, 5, &d, "token-b");
+        let a = derived_entry_key(5, &d, "token-a");
+        let b = derived_entry_key(5, &d, "token-b");
         assert_ne!(a, b);
-        assert_ne!(a, datapoint_key(&p, 5, &d));
-        assert_eq!(a, derived_datapoint_key(&p, 5, &d, "token-a"));
-        assert_eq!(timestamp_of_key(p.len(), &a), Some(5));
+        assert_ne!(a, entry_key(5, &d));
+        assert_eq!(a, derived_entry_key(5, &d, "token-a"));
+        assert_eq!(timestamp_of_entry(&a), Some(5));
+        let full = datapoint_key(&p, &a);
+        assert_eq!(split_datapoint_key(&full), Some((&p[..], &a[..])));
     }
 
     #[test]

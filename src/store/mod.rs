@@ -7,18 +7,22 @@
 //! | `tokens` | token id | JSON [`DataToken`](crate::token::DataToken) |
 //! | `token_hashes` | SHA-256 of the plaintext | token id |
 //! | `token_names` | user `\0` name | token id |
-//! | `datapoints` | user, metric, timestamp, dimensions hash ([`keys`]) | value and dimensions ([`codec`]) |
+//! | `datapoint_blocks` | user, metric, block start ([`keys`], [`blocks`]) | a block of datapoints: timestamp and dimensions hash → dimensions and value ([`codec`]) |
 //! | `google_credentials` | token id | the token's Google credentials, sealed ([`cipher`]) |
 //! | `sync_state` | token id | sync token and sync bookkeeping |
-//! | `event_index` | token id, event id | the datapoint keys the event produced |
+//! | `event_index_blocks` | token id, block start | a block of event ids → the datapoint keys each event produced |
 //! | `oauth_states` | SHA-256 of the OAuth `state` | pending authorization (token id, PKCE verifier, expiry), sealed |
 //!
 //! Changes that span trees run in one sled transaction, so a crash leaves either all or none.
+//! Datapoints and event indexes are kept in blocks of many entries ([`blocks`]), because sled's
+//! cost is per record; block writes are serialized by a write lock, and readers see each block
+//! change whole.
 //!
 //! Secrets (Google access and refresh tokens, PKCE verifiers) are sealed with an AEAD under the
 //! credentials key, which lives outside the records ([`cipher`], [`keyring`]); data tokens are
 //! kept only as SHA-256 hashes, so a copy of the store holds no usable credential.
 
+pub mod blocks;
 pub mod cipher;
 pub mod codec;
 mod datapoints;
@@ -27,12 +31,13 @@ mod error;
 mod google;
 pub mod keyring;
 pub mod keys;
+mod migrate;
 mod oauth_states;
 mod sync_commit;
 mod tokens;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub use cipher::{CredentialKey, CredentialKeys};
 pub use error::StoreError;
@@ -43,7 +48,8 @@ pub use tokens::NewToken;
 
 /// The schema this build writes. Opening a store written by a newer build fails instead of
 /// misreading it. Version 2 seals the secret records; a version 1 store is sealed at open.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version 3 keeps datapoints and event indexes in blocks; an older store is migrated at open.
+pub const SCHEMA_VERSION: u32 = 3;
 
 const META: &str = "meta";
 const SCHEMA_KEY: &[u8] = b"schema_version";
@@ -53,14 +59,14 @@ pub const TOKENS: &str = "tokens";
 pub const TOKEN_HASHES: &str = "token_hashes";
 /// Tree from (user, name) to token id, enforcing unique names per user.
 pub const TOKEN_NAMES: &str = "token_names";
-/// Tree of metric datapoints.
-pub const DATAPOINTS: &str = "datapoints";
+/// Tree of metric datapoints, in blocks.
+pub const DATAPOINTS: &str = "datapoint_blocks";
 /// Tree of Google credentials per data token.
 pub const GOOGLE_CREDENTIALS: &str = "google_credentials";
 /// Tree of calendar sync state per data token.
 pub const SYNC_STATE: &str = "sync_state";
-/// Tree from (token, event) to the datapoint keys that event produced.
-pub const EVENT_INDEX: &str = "event_index";
+/// Tree from (token, event) to the datapoint keys that event produced, in blocks.
+pub const EVENT_INDEX: &str = "event_index_blocks";
 /// Tree of pending OAuth authorizations.
 pub const OAUTH_STATES: &str = "oauth_states";
 
@@ -81,6 +87,11 @@ struct Inner {
     event_index: sled::Tree,
     oauth_states: sled::Tree,
     oauth_lock: std::sync::Mutex<()>,
+    /// Held from reading the blocks a change rewrites until the change is applied.
+    blocks_write: Mutex<()>,
+    /// Readers of blocks share it; applying block changes takes it alone, so a read never sees a
+    /// block split or a commit half applied.
+    blocks_view: RwLock<()>,
     cipher: cipher::Cipher,
 }
 
@@ -98,11 +109,8 @@ impl Store {
     pub fn open_with_keys(dir: &Path, keys: &CredentialKeys) -> Result<Self, StoreError> {
         create_private_dir(dir)?;
         keyring::warn_if_shared(dir);
-        let db = sled::Config::new()
-            .path(dir)
-            .open()
-            .map_err(|e| StoreError::opening(dir, e))?;
-        check_schema(&db)?;
+        let db = open_db(dir)?;
+        let found = check_schema(&db)?;
         let (cipher, unlocked) = keyring::unlock(&db, dir, keys)?;
         match unlocked {
             keyring::Unlocked::Ready | keyring::Unlocked::Sealed(0) => {}
@@ -114,6 +122,10 @@ impl Store {
                  CREDENTIALS_KEY_PREVIOUS can be removed"
             ),
         }
+        if found < SCHEMA_VERSION {
+            migrate::to_blocks(&db)?;
+        }
+        migrate::drop_legacy_trees(&db)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 tokens: db.open_tree(TOKENS)?,
@@ -125,6 +137,8 @@ impl Store {
                 event_index: db.open_tree(EVENT_INDEX)?,
                 oauth_states: db.open_tree(OAUTH_STATES)?,
                 oauth_lock: std::sync::Mutex::new(()),
+                blocks_write: Mutex::new(()),
+                blocks_view: RwLock::new(()),
                 cipher,
                 db,
             }),
@@ -136,10 +150,57 @@ impl Store {
         Arc::strong_count(&self.inner) == 1
     }
 
+    /// Taken by every change of datapoint or event-index blocks, before it reads them.
+    fn writing_blocks(&self) -> MutexGuard<'_, ()> {
+        // The guarded data is `()`: a panic elsewhere cannot leave it inconsistent.
+        self.inner
+            .blocks_write
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Taken (with [`Self::writing_blocks`]) while block changes are applied.
+    fn applying_blocks(&self) -> RwLockWriteGuard<'_, ()> {
+        self.inner
+            .blocks_view
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Taken by readers of datapoint blocks.
+    fn reading_blocks(&self) -> RwLockReadGuard<'_, ()> {
+        self.inner
+            .blocks_view
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Writes every pending change to disk; called on shutdown.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.inner.db.flush()?;
         Ok(())
+    }
+}
+
+/// How long an open waits for a lock that a handle in this process just let go of.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens the sled database. sled releases the directory lock when the background writes of the
+/// last dropped handle finish, a moment after the drop, so an open right after a shutdown in the
+/// same process (a host restarting the sync system, a test) waits for it briefly instead of
+/// failing; a lock another process holds still fails, after that wait.
+fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match sled::Config::new().path(dir).open() {
+            Ok(db) => return Ok(db),
+            Err(e) => match StoreError::opening(dir, e) {
+                StoreError::Locked { .. } if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => return Err(other),
+            },
+        }
     }
 }
 
@@ -154,12 +215,13 @@ fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     })
 }
 
-fn check_schema(db: &sled::Db) -> Result<(), StoreError> {
+/// Checks the stored schema version and returns it; a new store gets this build's.
+fn check_schema(db: &sled::Db) -> Result<u32, StoreError> {
     let meta = db.open_tree(META)?;
     match meta.get(SCHEMA_KEY)? {
         None => {
             meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
-            Ok(())
+            Ok(SCHEMA_VERSION)
         }
         Some(v) => {
             let found = v
@@ -173,7 +235,7 @@ fn check_schema(db: &sled::Db) -> Result<(), StoreError> {
                     supported: SCHEMA_VERSION,
                 })
             } else {
-                Ok(())
+                Ok(found)
             }
         }
     }

@@ -1,12 +1,13 @@
-//! The sync commit: a token's event index, its datapoints and its new sync token, written in one
-//! sled transaction, so a crash at any instant leaves the store before or after the whole sync
+//! The sync commit: a token's event index, its datapoints and its new sync token, written as
+//! blocks ([`blocks`]) in one sled transaction, so a crash at any instant leaves the store before or after the whole sync
 //! and a sync token is never saved ahead of the data it covers.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::{Batch, Transactional};
 
+use super::blocks::{self, Ops};
 use super::cipher::Cipher;
 use super::google::{decode_credentials, SyncState};
 use super::{codec, keys, Store, StoreError};
@@ -53,18 +54,6 @@ pub struct SyncCommitStats {
     pub datapoints: u64,
 }
 
-fn index_prefix(token: &TokenId) -> Vec<u8> {
-    let mut k = token.as_str().as_bytes().to_vec();
-    k.push(b'/');
-    k
-}
-
-fn index_key(token: &TokenId, event_id: &str) -> Vec<u8> {
-    let mut k = index_prefix(token);
-    k.extend_from_slice(event_id.as_bytes());
-    k
-}
-
 fn encode_keys(keys: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(4 + keys.iter().map(|k| 2 + k.len()).sum::<usize>());
     out.extend_from_slice(&(keys.len() as u32).to_be_bytes());
@@ -99,6 +88,9 @@ fn decode_keys(bytes: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
     Ok(out)
 }
 
+/// An event id with the datapoint keys it produced.
+type IndexEntry = (Vec<u8>, Vec<Vec<u8>>);
+
 type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
 fn check_connection(
@@ -120,20 +112,37 @@ fn check_connection(
 
 impl Store {
     /// The event ids this token's index holds, with their datapoint keys.
-    fn indexed_events(
+    fn indexed_events(&self, token: &TokenId) -> Result<Vec<IndexEntry>, StoreError> {
+        let mut out = Vec::new();
+        blocks::scan_all(
+            &self.inner.event_index,
+            &keys::token_prefix(token.as_str()),
+            |event, refs| {
+                out.push((event.to_vec(), decode_keys(refs)?));
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// The index entries of the given events that exist.
+    fn changed_entries<'a>(
         &self,
         token: &TokenId,
-    ) -> Result<HashMap<Vec<u8>, Vec<Vec<u8>>>, StoreError> {
-        let mut out = HashMap::new();
-        for item in self.inner.event_index.scan_prefix(index_prefix(token)) {
-            let (k, v) = item?;
-            out.insert(k.to_vec(), decode_keys(&v)?);
+        event_ids: impl Iterator<Item = &'a str>,
+    ) -> Result<Vec<IndexEntry>, StoreError> {
+        let prefix = keys::token_prefix(token.as_str());
+        let mut out = Vec::new();
+        for id in event_ids {
+            if let Some(refs) = blocks::get(&self.inner.event_index, &prefix, id.as_bytes())? {
+                out.push((id.as_bytes().to_vec(), decode_keys(&refs)?));
+            }
         }
         Ok(out)
     }
 
-    /// Commits one sync. Reads of the old index happen before the transaction: only the metric
-    /// writer commits syncs, one at a time, so nobody else changes a token's index meanwhile.
+    /// Commits one sync. The old index is read and the new blocks are made before the
+    /// transaction, under the store's block write lock, so nobody changes them meanwhile.
     /// Fails with [`StoreError::Stale`] when the connection was replaced or removed meanwhile.
     pub fn commit_sync(&self, commit: &SyncCommit) -> Result<SyncCommitStats, StoreError> {
         let token = &commit.token_id;
@@ -142,55 +151,59 @@ impl Store {
         for c in &commit.changes {
             last.insert(c.event_id.as_str(), c);
         }
+        let _writing = self.writing_blocks();
         let old = if commit.full {
             self.indexed_events(token)?
         } else {
             self.changed_entries(token, last.keys().copied())?
         };
-        let mut points = Batch::default();
-        let mut index = Batch::default();
+        let mut points: BTreeMap<Vec<u8>, Ops> = BTreeMap::new();
+        let mut index = Ops::new();
         let mut stats = SyncCommitStats::default();
         let mut new_keys: HashSet<Vec<u8>> = HashSet::new();
         let (mut new_events, mut new_points) = (0u64, 0u64);
         for c in last.values() {
-            let ikey = index_key(token, &c.event_id);
             if c.points.is_empty() {
                 continue;
             }
-            let mut keys = Vec::with_capacity(c.points.len());
+            let mut refs = Vec::with_capacity(c.points.len());
             for p in &c.points {
                 let prefix = keys::metric_prefix(&commit.user, p.metric.as_str());
-                let key = keys::derived_datapoint_key(
-                    &prefix,
-                    p.point.timestamp,
-                    &p.point.dimensions,
-                    token.as_str(),
-                );
-                points.insert(key.clone(), codec::encode(&p.point));
+                let entry =
+                    keys::derived_entry_key(p.point.timestamp, &p.point.dimensions, token.as_str());
+                let key = keys::datapoint_key(&prefix, &entry);
+                points
+                    .entry(prefix)
+                    .or_default()
+                    .insert(entry.to_vec(), Some(codec::encode(&p.point)));
                 new_keys.insert(key.clone());
-                keys.push(key);
+                refs.push(key);
             }
             new_events += 1;
-            new_points += keys.len() as u64;
-            index.insert(ikey, encode_keys(&keys));
+            new_points += refs.len() as u64;
+            index.insert(c.event_id.as_bytes().to_vec(), Some(encode_keys(&refs)));
         }
         stats.written = new_points;
         // Removals: every old key of a changed (on a full sync: of any) event that the new state
         // does not hold. Index entries of events without points any more go too.
         let (old_events, mut old_points) = (old.len() as u64, 0u64);
-        for (ikey, old_keys) in old {
+        for (event_id, old_keys) in old {
             old_points += old_keys.len() as u64;
-            for k in old_keys.into_iter().filter(|k| !new_keys.contains(k)) {
-                points.remove(k);
+            for k in old_keys.iter().filter(|k| !new_keys.contains(*k)) {
+                let (prefix, entry) = keys::split_datapoint_key(k)
+                    .ok_or_else(|| StoreError::corrupt("event index"))?;
+                points
+                    .entry(prefix.to_vec())
+                    .or_default()
+                    .insert(entry.to_vec(), None);
                 stats.removed += 1;
             }
-            let event_id = &ikey[index_prefix(token).len()..];
-            let still = std::str::from_utf8(event_id)
+            let still = std::str::from_utf8(&event_id)
                 .ok()
                 .and_then(|id| last.get(id))
                 .is_some_and(|c| !c.points.is_empty());
             if !still {
-                index.remove(ikey);
+                index.insert(event_id, None);
             }
         }
         if commit.full {
@@ -209,6 +222,18 @@ impl Store {
         let state_bytes =
             serde_json::to_vec(&state).map_err(|e| StoreError::corrupt(e.to_string()))?;
         let i = &self.inner;
+        let mut point_blocks = Batch::default();
+        for (prefix, ops) in &points {
+            blocks::apply(&i.datapoints, prefix, ops, &mut point_blocks)?;
+        }
+        let mut index_blocks = Batch::default();
+        blocks::apply(
+            &i.event_index,
+            &keys::token_prefix(token.as_str()),
+            &index,
+            &mut index_blocks,
+        )?;
+        let _applying = self.applying_blocks();
         (
             &i.datapoints,
             &i.event_index,
@@ -217,27 +242,12 @@ impl Store {
         )
             .transaction(|(d, idx, s, g)| -> Tx<()> {
                 check_connection(&i.cipher, g, token, &commit.connection_id)?;
-                d.apply_batch(&points)?;
-                idx.apply_batch(&index)?;
+                d.apply_batch(&point_blocks)?;
+                idx.apply_batch(&index_blocks)?;
                 s.insert(token.as_str(), state_bytes.as_slice())?;
                 Ok(())
             })?;
         Ok(stats)
-    }
-
-    fn changed_entries<'a>(
-        &self,
-        token: &TokenId,
-        event_ids: impl Iterator<Item = &'a str>,
-    ) -> Result<HashMap<Vec<u8>, Vec<Vec<u8>>>, StoreError> {
-        let mut m = HashMap::new();
-        for id in event_ids {
-            let k = index_key(token, id);
-            if let Some(v) = self.inner.event_index.get(&k)? {
-                m.insert(k, decode_keys(&v)?);
-            }
-        }
-        Ok(m)
     }
 
     /// Forgets a token's calendar: its sync state and event index, and with `purge` the
@@ -250,18 +260,32 @@ impl Store {
         purge: bool,
         credentials: bool,
     ) -> Result<(), StoreError> {
-        let entries = self.indexed_events(token)?;
-        let mut points = Batch::default();
-        let mut index = Batch::default();
-        for (ikey, keys) in entries {
-            if purge {
-                for k in keys {
-                    points.remove(k);
+        let _writing = self.writing_blocks();
+        let i = &self.inner;
+        let mut point_blocks = Batch::default();
+        if purge {
+            let mut points: BTreeMap<Vec<u8>, Ops> = BTreeMap::new();
+            for (_, refs) in self.indexed_events(token)? {
+                for k in refs {
+                    let (prefix, entry) = keys::split_datapoint_key(&k)
+                        .ok_or_else(|| StoreError::corrupt("event index"))?;
+                    points
+                        .entry(prefix.to_vec())
+                        .or_default()
+                        .insert(entry.to_vec(), None);
                 }
             }
-            index.remove(ikey);
+            for (prefix, ops) in &points {
+                blocks::apply(&i.datapoints, prefix, ops, &mut point_blocks)?;
+            }
         }
-        let i = &self.inner;
+        let mut index_blocks = Batch::default();
+        blocks::remove_series(
+            &i.event_index,
+            &keys::token_prefix(token.as_str()),
+            &mut index_blocks,
+        )?;
+        let _applying = self.applying_blocks();
         (
             &i.datapoints,
             &i.event_index,
@@ -269,8 +293,8 @@ impl Store {
             &i.google_credentials,
         )
             .transaction(|(d, idx, s, g)| -> Tx<()> {
-                d.apply_batch(&points)?;
-                idx.apply_batch(&index)?;
+                d.apply_batch(&point_blocks)?;
+                idx.apply_batch(&index_blocks)?;
                 s.remove(token.as_str())?;
                 if credentials {
                     g.remove(token.as_str())?;

@@ -1,0 +1,190 @@
+use super::*;
+use proptest::prelude::*;
+
+fn tree() -> (sled::Db, Tree) {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let tree = db.open_tree("t").unwrap();
+    (db, tree)
+}
+
+fn apply_ops(tree: &Tree, prefix: &[u8], ops: &Ops) -> Applied {
+    let mut batch = Batch::default();
+    let applied = apply(tree, prefix, ops, &mut batch).unwrap();
+    tree.apply_batch(batch).unwrap();
+    applied
+}
+
+fn all(tree: &Tree, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    scan_all(tree, prefix, |k, v| {
+        out.push((k.to_vec(), v.to_vec()));
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+/// Every block of the series is non-empty, sorted, within its start and the next start, and no
+/// bigger than `MAX_BLOCK_BYTES` unless it holds a single entry.
+fn check_blocks(tree: &Tree, prefix: &[u8]) {
+    let blocks: Vec<(IVec, IVec)> = tree.scan_prefix(prefix).map(Result::unwrap).collect();
+    for (i, (key, block)) in blocks.iter().enumerate() {
+        let start = &key[prefix.len()..];
+        let items: Vec<(&[u8], &[u8])> = entries(block).unwrap().map(Result::unwrap).collect();
+        assert!(!items.is_empty(), "empty block at {start:?}");
+        assert!(
+            block.len() <= MAX_BLOCK_BYTES || items.len() == 1,
+            "block of {} bytes",
+            block.len()
+        );
+        assert!(items.windows(2).all(|w| w[0].0 < w[1].0), "unsorted block");
+        assert!(items[0].0 >= start, "entry before its block's start");
+        if let Some((next, _)) = blocks.get(i + 1) {
+            assert!(items.last().unwrap().0 < &next[prefix.len()..]);
+        }
+    }
+}
+
+#[test]
+fn blocks_round_trip_and_reject_damage() {
+    let e: Vec<(&[u8], &[u8])> = vec![(b"a", b"1"), (b"bc", b""), (b"", b"xyz")];
+    let block = encode_block(&e);
+    let back: Vec<_> = entries(&block).unwrap().map(Result::unwrap).collect();
+    assert_eq!(back, e);
+    assert_eq!(block_len(&block).unwrap(), 3);
+    let mut cut = block.clone();
+    cut.pop();
+    assert!(entries(&cut).unwrap().any(|r| r.is_err()));
+    let mut long = block.clone();
+    long.push(0);
+    assert!(entries(&long).unwrap().any(|r| r.is_err()));
+    assert!(entries(&[0, 0]).is_err());
+}
+
+#[test]
+fn chunks_fill_to_the_target_and_never_leave_a_short_tail() {
+    assert_eq!(chunk_starts(&[100; 10]), vec![0]);
+    let sizes = vec![100; 1000];
+    let starts = chunk_starts(&sizes);
+    assert!(starts.len() > 1);
+    for (n, &s) in starts.iter().enumerate() {
+        let e = starts.get(n + 1).copied().unwrap_or(sizes.len());
+        let bytes: usize = HEADER + sizes[s..e].iter().sum::<usize>();
+        assert!(bytes <= MAX_BLOCK_BYTES, "run {n}: {bytes}");
+        assert!(bytes >= MIN_BLOCK_BYTES, "run {n}: {bytes}");
+    }
+    // A single huge entry is a block of its own.
+    assert_eq!(chunk_starts(&[10, MAX_BLOCK_BYTES * 2, 10]), vec![0, 1, 2]);
+}
+
+#[test]
+fn a_big_series_splits_shrinks_back_and_vanishes() {
+    let (_db, t) = tree();
+    let p = keys::user_prefix("series");
+    let value = vec![7u8; 200];
+    let ops: Ops = (0u32..2_000)
+        .map(|i| (i.to_be_bytes().to_vec(), Some(value.clone())))
+        .collect();
+    let applied = apply_ops(&t, &p, &ops);
+    assert_eq!(applied.inserted, 2_000);
+    let blocks = t.scan_prefix(&p).count();
+    assert!(blocks > 10, "{blocks} blocks");
+    check_blocks(&t, &p);
+    // Remove most entries: underfull blocks absorb their neighbours.
+    let ops: Ops = (0u32..2_000)
+        .filter(|i| i % 50 != 0)
+        .map(|i| (i.to_be_bytes().to_vec(), None))
+        .collect();
+    assert_eq!(apply_ops(&t, &p, &ops).removed, 1_960);
+    check_blocks(&t, &p);
+    assert_eq!(all(&t, &p).len(), 40);
+    assert!(t.scan_prefix(&p).count() <= 3, "blocks were not merged");
+    let ops: Ops = (0u32..2_000)
+        .map(|i| (i.to_be_bytes().to_vec(), None))
+        .collect();
+    assert_eq!(apply_ops(&t, &p, &ops).removed, 40);
+    assert_eq!(t.scan_prefix(&p).count(), 0);
+}
+
+#[test]
+fn series_under_other_prefixes_are_untouched() {
+    let (_db, t) = tree();
+    let (a, b) = (keys::user_prefix("a"), keys::user_prefix("ab"));
+    let one = |k: &[u8]| -> Ops { [(k.to_vec(), Some(b"v".to_vec()))].into() };
+    apply_ops(&t, &a, &one(b"k"));
+    apply_ops(&t, &b, &one(b""));
+    apply_ops(&t, &b, &one(b"zz"));
+    assert_eq!(all(&t, &a), vec![(b"k".to_vec(), b"v".to_vec())]);
+    assert_eq!(all(&t, &b).len(), 2);
+    let mut batch = Batch::default();
+    assert_eq!(remove_series(&t, &a, &mut batch).unwrap(), 1);
+    t.apply_batch(batch).unwrap();
+    assert!(all(&t, &a).is_empty());
+    assert_eq!(all(&t, &b).len(), 2);
+    assert_eq!(get(&t, &b, b"zz").unwrap(), Some(b"v".to_vec()));
+    assert_eq!(get(&t, &b, b"z").unwrap(), None);
+}
+
+fn op_strategy() -> impl Strategy<Value = (u16, Option<usize>)> {
+    (0u16..400, prop::option::weighted(0.7, 0usize..3_000))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Any sequence of change sets leaves each series equal to a `BTreeMap` given the same
+    /// changes, with well-formed blocks, and range scans and lookups agreeing with the model.
+    #[test]
+    fn series_behave_like_a_sorted_map(
+        rounds in prop::collection::vec(
+            (any::<bool>(), prop::collection::vec(op_strategy(), 0..120)), 1..8),
+        from in 0u16..400, to in 0u16..400,
+    ) {
+        let (_db, t) = tree();
+        let prefixes = [keys::user_prefix("x"), keys::user_prefix("y")];
+        let mut models: [BTreeMap<Vec<u8>, Vec<u8>>; 2] = Default::default();
+        for (which, ops) in rounds {
+            let s = usize::from(which);
+            let ops: Ops = ops
+                .into_iter()
+                .map(|(k, v)| (k.to_be_bytes().to_vec(), v.map(|n| vec![(k % 251) as u8; n])))
+                .collect();
+            let mut expect = Applied::default();
+            for (k, v) in &ops {
+                match (v, models[s].contains_key(k)) {
+                    (Some(v), had) => {
+                        if had { expect.replaced += 1 } else { expect.inserted += 1 }
+                        models[s].insert(k.clone(), v.clone());
+                    }
+                    (None, true) => {
+                        expect.removed += 1;
+                        models[s].remove(k);
+                    }
+                    (None, false) => {}
+                }
+            }
+            prop_assert_eq!(apply_ops(&t, &prefixes[s], &ops), expect);
+            for (p, m) in prefixes.iter().zip(&models) {
+                check_blocks(&t, p);
+                let stored = all(&t, p);
+                let model: Vec<(Vec<u8>, Vec<u8>)> =
+                    m.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                prop_assert_eq!(stored, model);
+            }
+        }
+        let (f, e) = (from.to_be_bytes(), to.to_be_bytes());
+        for (p, m) in prefixes.iter().zip(&models) {
+            let mut got = Vec::new();
+            scan(&t, p, Some(&f), Some(&e), |k, _| { got.push(k.to_vec()); Ok(()) }).unwrap();
+            let want: Vec<Vec<u8>> = m
+                .keys()
+                .filter(|k| k.as_slice() >= &f[..] && k.as_slice() < &e[..])
+                .cloned()
+                .collect();
+            prop_assert_eq!(got, want);
+            for k in [f, e] {
+                prop_assert_eq!(get(&t, p, &k).unwrap(), m.get(&k[..]).cloned());
+            }
+        }
+    }
+}
