@@ -21,25 +21,88 @@
 //! key.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 
 use sled::{Batch, IVec, Tree};
 
 use super::{keys, StoreError};
 
 /// A block is written whole while its encoding stays within this size; a bigger one is split.
-pub const MAX_BLOCK_BYTES: usize = 32 * 1024;
+///
+/// sled writes a tree node bigger than a quarter of its 512 KiB segment as a file of its own,
+/// and a leaf node holds up to 17 records: blocks stay small enough that a node of them never
+/// becomes such a file.
+pub const MAX_BLOCK_BYTES: usize = 6 * 1024;
 /// The size a split fills blocks to, so that a split block can grow a while before it splits
 /// again.
-pub const TARGET_BLOCK_BYTES: usize = 16 * 1024;
+pub const TARGET_BLOCK_BYTES: usize = 4 * 1024;
 /// A rewritten block smaller than this absorbs its right neighbour, so deletions cannot leave a
 /// series as a long run of nearly empty blocks.
 pub const MIN_BLOCK_BYTES: usize = TARGET_BLOCK_BYTES / 4;
 
 const HEADER: usize = 4;
 
-/// Changes to one series: `Some(value)` inserts or replaces an entry, `None` removes it.
-pub type Ops = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+/// Changes to one series: puts (insert or replace an entry) and removals, in any order. For a
+/// key with several changes, a put beats a removal and the last put wins: a sync removes an
+/// event's old points and puts its new ones without checking which of them are the same.
+#[derive(Debug, Default)]
+pub struct Ops {
+    changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl Ops {
+    /// No changes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Inserts or replaces the entry `key`.
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.changes.push((key, Some(value)));
+    }
+
+    /// Removes the entry `key`, unless this change set also puts it.
+    pub fn remove(&mut self, key: Vec<u8>) {
+        self.changes.push((key, None));
+    }
+
+    /// How many changes were added.
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    /// Whether no change was added.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// The changes sorted by key, one per key.
+    fn resolve(&self) -> Vec<(&[u8], Option<&[u8]>)> {
+        let mut order: Vec<usize> = (0..self.changes.len()).collect();
+        order.sort_by(|&a, &b| self.changes[a].0.cmp(&self.changes[b].0));
+        let mut out: Vec<(&[u8], Option<&[u8]>)> = Vec::with_capacity(order.len());
+        for i in order {
+            let (k, v) = &self.changes[i];
+            match out.last_mut() {
+                Some(last) if last.0 == k.as_slice() => {
+                    // Same key, later in insertion order (the sort is stable).
+                    if v.is_some() || last.1.is_none() {
+                        last.1 = v.as_deref();
+                    }
+                }
+                _ => out.push((k, v.as_deref())),
+            }
+        }
+        out
+    }
+}
+
+impl FromIterator<(Vec<u8>, Option<Vec<u8>>)> for Ops {
+    fn from_iter<I: IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>>(iter: I) -> Self {
+        Self {
+            changes: iter.into_iter().collect(),
+        }
+    }
+}
 
 /// What applying [`Ops`] did, counted in entries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -315,10 +378,7 @@ pub fn apply(
     ops: &Ops,
     batch: &mut Batch,
 ) -> Result<Applied, StoreError> {
-    let ops: Vec<(&[u8], Option<&[u8]>)> = ops
-        .iter()
-        .map(|(k, v)| (k.as_slice(), v.as_deref()))
-        .collect();
+    let ops = ops.resolve();
     let mut applied = Applied::default();
     let mut at = 0;
     while let Some(&(first, _)) = ops.get(at) {

@@ -26,13 +26,11 @@ impl Store {
         points: &[Datapoint],
     ) -> Result<(), StoreError> {
         let prefix = keys::metric_prefix(user, metric.as_str());
-        let ops: Ops = points
-            .iter()
-            .map(|p| {
-                let entry = keys::entry_key(p.timestamp, &p.dimensions);
-                (entry.to_vec(), Some(codec::encode(p)))
-            })
-            .collect();
+        let mut ops = Ops::new();
+        for p in points {
+            let entry = keys::entry_key(p.timestamp, &p.dimensions);
+            ops.put(entry.to_vec(), codec::encode(p));
+        }
         let _writing = self.writing_blocks();
         let mut batch = Batch::default();
         blocks::apply(&self.inner.datapoints, &prefix, &ops, &mut batch)?;

@@ -43,11 +43,16 @@ pub fn user_prefix(user: &str) -> Vec<u8> {
 
 /// The prefix shared by every datapoint of one metric of one user.
 pub fn metric_prefix(user: &str, metric: &str) -> Vec<u8> {
-    let mut out =
-        Vec::with_capacity(4 + user.len() + metric.len() + TIMESTAMP_LEN + DIMENSIONS_HASH_LEN);
-    push_str(&mut out, user);
-    push_str(&mut out, metric);
+    let mut out = Vec::with_capacity(4 + user.len() + metric.len() + ENTRY_KEY_LEN);
+    metric_prefix_into(user, metric, &mut out);
     out
+}
+
+/// [`metric_prefix`] into a buffer the caller reuses.
+pub fn metric_prefix_into(user: &str, metric: &str, out: &mut Vec<u8>) {
+    out.clear();
+    push_str(out, user);
+    push_str(out, metric);
 }
 
 /// Bytes of a datapoint's entry key.
@@ -133,20 +138,28 @@ pub fn dimensions_hash(dimensions: &Dimensions) -> [u8; DIMENSIONS_HASH_LEN] {
 }
 
 fn hash_with(dimensions: &Dimensions, owner: Option<&str>) -> [u8; DIMENSIONS_HASH_LEN] {
-    let mut h = Sha256::new();
+    // One buffer hashed at once: the same bytes as feeding them piece by piece, at a fraction
+    // of the cost for the small inputs this sees (a sync hashes every datapoint it writes).
+    let mut buf = Vec::with_capacity(
+        owner.map_or(0, |o| 8 + o.len())
+            + dimensions
+                .iter()
+                .map(|(k, v)| 8 + k.as_str().len() + v.len())
+                .sum::<usize>(),
+    );
     if let Some(owner) = owner {
         // A marker no dimension encoding starts with (a key length of u32::MAX).
-        h.update(u32::MAX.to_be_bytes());
-        h.update((owner.len() as u32).to_be_bytes());
-        h.update(owner.as_bytes());
+        buf.extend_from_slice(&u32::MAX.to_be_bytes());
+        buf.extend_from_slice(&(owner.len() as u32).to_be_bytes());
+        buf.extend_from_slice(owner.as_bytes());
     }
     for (k, v) in dimensions {
-        h.update((k.as_str().len() as u32).to_be_bytes());
-        h.update(k.as_str().as_bytes());
-        h.update((v.len() as u32).to_be_bytes());
-        h.update(v.as_bytes());
+        buf.extend_from_slice(&(k.as_str().len() as u32).to_be_bytes());
+        buf.extend_from_slice(k.as_str().as_bytes());
+        buf.extend_from_slice(&(v.len() as u32).to_be_bytes());
+        buf.extend_from_slice(v.as_bytes());
     }
-    let digest = h.finalize();
+    let digest = Sha256::digest(&buf);
     let mut out = [0u8; DIMENSIONS_HASH_LEN];
     out.copy_from_slice(&digest[..DIMENSIONS_HASH_LEN]);
     out
@@ -219,6 +232,20 @@ mod tests {
         assert_ne!(a, c);
         assert_eq!(a, dimensions_hash(&dims(&[("a", "bc")])));
         assert_ne!(dimensions_hash(&Dimensions::new()), a);
+    }
+
+    #[test]
+    fn the_dimensions_hash_is_pinned() {
+        // Keys on disk depend on these bytes: a change here needs a store migration.
+        let d = dims(&[("activity", "Running"), ("src", "e1")]);
+        assert_eq!(
+            hex::encode(dimensions_hash(&d)),
+            "ff9bbe49318c8a53da1915d326c03dcd"
+        );
+        assert_eq!(
+            hex::encode(derived_entry_key(0, &d, "t")),
+            "8000000000000000ce159b358dc67f7867faa3c1644bc8cc"
+        );
     }
 
     #[test]

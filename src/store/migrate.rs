@@ -88,7 +88,7 @@ fn copy(
         let mut batch = Batch::default();
         blocks::apply(to, prefix, ops, &mut batch)?;
         to.apply_batch(batch)?;
-        ops.clear();
+        *ops = Ops::new();
         Ok(())
     };
     for record in from.iter() {
@@ -99,7 +99,7 @@ fn copy(
             flush(&prefix, &mut ops)?;
             prefix = p;
         }
-        ops.insert(entry, Some(value));
+        ops.put(entry, value);
         count += 1;
     }
     flush(&prefix, &mut ops)?;

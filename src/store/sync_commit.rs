@@ -2,7 +2,7 @@
 //! blocks ([`blocks`]) in one sled transaction, so a crash at any instant leaves the store before or after the whole sync
 //! and a sync token is never saved ahead of the data it covers.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::{Batch, Transactional};
@@ -54,6 +54,29 @@ pub struct SyncCommitStats {
     pub datapoints: u64,
 }
 
+/// Changes per series (a sync touches a handful of metrics, so a list is the fastest map).
+type SeriesOps = Vec<(Vec<u8>, Ops)>;
+
+/// The changes to the series under `prefix`.
+fn series<'a>(points: &'a mut SeriesOps, prefix: &[u8]) -> &'a mut Ops {
+    let at = match points.iter().position(|(p, _)| p == prefix) {
+        Some(at) => at,
+        None => {
+            points.push((prefix.to_vec(), Ops::new()));
+            points.len() - 1
+        }
+    };
+    &mut points[at].1
+}
+
+/// Appends one datapoint key, as [`encode_keys`] writes it, to an index entry.
+fn push_ref(refs: &mut Vec<u8>, prefix: &[u8], entry: &[u8]) {
+    refs.extend_from_slice(&((prefix.len() + entry.len()) as u16).to_be_bytes());
+    refs.extend_from_slice(prefix);
+    refs.extend_from_slice(entry);
+}
+
+#[cfg(test)]
 fn encode_keys(keys: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(4 + keys.iter().map(|k| 2 + k.len()).sum::<usize>());
     out.extend_from_slice(&(keys.len() as u32).to_be_bytes());
@@ -157,54 +180,40 @@ impl Store {
         } else {
             self.changed_entries(token, last.keys().copied())?
         };
-        let mut points: BTreeMap<Vec<u8>, Ops> = BTreeMap::new();
+        let mut points = SeriesOps::new();
         let mut index = Ops::new();
         let mut stats = SyncCommitStats::default();
-        let mut new_keys: HashSet<Vec<u8>> = HashSet::new();
         let (mut new_events, mut new_points) = (0u64, 0u64);
+        let mut prefix = Vec::new();
         for c in last.values() {
             if c.points.is_empty() {
                 continue;
             }
-            let mut refs = Vec::with_capacity(c.points.len());
+            let mut refs = Vec::with_capacity(4 + c.points.len() * 64);
+            refs.extend_from_slice(&(c.points.len() as u32).to_be_bytes());
             for p in &c.points {
-                let prefix = keys::metric_prefix(&commit.user, p.metric.as_str());
+                keys::metric_prefix_into(&commit.user, p.metric.as_str(), &mut prefix);
                 let entry =
                     keys::derived_entry_key(p.point.timestamp, &p.point.dimensions, token.as_str());
-                let key = keys::datapoint_key(&prefix, &entry);
-                points
-                    .entry(prefix)
-                    .or_default()
-                    .insert(entry.to_vec(), Some(codec::encode(&p.point)));
-                new_keys.insert(key.clone());
-                refs.push(key);
+                push_ref(&mut refs, &prefix, &entry);
+                series(&mut points, &prefix).put(entry.to_vec(), codec::encode(&p.point));
             }
             new_events += 1;
-            new_points += refs.len() as u64;
-            index.insert(c.event_id.as_bytes().to_vec(), Some(encode_keys(&refs)));
+            new_points += c.points.len() as u64;
+            index.put(c.event_id.as_bytes().to_vec(), refs);
         }
         stats.written = new_points;
-        // Removals: every old key of a changed (on a full sync: of any) event that the new state
-        // does not hold. Index entries of events without points any more go too.
+        // Removals: every old point of a changed (on a full sync: of any) event; the puts above
+        // win over those the event still has. Index entries of events without points go too.
         let (old_events, mut old_points) = (old.len() as u64, 0u64);
         for (event_id, old_keys) in old {
             old_points += old_keys.len() as u64;
-            for k in old_keys.iter().filter(|k| !new_keys.contains(*k)) {
+            for k in &old_keys {
                 let (prefix, entry) = keys::split_datapoint_key(k)
                     .ok_or_else(|| StoreError::corrupt("event index"))?;
-                points
-                    .entry(prefix.to_vec())
-                    .or_default()
-                    .insert(entry.to_vec(), None);
-                stats.removed += 1;
+                series(&mut points, prefix).remove(entry.to_vec());
             }
-            let still = std::str::from_utf8(&event_id)
-                .ok()
-                .and_then(|id| last.get(id))
-                .is_some_and(|c| !c.points.is_empty());
-            if !still {
-                index.insert(event_id, None);
-            }
+            index.remove(event_id);
         }
         if commit.full {
             stats.events = new_events;
@@ -224,7 +233,7 @@ impl Store {
         let i = &self.inner;
         let mut point_blocks = Batch::default();
         for (prefix, ops) in &points {
-            blocks::apply(&i.datapoints, prefix, ops, &mut point_blocks)?;
+            stats.removed += blocks::apply(&i.datapoints, prefix, ops, &mut point_blocks)?.removed;
         }
         let mut index_blocks = Batch::default();
         blocks::apply(
@@ -264,15 +273,12 @@ impl Store {
         let i = &self.inner;
         let mut point_blocks = Batch::default();
         if purge {
-            let mut points: BTreeMap<Vec<u8>, Ops> = BTreeMap::new();
+            let mut points = SeriesOps::new();
             for (_, refs) in self.indexed_events(token)? {
                 for k in refs {
                     let (prefix, entry) = keys::split_datapoint_key(&k)
                         .ok_or_else(|| StoreError::corrupt("event index"))?;
-                    points
-                        .entry(prefix.to_vec())
-                        .or_default()
-                        .insert(entry.to_vec(), None);
+                    series(&mut points, prefix).remove(entry.to_vec());
                 }
             }
             for (prefix, ops) in &points {
