@@ -102,11 +102,13 @@ impl Store {
     }
 
     /// The names of the user's metrics, sorted. Each metric costs one seek: after finding a
-    /// metric the scan jumps past its whole range.
+    /// metric the scan jumps past its whole range. Sees block changes whole, so a metric whose
+    /// blocks are being rewritten is never missing.
     pub fn list_metrics(&self, user: &str) -> Result<Vec<String>, StoreError> {
         let user_prefix = keys::user_prefix(user);
         let user_end = keys::prefix_end(&user_prefix);
         let mut names = Vec::new();
+        let _reading = self.reading_blocks();
         let mut cursor = user_prefix.clone();
         loop {
             let next = match &user_end {
