@@ -23,7 +23,7 @@
 //! # async fn host() -> Result<(), Box<dyn std::error::Error>> {
 //! use impulses_gcal::{http, settings::Settings, store::Store, system::SyncSystem};
 //! let settings = Settings::from_env()?;
-//! let store = Store::open_with_keys(&settings.data_dir, &settings.credential_keys)?;
+//! let store = Store::open_with(&settings.data_dir, &settings.store)?;
 //! let system = SyncSystem::start(settings, store);
 //! let state = system.app_state();
 //! actix_web::HttpServer::new(move || {

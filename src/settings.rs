@@ -16,7 +16,7 @@ pub use google_creds::GoogleClientConfig;
 pub use origin::Origin;
 
 use crate::secret::Secret;
-use crate::store::{CredentialKey, CredentialKeys};
+use crate::store::{CredentialKey, CredentialKeys, StoreOptions};
 
 /// The defaults, compiled in so the binary runs from any directory.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -33,6 +33,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("gcal_poll_interval_secs", "GCAL_POLL_INTERVAL_SECS"),
     ("admin_token", "ADMIN_TOKEN"),
     ("max_body_bytes", "MAX_BODY_BYTES"),
+    ("store_cache_bytes", "STORE_CACHE_BYTES"),
     ("rust_log", "RUST_LOG"),
     (
         "gcal_recurrence_horizon_days",
@@ -98,9 +99,9 @@ pub struct Settings {
     pub google_http: GoogleHttpSettings,
     /// Retries of a transient Google failure within one sync.
     pub max_retries: u32,
-    /// Keys sealing the Google tokens and PKCE verifiers in the store (none given: a key file
-    /// in `DATA_DIR`).
-    pub credential_keys: CredentialKeys,
+    /// How to open the store: the keys sealing the Google tokens and PKCE verifiers (none
+    /// given: a key file in `DATA_DIR`) and sled's page cache size.
+    pub store: StoreOptions,
     /// How long one request may take, body upload and answer included; a slow client is cut off
     /// after it, so trickling connections cannot pile up.
     pub server_request_timeout: Duration,
@@ -195,12 +196,15 @@ impl Settings {
                 )? as usize,
             },
             max_retries: parse_num("GCAL_MAX_RETRIES", &get("GCAL_MAX_RETRIES"))?,
-            credential_keys: CredentialKeys {
-                current: credential_key("CREDENTIALS_KEY", &get("CREDENTIALS_KEY"))?,
-                previous: credential_key(
-                    "CREDENTIALS_KEY_PREVIOUS",
-                    &get("CREDENTIALS_KEY_PREVIOUS"),
-                )?,
+            store: StoreOptions {
+                keys: CredentialKeys {
+                    current: credential_key("CREDENTIALS_KEY", &get("CREDENTIALS_KEY"))?,
+                    previous: credential_key(
+                        "CREDENTIALS_KEY_PREVIOUS",
+                        &get("CREDENTIALS_KEY_PREVIOUS"),
+                    )?,
+                },
+                cache_bytes: positive("STORE_CACHE_BYTES", &get("STORE_CACHE_BYTES"))?,
             },
             server_request_timeout: Duration::from_secs(positive(
                 "SERVER_REQUEST_TIMEOUT_SECS",
@@ -284,6 +288,7 @@ mod tests {
         assert_eq!(s.poll_interval, Duration::from_secs(300));
         assert!(s.admin_token.is_none());
         assert_eq!(s.max_body_bytes, 10 * 1024 * 1024);
+        assert_eq!(s.store.cache_bytes, crate::store::DEFAULT_CACHE_BYTES);
         assert_eq!(
             s.redirect_uri(),
             "http://localhost:8000/oauth2/google/callback"
@@ -338,6 +343,7 @@ mod tests {
             ("ORIGIN_API", "ftp://x"),
             ("ADMIN_TOKEN", "short"),
             ("MAX_BODY_BYTES", "lots"),
+            ("STORE_CACHE_BYTES", "0"),
             ("GOOGLE_OAUTH2_CREDS", "{not json"),
             ("GOOGLE_CALENDAR_API_BASE", "http://example.com/calendar/v3"),
             ("BIND_ADDRESS", "everywhere"),
@@ -365,7 +371,7 @@ mod tests {
     fn credentials_keys_parse_and_never_print() {
         let key = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
         let s = load(&[("CREDENTIALS_KEY", key), ("CREDENTIALS_KEY_PREVIOUS", key)]).unwrap();
-        assert!(s.credential_keys.current.is_some() && s.credential_keys.previous.is_some());
+        assert!(s.store.keys.current.is_some() && s.store.keys.previous.is_some());
         let printed = format!("{s:?}");
         assert!(
             !printed.contains(key) && !printed.contains("q83v"),
@@ -373,6 +379,6 @@ mod tests {
         );
         let err = load(&[("CREDENTIALS_KEY", "c2VjcmV0LXZhbHVl")]).unwrap_err();
         assert!(!err.to_string().contains("c2VjcmV0LXZhbHVl"), "{err}");
-        assert!(load(&[]).unwrap().credential_keys.current.is_none());
+        assert!(load(&[]).unwrap().store.keys.current.is_none());
     }
 }

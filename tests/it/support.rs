@@ -100,7 +100,7 @@ impl TestApp {
         hooks: Hooks,
     ) -> Self {
         let settings = Settings::load(|name| vars.get(name).cloned()).unwrap();
-        let store = Store::open_with_keys(&settings.data_dir, &settings.credential_keys).unwrap();
+        let store = Store::open_with(&settings.data_dir, &settings.store).unwrap();
         let listener = TcpListener::bind((settings.bind_address, 0)).unwrap();
         let addr = listener.local_addr().unwrap();
         let system = SyncSystem::start_with_hooks(settings, store, hooks.clone());
