@@ -83,8 +83,13 @@ impl SyncSystem {
             let in_flight = InFlight::new(settings.google_http.max_in_flight);
             let writer_store = store.clone();
             let writer_hooks = hooks.clone();
+            let writer_telemetry = telemetry.clone();
             let writer = SyncArbiter::start(1, move || {
-                MetricWriterActor::new(writer_store.clone(), writer_hooks.clone())
+                MetricWriterActor::new(
+                    writer_store.clone(),
+                    writer_hooks.clone(),
+                    writer_telemetry.clone(),
+                )
             });
             let board = StatusBoard::default();
             let deps = SyncDeps {

@@ -17,6 +17,7 @@ pub struct Telemetry {
     registry: Registry,
     syncs: IntCounterVec,
     sync_seconds: HistogramVec,
+    commit_seconds: HistogramVec,
     google_requests: IntCounterVec,
     refreshes: IntCounterVec,
     datapoints_written: IntCounter,
@@ -48,6 +49,16 @@ impl Telemetry {
             ),
             &["kind"],
         )?;
+        let commit_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "store_commit_duration_seconds",
+                "Time the metric writer spends storing one sync (the store's share of a sync)",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+            ]),
+            &["kind"],
+        )?;
         let google_requests = IntCounterVec::new(
             Opts::new(
                 "google_requests_total",
@@ -66,6 +77,7 @@ impl Telemetry {
         let actors = IntGaugeVec::new(Opts::new("actors", "Sync actors by state"), &["state"])?;
         registry.register(Box::new(syncs.clone()))?;
         registry.register(Box::new(sync_seconds.clone()))?;
+        registry.register(Box::new(commit_seconds.clone()))?;
         registry.register(Box::new(google_requests.clone()))?;
         registry.register(Box::new(refreshes.clone()))?;
         registry.register(Box::new(datapoints_written.clone()))?;
@@ -74,6 +86,7 @@ impl Telemetry {
             registry,
             syncs,
             sync_seconds,
+            commit_seconds,
             google_requests,
             refreshes,
             datapoints_written,
@@ -89,6 +102,14 @@ impl Telemetry {
             .with_label_values(&[kind])
             .observe(took.as_secs_f64());
         self.datapoints_written.inc_by(written);
+    }
+
+    /// Records how long the metric writer took to store one sync, whatever the outcome.
+    pub fn commit_done(&self, full: bool, took: Duration) {
+        let kind = if full { "full" } else { "incremental" };
+        self.commit_seconds
+            .with_label_values(&[kind])
+            .observe(took.as_secs_f64());
     }
 
     /// Counts one request to Google (`status` 0 when no answer came).

@@ -8,18 +8,25 @@ use actix::{Actor, Handler, Message, SyncContext};
 
 use crate::store::{Store, StoreError, SyncCommit, SyncCommitStats};
 use crate::system::Hooks;
+use crate::telemetry::Telemetry;
 use crate::token::TokenId;
 
 /// The writer of derived data.
 pub struct MetricWriterActor {
     store: Store,
     hooks: Hooks,
+    telemetry: Telemetry,
 }
 
 impl MetricWriterActor {
-    /// A writer on `store`; `hooks` inject failures in tests and are inert by default.
-    pub fn new(store: Store, hooks: Hooks) -> Self {
-        Self { store, hooks }
+    /// A writer on `store` that times its commits into `telemetry`; `hooks` inject failures in
+    /// tests and are inert by default.
+    pub fn new(store: Store, hooks: Hooks, telemetry: Telemetry) -> Self {
+        Self {
+            store,
+            hooks,
+            telemetry,
+        }
     }
 }
 
@@ -39,7 +46,10 @@ impl Handler<CommitSync> for MetricWriterActor {
         if let Some(fail) = &self.hooks.before_commit {
             fail(&msg.0.token_id).map_err(StoreError::Corrupt)?;
         }
-        self.store.commit_sync(&msg.0)
+        let started = std::time::Instant::now();
+        let result = self.store.commit_sync(&msg.0);
+        self.telemetry.commit_done(msg.0.full, started.elapsed());
+        result
     }
 }
 

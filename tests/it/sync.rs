@@ -578,6 +578,8 @@ async fn prometheus_metrics_count_syncs_requests_and_states() {
         "impulses_gcal_datapoints_written_total 1",
         "impulses_gcal_actors{state=\"idle\"} 1",
         "impulses_gcal_sync_duration_seconds_count{kind=\"full\"} 1",
+        "impulses_gcal_store_commit_duration_seconds_count{kind=\"full\"} 1",
+        "impulses_gcal_store_commit_duration_seconds_count{kind=\"incremental\"} 1",
     ] {
         assert!(
             text.lines().any(|l| l == line),
