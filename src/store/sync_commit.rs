@@ -1,6 +1,6 @@
 //! The sync commit: a token's event index, its datapoints and its new sync token, written as
-//! blocks ([`blocks`]) in one sled transaction, so a crash at any instant leaves the store before or after the whole sync
-//! and a sync token is never saved ahead of the data it covers.
+//! blocks ([`blocks`]) in one sled transaction, so a crash at any instant leaves the store before
+//! or after the whole sync, and a sync token is never saved ahead of the data it covers.
 
 use std::collections::HashMap;
 
