@@ -42,13 +42,21 @@ pub async fn run(sandbox: &Sandbox, plan: &Plan) -> Vec<Row> {
     let n = plan.full_events;
     let (big, big_events) = calendar::seeded_account(sandbox, "full@bench.test", n);
     let mut rates = Vec::new();
+    let mut commits = Vec::new();
     let mut last = None;
     for run in 0..plan.full_runs {
         let user = format!("full-{run}");
         let token = connect_one(sandbox, &settings, &store, &big, &user).await;
+        let before = full_commit_seconds(&server);
         let took = full_sync(&server, &token, n).await;
-        eprintln!("  full sync {run}: {n} events in {} ms", took.as_millis());
+        let commit = full_commit_seconds(&server) - before;
+        eprintln!(
+            "  full sync {run}: {n} events in {} ms (commit {:.0} ms)",
+            took.as_millis(),
+            commit * 1e3
+        );
         rates.push(n as f64 / took.as_secs_f64());
+        commits.push(commit * 1e3);
         last = Some(token);
     }
     rows.push(Row::new(
@@ -59,6 +67,12 @@ pub async fn run(sandbox: &Sandbox, plan: &Plan) -> Vec<Row> {
         "events/s",
         Goal::AtLeast(50_000.0),
         rates,
+    ));
+    rows.push(Row::new(
+        "1. (the store's share: the metric writer's commit)",
+        "ms",
+        Goal::Info,
+        commits,
     ));
     let token = last.as_ref().expect("a full run");
     rows.push(Row::new(
@@ -193,6 +207,18 @@ async fn connect_one(
     )
     .await;
     ids.into_iter().next().expect("one token")
+}
+
+/// The metric writer's total time in full-sync commits so far, from the server's Prometheus
+/// metrics (`store_commit_duration_seconds`).
+fn full_commit_seconds(server: &Server) -> f64 {
+    let sync = server.sync();
+    let text = sync.telemetry.render(&sync.board).expect("metrics render");
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("impulses_gcal_store_commit_duration_seconds_sum{kind=\"full\"} ")
+        })
+        .map_or(0.0, |v| v.trim().parse().expect("a number"))
 }
 
 /// Announces a new connection the way the OAuth callback does, and waits until its first sync
