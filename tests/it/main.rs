@@ -11,6 +11,7 @@ mod flow;
 mod hostile;
 mod leak;
 mod load;
+mod migration;
 mod oauth;
 mod sandbox;
 mod support;
