@@ -251,17 +251,10 @@ fn a_schema_1_store_with_plaintext_secrets_is_sealed_at_open() {
     let store = Store::open_with_keys(dir.path(), &keys(Some(7), None)).unwrap();
     let d = dump(&store);
     assert!(!contains(&d, REFRESH) && !contains(&d, ACCESS) && !contains(&d, VERIFIER));
+    // Sealed (schema 2), and then moved into blocks (schema 3).
     assert_eq!(
-        store
-            .inner
-            .db
-            .open_tree(META)
-            .unwrap()
-            .get(SCHEMA_KEY)
-            .unwrap()
-            .unwrap()
-            .as_ref(),
-        &SCHEMA_VERSION.to_be_bytes()
+        crate::store::schema_version_for_test(&store),
+        SCHEMA_VERSION
     );
     assert_eq!(
         store

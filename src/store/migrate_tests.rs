@@ -1,29 +1,14 @@
 use super::*;
 use crate::convert::MetricPoint;
 use crate::metric::MetricName;
-use crate::secret::Secret;
-use crate::store::{EventChange, GoogleCredentials, Store, SyncCommit, SyncState, TimeRange};
+use crate::store::{EventChange, Store, SyncCommit, SyncState, TimeRange};
 use crate::token::TokenId;
 
-fn encode_v2(point: &Datapoint) -> Vec<u8> {
-    let mut out = point.value.to_be_bytes().to_vec();
-    out.extend_from_slice(&(point.dimensions.len() as u16).to_be_bytes());
-    for (k, v) in &point.dimensions {
-        out.extend_from_slice(&(k.as_str().len() as u16).to_be_bytes());
-        out.extend_from_slice(k.as_str().as_bytes());
-        out.extend_from_slice(&(v.len() as u32).to_be_bytes());
-        out.extend_from_slice(v.as_bytes());
-    }
-    out
-}
+#[path = "../../tests/it/schema2.rs"]
+mod schema2;
 
-fn refs_v2(keys: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = (keys.len() as u32).to_be_bytes().to_vec();
-    for k in keys {
-        out.extend_from_slice(&(k.len() as u16).to_be_bytes());
-        out.extend_from_slice(k);
-    }
-    out
+fn encode_v2(point: &Datapoint) -> Vec<u8> {
+    schema2::encode_point(point.value, &point.dimensions)
 }
 
 fn point(ts: i64, value: f64, src: &str) -> Datapoint {
@@ -44,21 +29,7 @@ fn legacy_store(dir: &std::path::Path, token: &TokenId) {
     {
         let store = Store::open(dir).unwrap();
         store
-            .put_credentials(
-                token,
-                &GoogleCredentials {
-                    connection_id: "c1".into(),
-                    access_token: Secret::new("a".into()),
-                    access_expires_at: 0,
-                    refresh_token: Secret::new("r".into()),
-                    scopes: vec![],
-                    account_email: "ann@example.com".into(),
-                    account_sub: "1".into(),
-                    connected_at: 0,
-                    updated_at: 0,
-                    needs_reauth: None,
-                },
-            )
+            .put_credentials(token, &crate::store::test_credentials("c1"))
             .unwrap();
         store.flush().unwrap();
     }
@@ -81,7 +52,7 @@ fn legacy_store(dir: &std::path::Path, token: &TokenId) {
         let key = keys::datapoint_key(&derived, &entry);
         points.insert(&key, encode_v2(&p)).unwrap();
         index
-            .insert(format!("{token}/{id}"), refs_v2(&[key]))
+            .insert(format!("{token}/{id}"), schema2::encode_refs(&[key]))
             .unwrap();
     }
     let weight = keys::metric_prefix("ann", "weight");

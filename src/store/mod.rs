@@ -281,6 +281,35 @@ fn check_schema(db: &sled::Db) -> Result<u32, StoreError> {
 }
 
 #[cfg(test)]
+pub(crate) fn schema_version_for_test(store: &Store) -> u32 {
+    store
+        .inner
+        .db
+        .open_tree(META)
+        .ok()
+        .and_then(|meta| meta.get(SCHEMA_KEY).ok().flatten())
+        .and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
+        .map_or(0, u32::from_be_bytes)
+}
+
+/// Credentials of a test connection (`connection_id`), with throwaway tokens.
+#[cfg(test)]
+pub(crate) fn test_credentials(connection_id: &str) -> GoogleCredentials {
+    GoogleCredentials {
+        connection_id: connection_id.into(),
+        access_token: crate::secret::Secret::new("a".into()),
+        access_expires_at: 0,
+        refresh_token: crate::secret::Secret::new("r".into()),
+        scopes: vec![],
+        account_email: "ann@example.com".into(),
+        account_sub: "1".into(),
+        connected_at: 0,
+        updated_at: 0,
+        needs_reauth: None,
+    }
+}
+
+#[cfg(test)]
 pub(crate) fn set_schema_version_for_test(store: &Store, version: u32) {
     if let Ok(meta) = store.inner.db.open_tree(META) {
         let _ = meta.insert(SCHEMA_KEY, &version.to_be_bytes());

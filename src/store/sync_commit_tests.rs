@@ -1,7 +1,6 @@
 use super::*;
 use crate::metric::{Datapoint, DimensionKey, Dimensions, MetricName};
-use crate::secret::Secret;
-use crate::store::{GoogleCredentials, TimeRange};
+use crate::store::TimeRange;
 
 fn point(metric: &str, src: &str, ts: i64, value: f64) -> MetricPoint {
     let mut dimensions = Dimensions::new();
@@ -24,19 +23,9 @@ fn change(id: &str, points: Vec<MetricPoint>) -> EventChange {
 }
 
 fn connect(store: &Store, token: &TokenId, connection: &str) {
-    let creds = GoogleCredentials {
-        connection_id: connection.into(),
-        access_token: Secret::new("a".into()),
-        access_expires_at: 0,
-        refresh_token: Secret::new("r".into()),
-        scopes: vec![],
-        account_email: "ann@example.com".into(),
-        account_sub: "1".into(),
-        connected_at: 0,
-        updated_at: 0,
-        needs_reauth: None,
-    };
-    store.put_credentials(token, &creds).unwrap();
+    store
+        .put_credentials(token, &crate::store::test_credentials(connection))
+        .unwrap();
 }
 
 fn commit(

@@ -14,6 +14,7 @@ mod load;
 mod migration;
 mod oauth;
 mod sandbox;
+mod schema2;
 mod support;
 mod sync;
 mod timeout;

@@ -74,30 +74,6 @@ fn as_point((ts, d, v): &(i64, Dimensions, f64)) -> Point {
     (*ts, d, v.to_bits())
 }
 
-/// A schema-2 datapoint value: `value: f64 BE | count: u16 | (key_len: u16, key, value_len: u32,
-/// value)*`.
-fn encode_v2(value: f64, dimensions: &Dimensions) -> Vec<u8> {
-    let mut out = value.to_be_bytes().to_vec();
-    out.extend_from_slice(&(dimensions.len() as u16).to_be_bytes());
-    for (k, v) in dimensions {
-        out.extend_from_slice(&(k.as_str().len() as u16).to_be_bytes());
-        out.extend_from_slice(k.as_str().as_bytes());
-        out.extend_from_slice(&(v.len() as u32).to_be_bytes());
-        out.extend_from_slice(v.as_bytes());
-    }
-    out
-}
-
-/// A schema-2 event index value: `count: u32 | (len: u16, datapoint key)*`.
-fn refs_v2(keys: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = (keys.len() as u32).to_be_bytes().to_vec();
-    for k in keys {
-        out.extend_from_slice(&(k.len() as u16).to_be_bytes());
-        out.extend_from_slice(k);
-    }
-    out
-}
-
 /// Opens the store's directory with raw sled, waiting for a lock a dropped handle (in this
 /// process) or an exited process is about to release.
 fn open_raw(dir: &Path) -> sled::Db {
@@ -130,7 +106,7 @@ fn legacy_store(dir: &Path) -> BTreeMap<String, Vec<u8>> {
                 for (n, i) in (t..WEIGHT_POINTS).step_by(threads as usize).enumerate() {
                     let (ts, d, v) = weight_point(i);
                     let key = keys::datapoint_key(weight, &keys::entry_key(ts, &d));
-                    batch.insert(key, encode_v2(v, &d));
+                    batch.insert(key, crate::schema2::encode_point(v, &d));
                     if n % 10_000 == 9_999 {
                         points.apply_batch(std::mem::take(&mut batch)).unwrap();
                     }
@@ -145,8 +121,10 @@ fn legacy_store(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     for e in 0..EVENTS {
         let (ts, d, v) = duration_point(e);
         let key = keys::datapoint_key(&derived, &keys::derived_entry_key(ts, &d, LEGACY_TOKEN));
-        points.insert(&key, encode_v2(v, &d)).unwrap();
-        let refs = refs_v2(&[key]);
+        points
+            .insert(&key, crate::schema2::encode_point(v, &d))
+            .unwrap();
+        let refs = crate::schema2::encode_refs(&[key]);
         index
             .insert(format!("{LEGACY_TOKEN}/{}", event_id(e)), refs.clone())
             .unwrap();
