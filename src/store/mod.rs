@@ -86,7 +86,7 @@ struct Inner {
     sync_state: sled::Tree,
     event_index: sled::Tree,
     oauth_states: sled::Tree,
-    oauth_lock: std::sync::Mutex<()>,
+    oauth_lock: Mutex<()>,
     /// Held from reading the blocks a change rewrites until the change is applied.
     blocks_write: Mutex<()>,
     /// Readers of blocks share it; applying block changes takes it alone, so a read never sees a
@@ -171,7 +171,7 @@ impl Store {
                 sync_state: db.open_tree(SYNC_STATE)?,
                 event_index: db.open_tree(EVENT_INDEX)?,
                 oauth_states: db.open_tree(OAUTH_STATES)?,
-                oauth_lock: std::sync::Mutex::new(()),
+                oauth_lock: Mutex::new(()),
                 blocks_write: Mutex::new(()),
                 blocks_view: RwLock::new(()),
                 cipher,
