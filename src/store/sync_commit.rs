@@ -165,7 +165,8 @@ impl Store {
     }
 
     /// Commits one sync. The old index is read and the new blocks are made before the
-    /// transaction, under the store's block write lock, so nobody changes them meanwhile.
+    /// transaction, under the store's block write lock, so nobody changes them meanwhile; the
+    /// new points are encoded before the lock is taken.
     /// Fails with [`StoreError::Stale`] when the connection was replaced or removed meanwhile.
     pub fn commit_sync(&self, commit: &SyncCommit) -> Result<SyncCommitStats, StoreError> {
         let token = &commit.token_id;
@@ -174,12 +175,8 @@ impl Store {
         for c in &commit.changes {
             last.insert(c.event_id.as_str(), c);
         }
-        let _writing = self.writing_blocks();
-        let old = if commit.full {
-            self.indexed_events(token)?
-        } else {
-            self.changed_entries(token, last.keys().copied())?
-        };
+        // The new points need nothing stored: they are encoded before the lock is taken, so data
+        // API writes wait only for the reads and writes of blocks.
         let mut points = SeriesOps::new();
         let mut index = Ops::new();
         let mut stats = SyncCommitStats::default();
@@ -203,6 +200,12 @@ impl Store {
             index.put(c.event_id.as_bytes().to_vec(), refs);
         }
         stats.written = new_points;
+        let _writing = self.writing_blocks();
+        let old = if commit.full {
+            self.indexed_events(token)?
+        } else {
+            self.changed_entries(token, last.keys().copied())?
+        };
         // Removals: every old point of a changed (on a full sync: of any) event; the puts above
         // win over those the event still has. Index entries of events without points go too.
         let (old_events, mut old_points) = (old.len() as u64, 0u64);
