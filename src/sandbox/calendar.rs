@@ -81,6 +81,11 @@ pub(crate) async fn list(
         *calls.or_default() += 1;
         Some(owner)
     });
+    if q.contains_key("pageToken") {
+        if let Some(answer) = shared.fault_gate(Endpoint::ListPage, owner.as_ref()).await {
+            return answer;
+        }
+    }
     if let Some(answer) = shared.fault_gate(Endpoint::List, owner.as_ref()).await {
         return answer;
     }

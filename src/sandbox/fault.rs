@@ -18,8 +18,11 @@ pub enum Endpoint {
     Auth,
     /// The token endpoint (`token_uri`).
     Token,
-    /// `events.list`.
+    /// `events.list`, every request.
     List,
+    /// `events.list` requests that carry a `pageToken` (the pages after the first), for failures
+    /// in the middle of a paged listing. Tried before `List` faults on such requests.
+    ListPage,
     /// The userinfo endpoint.
     Userinfo,
     /// The revocation endpoint.
@@ -190,7 +193,7 @@ pub(crate) struct Dropped;
 /// The error answer of a fault, shaped like the endpoint's real errors.
 pub(crate) fn answer(fault: &Fault, status: u16) -> HttpResponse {
     let mut response = match fault.endpoint {
-        Endpoint::List => {
+        Endpoint::List | Endpoint::ListPage => {
             error::calendar(status, &fault.reason, error::default_message(&fault.reason))
         }
         Endpoint::Auth => error::page(status, &fault.reason, "sandbox fault"),

@@ -43,7 +43,9 @@
 //! curl -XPOST $B/_sandbox/accounts/$SUB/expire-access-tokens
 //! curl -XPOST $B/_sandbox/accounts/$SUB/revoke
 //! curl -XPOST $B/_sandbox/faults -d '{"endpoint":"list","status":429,"reason":"rateLimitExceeded","retry_after":7,"times":{"n":3}}'
-//!      # also "account", "latency_ms", "drop_connection":true, "times":"once"|"until_cleared"
+//!      # also "account", "latency_ms", "drop_connection":true, "times":"once"|"until_cleared";
+//!      # endpoints: "auth", "token", "list", "listpage" (only requests with a pageToken),
+//!      # "userinfo", "revoke"
 //! curl -XDELETE $B/_sandbox/faults
 //! curl $B/_sandbox/counters
 //! curl $B/_sandbox/violations

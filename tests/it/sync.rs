@@ -139,6 +139,66 @@ async fn a_full_sync_then_incremental_ones_keep_datapoints_exactly_in_step() {
     sb.assert_no_violations();
 }
 
+/// The sync asks for page n+1 before it converts page n, so a failure of a later page arrives
+/// while the page before is converted: it must be handled exactly like one of a first page.
+#[actix_web::test]
+async fn failures_of_later_pages_are_handled_and_lose_nothing() {
+    let config = SandboxConfig {
+        max_page_size: 100,
+        ..SandboxConfig::default()
+    };
+    let (app, ann, id, t) = connected(config, Hooks::default()).await;
+    let sb = app.sandbox();
+    let specs: Vec<_> = (0..1_000i64)
+        .map(|i| {
+            let mut s = measurement(
+                "#!Walk",
+                &format!("steps={i}"),
+                at(chrono_tz::UTC, 2025, 1, 1, 0, 0),
+                10,
+            );
+            let start =
+                chrono::TimeZone::timestamp_opt(&chrono_tz::UTC, 1_735_689_600 + i * 600, 0)
+                    .unwrap();
+            s.start = impulses_gcal::sandbox::EventTime::Timed(start);
+            s.end = impulses_gcal::sandbox::EventTime::Timed(start + chrono::Duration::minutes(10));
+            s
+        })
+        .collect();
+    sb.seed_events(&ann, specs).unwrap();
+    // Pages 2, 3 and 4 fail once each: a 401 (refresh, then the same page again), a 503 (retried
+    // after a backoff) and a dropped connection (retried).
+    sb.inject_fault(Fault::error(Endpoint::ListPage, 401, "authError").times(Times::Once));
+    app.connect(&t, &ann).await;
+    let status = app.wait_first_sync(&id).await;
+    assert_eq!(status["syncs_ok"], 1, "{status}");
+    assert_eq!(status["events"], 1_000);
+    assert_eq!(sb.counters().refresh_grants, 1, "{:?}", sb.counters());
+
+    sb.inject_fault(Fault::error(Endpoint::ListPage, 503, "backendError").times(Times::Once));
+    sb.inject_fault(Fault::drop_connection(Endpoint::ListPage).times(Times::Once));
+    sb.invalidate_sync_tokens(&ann).unwrap();
+    let before = sb.counters();
+    let status = app.sync_and_wait(&id).await;
+    let after = sb.counters();
+    assert_eq!(status["syncs_ok"], 2, "{status}");
+    assert_eq!(status["full_syncs"], 2, "{status}");
+    assert_eq!(status["events"], 1_000, "{status}");
+    assert_eq!(after.dropped_connections, before.dropped_connections + 1);
+    assert_eq!(after.status(503), before.status(503) + 1, "{after:?}");
+    // The 410 that started the full sync, its 10 pages, and the two failed page requests.
+    let calls = |c: &impulses_gcal::sandbox::Counters| c.list_calls_by_account[ann.as_str()];
+    assert_eq!(calls(&after) - calls(&before), 13, "{after:?}");
+    let points = app.points(&t, "imp.events.custom.steps").await;
+    assert_eq!(points.len(), 1_000);
+    let values: std::collections::BTreeSet<i64> = points
+        .iter()
+        .map(|p| p["value"].as_f64().unwrap() as i64)
+        .collect();
+    assert_eq!(values, (0..1_000).collect());
+    sb.assert_no_violations();
+}
+
 #[actix_web::test]
 async fn a_calendar_of_several_short_pages_syncs_completely() {
     let config = SandboxConfig {
