@@ -3,8 +3,8 @@
 //! and prints one table.
 //!
 //! ```sh
-//! cargo bench --bench targets            # full sizes (about two minutes on 2 cores, after the build)
-//! cargo bench --bench targets -- --quick # smaller sizes (about half a minute)
+//! cargo bench --bench targets            # full sizes (under a minute on 2 cores, after the build)
+//! cargo bench --bench targets -- --quick # smaller sizes (about 20 seconds)
 //! cargo bench --bench targets -- --only sync,data   # some parts: convert, data, sync, poll
 //! ```
 //!
