@@ -1,4 +1,4 @@
-//! The Google routes under `/oauth2/google`: the OAuth flow (in [`super::oauth`]), and showing
+//! The Google routes under `/oauth2/google`: the OAuth flow (in `http/oauth.rs`), and showing
 //! and removing connections. The flow is the one the Impulses UI drives.
 
 use actix_web::{web, HttpResponse};
