@@ -31,12 +31,22 @@ impl Store {
             let entry = keys::entry_key(p.timestamp, &p.dimensions);
             ops.put(entry.to_vec(), codec::encode(p));
         }
+        self.rewrite_datapoints(|tree, batch| blocks::apply(tree, &prefix, &ops, batch))?;
+        Ok(())
+    }
+
+    /// Plans block writes of the datapoints tree (`plan` reads the blocks and fills the batch)
+    /// and applies them: under the block write lock from the read on, while readers wait.
+    fn rewrite_datapoints<T>(
+        &self,
+        plan: impl FnOnce(&sled::Tree, &mut Batch) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let _writing = self.writing_blocks();
         let mut batch = Batch::default();
-        blocks::apply(&self.inner.datapoints, &prefix, &ops, &mut batch)?;
+        let planned = plan(&self.inner.datapoints, &mut batch)?;
         let _applying = self.applying_blocks();
         self.inner.datapoints.apply_batch(batch)?;
-        Ok(())
+        Ok(planned)
     }
 
     /// The points of one metric within `range`, sorted by timestamp (then by dimensions hash,
@@ -136,11 +146,8 @@ impl Store {
     /// Removes every point of one metric of one user; returns how many were removed.
     pub fn delete_metric(&self, user: &str, metric: &MetricName) -> Result<usize, StoreError> {
         let prefix = keys::metric_prefix(user, metric.as_str());
-        let _writing = self.writing_blocks();
-        let mut batch = Batch::default();
-        let count = blocks::remove_series(&self.inner.datapoints, &prefix, &mut batch)?;
-        let _applying = self.applying_blocks();
-        self.inner.datapoints.apply_batch(batch)?;
+        let count =
+            self.rewrite_datapoints(|tree, batch| blocks::remove_series(tree, &prefix, batch))?;
         Ok(count as usize)
     }
 }

@@ -69,6 +69,16 @@ fn series<'a>(points: &'a mut SeriesOps, prefix: &[u8]) -> &'a mut Ops {
     &mut points[at].1
 }
 
+/// Adds the removal of every datapoint key in `refs` to the changes of its series.
+fn remove_points(points: &mut SeriesOps, refs: &[Vec<u8>]) -> Result<(), StoreError> {
+    for k in refs {
+        let (prefix, entry) =
+            keys::split_datapoint_key(k).ok_or_else(|| StoreError::corrupt("event index"))?;
+        series(points, prefix).remove(entry.to_vec());
+    }
+    Ok(())
+}
+
 /// Appends one datapoint key, as [`encode_keys`] writes it, to an index entry.
 fn push_ref(refs: &mut Vec<u8>, prefix: &[u8], entry: &[u8]) {
     refs.extend_from_slice(&((prefix.len() + entry.len()) as u16).to_be_bytes());
@@ -211,11 +221,7 @@ impl Store {
         let (old_events, mut old_points) = (old.len() as u64, 0u64);
         for (event_id, old_keys) in old {
             old_points += old_keys.len() as u64;
-            for k in &old_keys {
-                let (prefix, entry) = keys::split_datapoint_key(k)
-                    .ok_or_else(|| StoreError::corrupt("event index"))?;
-                series(&mut points, prefix).remove(entry.to_vec());
-            }
+            remove_points(&mut points, &old_keys)?;
             index.remove(event_id);
         }
         if commit.full {
@@ -233,32 +239,20 @@ impl Store {
         };
         let state_bytes =
             serde_json::to_vec(&state).map_err(|e| StoreError::corrupt(e.to_string()))?;
-        let i = &self.inner;
-        let mut point_blocks = Batch::default();
-        for (prefix, ops) in &points {
-            stats.removed += blocks::apply(&i.datapoints, prefix, ops, &mut point_blocks)?.removed;
-        }
+        let (point_blocks, removed) = self.point_blocks(&points)?;
+        stats.removed = removed;
         let mut index_blocks = Batch::default();
         blocks::apply(
-            &i.event_index,
+            &self.inner.event_index,
             &keys::token_prefix(token.as_str()),
             &index,
             &mut index_blocks,
         )?;
-        let _applying = self.applying_blocks();
-        (
-            &i.datapoints,
-            &i.event_index,
-            &i.sync_state,
-            &i.google_credentials,
-        )
-            .transaction(|(d, idx, s, g)| -> Tx<()> {
-                check_connection(&i.cipher, g, token, &commit.connection_id)?;
-                d.apply_batch(&point_blocks)?;
-                idx.apply_batch(&index_blocks)?;
-                s.insert(token.as_str(), state_bytes.as_slice())?;
-                Ok(())
-            })?;
+        self.apply_calendar(&point_blocks, &index_blocks, |s, g| {
+            check_connection(&self.inner.cipher, g, token, &commit.connection_id)?;
+            s.insert(token.as_str(), state_bytes.as_slice())?;
+            Ok(())
+        })?;
         Ok(stats)
     }
 
@@ -273,27 +267,49 @@ impl Store {
         credentials: bool,
     ) -> Result<(), StoreError> {
         let _writing = self.writing_blocks();
-        let i = &self.inner;
-        let mut point_blocks = Batch::default();
+        let mut points = SeriesOps::new();
         if purge {
-            let mut points = SeriesOps::new();
             for (_, refs) in self.indexed_events(token)? {
-                for k in refs {
-                    let (prefix, entry) = keys::split_datapoint_key(&k)
-                        .ok_or_else(|| StoreError::corrupt("event index"))?;
-                    series(&mut points, prefix).remove(entry.to_vec());
-                }
-            }
-            for (prefix, ops) in &points {
-                blocks::apply(&i.datapoints, prefix, ops, &mut point_blocks)?;
+                remove_points(&mut points, &refs)?;
             }
         }
+        let (point_blocks, _) = self.point_blocks(&points)?;
         let mut index_blocks = Batch::default();
         blocks::remove_series(
-            &i.event_index,
+            &self.inner.event_index,
             &keys::token_prefix(token.as_str()),
             &mut index_blocks,
         )?;
+        self.apply_calendar(&point_blocks, &index_blocks, |s, g| {
+            s.remove(token.as_str())?;
+            if credentials {
+                g.remove(token.as_str())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The block writes of `points`, and how many entries they remove. Called under the block
+    /// write lock.
+    fn point_blocks(&self, points: &SeriesOps) -> Result<(Batch, u64), StoreError> {
+        let mut batch = Batch::default();
+        let mut removed = 0;
+        for (prefix, ops) in points {
+            removed += blocks::apply(&self.inner.datapoints, prefix, ops, &mut batch)?.removed;
+        }
+        Ok((batch, removed))
+    }
+
+    /// Applies a calendar's datapoint and event-index block writes and `rest` (given the
+    /// `sync_state` and `google_credentials` trees) in one transaction, while readers wait.
+    /// Called under the block write lock.
+    fn apply_calendar(
+        &self,
+        points: &Batch,
+        index: &Batch,
+        rest: impl Fn(&TransactionalTree, &TransactionalTree) -> Tx<()>,
+    ) -> Result<(), StoreError> {
+        let i = &self.inner;
         let _applying = self.applying_blocks();
         (
             &i.datapoints,
@@ -302,13 +318,9 @@ impl Store {
             &i.google_credentials,
         )
             .transaction(|(d, idx, s, g)| -> Tx<()> {
-                d.apply_batch(&point_blocks)?;
-                idx.apply_batch(&index_blocks)?;
-                s.remove(token.as_str())?;
-                if credentials {
-                    g.remove(token.as_str())?;
-                }
-                Ok(())
+                d.apply_batch(points)?;
+                idx.apply_batch(index)?;
+                rest(s, g)
             })?;
         Ok(())
     }
