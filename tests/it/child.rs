@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::binary::{collect_output, BIN};
 use crate::flow::{param, query_of};
-use crate::support::{Reply, ADMIN, ORIGIN, ORIGIN_API};
+use crate::support::{send, Reply, ADMIN, ORIGIN, ORIGIN_API};
 
 /// Starts a sandbox whose registered redirect URI is the one the child servers use.
 pub fn sandbox(mut config: SandboxConfig) -> Sandbox {
@@ -136,35 +136,16 @@ impl ChildServer {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> (Reply, Vec<u8>) {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        for (k, v) in headers {
-            req = req.insert_header((*k, *v));
-        }
-        let mut resp = match body {
-            Some(b) => {
-                req.insert_header(("content-type", "application/json"))
-                    .send_body(b.to_string())
-                    .await
-            }
-            None => req.send().await,
-        }
-        .unwrap_or_else(|e| {
-            panic!(
-                "{path}: {e} at {}; server log:\n{}",
-                chrono::Utc::now(),
-                self.log()
-            )
-        });
-        let bytes = resp.body().limit(256 * 1024 * 1024).await.unwrap();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (
-            Reply {
-                status: resp.status(),
-                headers: resp.headers().clone(),
-                body,
-            },
-            bytes.to_vec(),
-        )
+        let url = format!("{}{path}", self.base);
+        send(&self.client, method, &url, headers, body, 256 * 1024 * 1024)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{path}: {e} at {}; server log:\n{}",
+                    chrono::Utc::now(),
+                    self.log()
+                )
+            })
     }
 
     pub async fn admin(&self, method: Method, path: &str, body: Option<&str>) -> Reply {

@@ -156,26 +156,17 @@ impl TestApp {
         body: Option<&str>,
     ) -> Reply {
         let method_name = method.to_string();
-        let mut req = self.client.request(method, self.url(path));
-        for (k, v) in headers {
-            req = req.insert_header((*k, *v));
-        }
-        let mut resp = match body {
-            Some(b) => {
-                req.insert_header(("content-type", "application/json"))
-                    .send_body(b.to_string())
-                    .await
-            }
-            None => req.send().await,
-        }
-        .unwrap_or_else(|e| panic!("{method_name} {path}: {e}"));
-        let bytes = resp.body().limit(64 * 1024 * 1024).await.unwrap();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status: resp.status(),
-            headers: resp.headers().clone(),
+        let (reply, _) = send(
+            &self.client,
+            method,
+            &self.url(path),
+            headers,
             body,
-        }
+            64 * 1024 * 1024,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{method_name} {path}: {e}"));
+        reply
     }
 
     pub async fn admin(&self, method: Method, path: &str, body: Option<&str>) -> Reply {
@@ -239,4 +230,39 @@ where
             Err(_) => actix_web::rt::time::sleep(Duration::from_millis(20)).await,
         }
     }
+}
+
+/// Sends a request with `client` (a JSON body when given) and reads the answer, up to `limit`
+/// bytes: the reply with its body parsed as JSON (Null when not JSON), and the raw body.
+pub async fn send(
+    client: &awc::Client,
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+    limit: usize,
+) -> Result<(Reply, Vec<u8>), String> {
+    let mut req = client.request(method, url);
+    for (k, v) in headers {
+        req = req.insert_header((*k, *v));
+    }
+    let mut resp = match body {
+        Some(b) => {
+            req.insert_header(("content-type", "application/json"))
+                .send_body(b.to_string())
+                .await
+        }
+        None => req.send().await,
+    }
+    .map_err(|e| e.to_string())?;
+    let bytes = resp.body().limit(limit).await.map_err(|e| e.to_string())?;
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Ok((
+        Reply {
+            status: resp.status(),
+            headers: resp.headers().clone(),
+            body,
+        },
+        bytes.to_vec(),
+    ))
 }
