@@ -139,17 +139,9 @@ async fn a_full_sync_then_incremental_ones_keep_datapoints_exactly_in_step() {
     sb.assert_no_violations();
 }
 
-/// The sync asks for page n+1 before it converts page n, so a failure of a later page arrives
-/// while the page before is converted: it must be handled exactly like one of a first page.
-#[actix_web::test]
-async fn failures_of_later_pages_are_handled_and_lose_nothing() {
-    let config = SandboxConfig {
-        max_page_size: 100,
-        ..SandboxConfig::default()
-    };
-    let (app, ann, id, t) = connected(config, Hooks::default()).await;
-    let sb = app.sandbox();
-    let specs: Vec<_> = (0..1_000i64)
+/// `n` ten-minute `#!Walk` measurements (`steps=i`), one every ten minutes from 2025-01-01 UTC.
+fn walks(n: i64) -> Vec<impulses_gcal::sandbox::EventSpec> {
+    (0..n)
         .map(|i| {
             let mut s = measurement(
                 "#!Walk",
@@ -164,7 +156,20 @@ async fn failures_of_later_pages_are_handled_and_lose_nothing() {
             s.end = impulses_gcal::sandbox::EventTime::Timed(start + chrono::Duration::minutes(10));
             s
         })
-        .collect();
+        .collect()
+}
+
+/// The sync asks for page n+1 before it converts page n, so a failure of a later page arrives
+/// while the page before is converted: it must be handled exactly like one of a first page.
+#[actix_web::test]
+async fn failures_of_later_pages_are_handled_and_lose_nothing() {
+    let config = SandboxConfig {
+        max_page_size: 100,
+        ..SandboxConfig::default()
+    };
+    let (app, ann, id, t) = connected(config, Hooks::default()).await;
+    let sb = app.sandbox();
+    let specs = walks(1_000);
     sb.seed_events(&ann, specs).unwrap();
     // Pages 2, 3 and 4 fail once each: a 401 (refresh, then the same page again), a 503 (retried
     // after a backoff) and a dropped connection (retried).
@@ -207,25 +212,7 @@ async fn a_calendar_of_several_short_pages_syncs_completely() {
     };
     let (app, ann, id, t) = connected(config, Hooks::default()).await;
     let sb = app.sandbox();
-    let specs: Vec<_> = (0..6000)
-        .map(|i| {
-            measurement(
-                "#!Walk",
-                &format!("steps={i}"),
-                at(chrono_tz::UTC, 2025, 1, 1, 0, 0),
-                0,
-            )
-        })
-        .enumerate()
-        .map(|(i, mut s)| {
-            let start =
-                chrono::TimeZone::timestamp_opt(&chrono_tz::UTC, 1_735_689_600 + i as i64 * 600, 0)
-                    .unwrap();
-            s.start = impulses_gcal::sandbox::EventTime::Timed(start);
-            s.end = impulses_gcal::sandbox::EventTime::Timed(start + chrono::Duration::minutes(10));
-            s
-        })
-        .collect();
+    let specs = walks(6_000);
     sb.seed_events(&ann, specs).unwrap();
     app.connect(&t, &ann).await;
     let status = app.wait_first_sync(&id).await;
