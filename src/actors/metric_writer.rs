@@ -6,7 +6,7 @@
 
 use actix::{Actor, Handler, Message, SyncContext};
 
-use crate::store::{Store, StoreError, SyncCommit, SyncCommitStats};
+use crate::store::{Selection, Store, StoreError, SyncCommit, SyncCommitStats};
 use crate::system::Hooks;
 use crate::telemetry::Telemetry;
 use crate::token::TokenId;
@@ -72,6 +72,29 @@ impl Handler<ForgetCalendar> for MetricWriterActor {
     fn handle(&mut self, msg: ForgetCalendar, _: &mut Self::Context) -> Self::Result {
         self.store
             .forget_calendar(&msg.token_id, msg.purge, msg.credentials)
+    }
+}
+
+/// Selects exactly these calendars for a token's connection; the events only deselected
+/// calendars held lose their datapoints in the same transaction. Serialized with commits, so a
+/// commit of a deselected calendar that arrives later is refused.
+#[derive(Message)]
+#[rtype(result = "Result<Selection, StoreError>")]
+pub struct ChangeSelection {
+    /// The data token.
+    pub token_id: TokenId,
+    /// The connection the change is for; refused as stale if it was replaced.
+    pub connection_id: String,
+    /// The calendars to sync, `primary` for the primary.
+    pub ids: Vec<String>,
+}
+
+impl Handler<ChangeSelection> for MetricWriterActor {
+    type Result = Result<Selection, StoreError>;
+
+    fn handle(&mut self, msg: ChangeSelection, _: &mut Self::Context) -> Self::Result {
+        self.store
+            .select_calendars(&msg.token_id, &msg.connection_id, &msg.ids)
     }
 }
 

@@ -14,6 +14,8 @@
 //! starts on): their work is waiting on the network, and one shared awc client gives them one
 //! connection pool. The writer has a thread of its own.
 
+pub mod calendar_selection;
+pub mod calendar_sync;
 pub mod metric_writer;
 pub mod schedule;
 pub mod status;

@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 
+use super::sync_job::Failure;
+use crate::store::SyncState;
 use crate::token::TokenId;
 
 /// The sync state machine of one token.
@@ -89,6 +91,54 @@ pub struct ActorStatus {
     pub datapoints: u64,
     /// Duration of the last sync in ms.
     pub last_sync_ms: Option<u64>,
+    /// Each selected calendar, in selection order. `events` and `datapoints` above are the
+    /// primary calendar's (or, when it is not selected, the first selected calendar's).
+    pub calendars: Vec<CalendarStatus>,
+}
+
+/// One selected calendar's sync, as the status pages show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CalendarStatus {
+    /// `primary` or the Google calendar id.
+    pub calendar_id: String,
+    /// `pending` (not synced yet), `ok`, `retrying`, `error`, or `gone` (Google no longer has
+    /// it: deleted, or no longer shared).
+    pub state: &'static str,
+    /// Unix ms of its last successful sync.
+    pub last_success: Option<i64>,
+    /// Why its last sync failed, if it did.
+    pub last_error: Option<String>,
+    /// Whether Google answered 404 for it: its datapoints stay until it is deselected.
+    pub gone: bool,
+    /// Whether an incremental sync can follow.
+    pub has_sync_token: bool,
+    /// Its events that hold datapoints.
+    pub events: u64,
+    /// The datapoints those events hold.
+    pub datapoints: u64,
+}
+
+impl CalendarStatus {
+    /// The status of a calendar with its stored state and the failure of its last sync.
+    pub fn new(state: &SyncState, failure: Option<&Failure>) -> Self {
+        let word = match failure {
+            Some(f) if f.gone => "gone",
+            Some(f) if f.transient => "retrying",
+            Some(_) => "error",
+            None if state.last_success_at.is_none() => "pending",
+            None => "ok",
+        };
+        Self {
+            calendar_id: state.calendar_id.clone(),
+            state: word,
+            last_success: state.last_success_at.map(|s| s * 1000),
+            last_error: failure.map(|f| f.error.clone()),
+            gone: failure.is_some_and(|f| f.gone),
+            has_sync_token: state.sync_token.is_some(),
+            events: state.events,
+            datapoints: state.datapoints,
+        }
+    }
 }
 
 /// The shared board of statuses, plus supervisor-wide counters.

@@ -46,8 +46,8 @@ impl SyncSupervisor {
             .credentials(id)
             .map_err(|e| e.to_string())?
             .ok_or("the token has no Google connection")?;
-        let state = store.sync_state(id).map_err(|e| e.to_string())?;
-        let actor = TokenSyncActor::new(self.deps.clone(), token, creds, state);
+        let selection = store.selection(id).map_err(|e| e.to_string())?;
+        let actor = TokenSyncActor::new(self.deps.clone(), token, creds, selection);
         let addr = actix::Supervisor::start(move |_| actor);
         self.actors.insert(id.clone(), addr);
         Ok(())
@@ -137,6 +137,20 @@ impl Handler<SyncTokenNow> for SyncSupervisor {
                 .map_err(|_| SyncNowError::NotFound)?
                 .map_err(SyncNowError::from)
         })
+    }
+}
+
+/// The actor of a token, for the messages the front door sends it directly (listing and
+/// selecting calendars); `None` when the token has no actor.
+#[derive(Message)]
+#[rtype(result = "Option<Addr<TokenSyncActor>>")]
+pub struct ActorOf(pub TokenId);
+
+impl Handler<ActorOf> for SyncSupervisor {
+    type Result = Option<Addr<TokenSyncActor>>;
+
+    fn handle(&mut self, msg: ActorOf, _: &mut Context<Self>) -> Self::Result {
+        self.actors.get(&msg.0).cloned()
     }
 }
 

@@ -1,32 +1,25 @@
-//! One sync of one token, as plain async code: refresh the access token if needed, page through
-//! events.list (full or incremental), convert, and hand the result to the metric writer as one
+//! One sync of one token, as plain async code: refresh the access token if needed, then sync
+//! each selected calendar in turn ([`calendar_sync`](super::calendar_sync)), each with its own
 //! commit. The actor around it only schedules it and folds its result into its state.
 //!
-//! Paging overlaps: as soon as a page names the next one, the next request goes out, and the
-//! page is converted while its answer is on the way (a 50,000-event sync against the sandbox:
-//! about 25 % faster). A failure of that request is handled as if it had been made afterwards.
+//! A calendar that fails (gone, access lost, rate-limited) does not stop the others; a refused
+//! grant or a replaced connection stops the whole sync, since no calendar can go on with it.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::metric_writer::CommitSync;
+use super::calendar_sync::{sync_calendar, CalendarSynced, Target};
 use super::schedule::{backoff_delay, jitter_unit, MAX_IN_SYNC_DELAY};
 use super::SyncDeps;
-use crate::convert::{convert_event, Conversion, ConvertContext};
-use crate::google::calendar::{fetch_page, PageRequest, PRIMARY};
+use crate::google::calendar_list::{fetch_calendar_list, CalendarListEntry};
 use crate::google::error::{Disposition, GoogleError};
-use crate::google::model::EventsPage;
 use crate::google::oauth;
-use crate::store::{
-    EventChange, GoogleCredentials, StoreError, SyncCommit, SyncCommitStats, SyncState,
-};
+use crate::store::{GoogleCredentials, Selection};
 use crate::token::{now_secs, TokenId};
+
+pub use super::calendar_sync::FULL_RESYNC_AFTER_SECS;
 
 /// Refresh the access token when it expires within this margin.
 pub const REFRESH_MARGIN_SECS: i64 = 60;
-/// A full sync is forced when the last one is older than this, so occurrences that were beyond
-/// the recurrence horizon come into it (incremental answers never return unchanged events).
-pub const FULL_RESYNC_AFTER_SECS: i64 = 7 * 24 * 3600;
 
 /// What a sync starts from.
 pub struct JobInput {
@@ -36,37 +29,81 @@ pub struct JobInput {
     pub user: String,
     /// Its credentials as the actor holds them.
     pub creds: GoogleCredentials,
-    /// Its sync state as stored.
-    pub state: SyncState,
+    /// Its selected calendars as stored.
+    pub selection: Selection,
 }
 
-/// How a sync ended.
+/// How one calendar's sync ended.
+#[derive(Debug, Clone)]
+pub enum CalendarOutcome {
+    /// Committed.
+    Synced(CalendarSynced),
+    /// Failed; nothing was committed and its stored sync token is unchanged.
+    Failed(Failure),
+    /// The calendar was deselected while it synced; its results were dropped.
+    Deselected,
+}
+
+/// A failed sync, with what to do about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// A person-readable reason.
+    pub error: String,
+    /// Transient (retry soon) or permanent (error state until the next poll).
+    pub transient: bool,
+    /// Google's `Retry-After`, if it gave one.
+    pub retry_after: Option<Duration>,
+    /// Google no longer has the calendar (404): deleted, or no longer shared.
+    pub gone: bool,
+}
+
+impl Failure {
+    fn from_google(e: &GoogleError) -> Self {
+        let gone = matches!(e, GoogleError::Api { status: 404, .. });
+        let error = if gone {
+            "Google no longer has this calendar (deleted, or no longer shared with the account); \
+             its datapoints stay until it is deselected"
+                .to_string()
+        } else {
+            e.summary()
+        };
+        match e.disposition() {
+            Disposition::Retry { after } => Self {
+                error,
+                transient: true,
+                retry_after: after,
+                gone,
+            },
+            _ => Self {
+                error,
+                transient: false,
+                retry_after: None,
+                gone,
+            },
+        }
+    }
+}
+
+/// One calendar's result.
+#[derive(Debug, Clone)]
+pub struct CalendarResult {
+    /// Its slot in the selection.
+    pub slot: u32,
+    /// Its id.
+    pub calendar_id: String,
+    /// How its sync ended.
+    pub outcome: CalendarOutcome,
+}
+
+/// How a token's sync ended.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Committed.
-    Synced {
-        /// Whether it was a full sync.
-        full: bool,
-        /// What the commit did.
-        stats: SyncCommitStats,
-        /// The state now stored.
-        state: SyncState,
-        /// Items Google returned.
-        items: usize,
-        /// Pages fetched.
-        pages: u32,
-    },
+    /// Every selected calendar was tried; each has its own result.
+    Calendars(Vec<CalendarResult>),
     /// Google refused the grant (or a scope is missing): reconnect needed.
     NeedsReauth(String),
-    /// The sync failed; nothing was committed and the stored sync token is unchanged.
-    Failed {
-        /// A person-readable reason.
-        error: String,
-        /// Transient (retry soon) or permanent (error state until the next poll).
-        transient: bool,
-        /// Google's `Retry-After`, if it gave one.
-        retry_after: Option<Duration>,
-    },
+    /// The access token could not be refreshed; no calendar was tried.
+    Failed(Failure),
     /// The connection was replaced or removed while the sync ran; its results were dropped.
     Stale,
 }
@@ -79,9 +116,12 @@ pub struct JobResult {
     pub creds: GoogleCredentials,
 }
 
-enum Stop {
+/// Why a sync (or a call on its behalf) stopped.
+pub(super) enum Stop {
     Google(GoogleError),
     Stale,
+    Deselected,
+    Store(String),
 }
 
 impl From<GoogleError> for Stop {
@@ -96,259 +136,115 @@ pub async fn run(deps: SyncDeps, input: JobInput) -> JobResult {
         token_id,
         user,
         mut creds,
-        state,
+        selection,
     } = input;
-    let outcome = match sync(&deps, &token_id, &user, &mut creds, &state).await {
-        Ok(o) => o,
-        Err(Stop::Stale) => Outcome::Stale,
-        Err(Stop::Google(e)) => match e.disposition() {
-            Disposition::Reauth => Outcome::NeedsReauth(e.summary()),
-            Disposition::Retry { after } => Outcome::Failed {
-                error: e.summary(),
-                transient: true,
-                retry_after: after,
-            },
-            _ => Outcome::Failed {
-                error: e.summary(),
-                transient: false,
-                retry_after: None,
-            },
-        },
-    };
-    JobResult { outcome, creds }
-}
-
-async fn sync(
-    deps: &SyncDeps,
-    token: &TokenId,
-    user: &str,
-    creds: &mut GoogleCredentials,
-    state: &SyncState,
-) -> Result<Outcome, Stop> {
     if creds.access_expires_at - now_secs() < REFRESH_MARGIN_SECS {
-        refresh(deps, token, creds).await?;
+        if let Err(stop) = refresh(&deps, &token_id, &mut creds).await {
+            let outcome = token_stop(stop);
+            return JobResult { outcome, creds };
+        }
     }
-    let stale_full = state
-        .last_full_sync_at
-        .is_none_or(|t| now_secs() - t > FULL_RESYNC_AFTER_SECS);
-    let mut full = state.sync_token.is_none() || stale_full;
+    let target = Target {
+        token: &token_id,
+        user: &user,
+    };
     let mut refreshed_after_401 = false;
-    'sync: loop {
-        let mut acc = Accumulator::new(
-            full,
-            state.time_zone.clone(),
-            deps.settings.recurrence_horizon,
-        );
-        let mut page_token: Option<String> = None;
-        // The answer for `page_token`, when it was fetched while the page before was converted.
-        let mut fetched: Option<Result<EventsPage, GoogleError>> = None;
-        let next_sync_token = loop {
-            let request = match (&page_token, full, &state.sync_token) {
-                (Some(p), _, _) => PageRequest::Next(p),
-                (None, false, Some(t)) => PageRequest::Incremental(t),
-                _ => PageRequest::Full,
-            };
-            let answer = match fetched.take() {
-                Some(answer) => answer,
-                None => fetch_with_retry(deps, creds, request).await,
-            };
-            match answer {
-                Ok(page) => {
-                    match (page.next_page_token.clone(), page.next_sync_token.clone()) {
-                        (Some(p), _) => {
-                            // Ask for the next page first, then convert this one while the answer
-                            // is on its way (`join` polls the request first, so it is sent).
-                            let (next, ()) = futures_util::future::join(
-                                fetch_with_retry(deps, creds, PageRequest::Next(&p)),
-                                async { acc.add(page) },
-                            )
-                            .await;
-                            fetched = Some(next);
-                            page_token = Some(p);
-                        }
-                        (None, Some(s)) => {
-                            acc.add(page);
-                            break s;
-                        }
-                        (None, None) => {
-                            return Err(GoogleError::Protocol(
-                                "the last page carries no nextSyncToken".into(),
-                            )
-                            .into());
-                        }
-                    }
-                }
-                Err(e) => match e.disposition() {
-                    Disposition::FullSync if !full => {
-                        log::info!("token {token}: sync token expired (410), doing a full sync");
-                        full = true;
-                        continue 'sync;
-                    }
-                    Disposition::Refresh if !refreshed_after_401 => {
-                        refreshed_after_401 = true;
-                        refresh(deps, token, creds).await?;
-                    }
-                    _ => return Err(e.into()),
-                },
+    let mut results = Vec::with_capacity(selection.calendars.len());
+    for state in &selection.calendars {
+        let synced =
+            sync_calendar(&deps, &target, &mut creds, state, &mut refreshed_after_401).await;
+        let outcome = match synced {
+            Ok(s) => CalendarOutcome::Synced(s),
+            Err(Stop::Deselected) => CalendarOutcome::Deselected,
+            Err(Stop::Store(error)) => CalendarOutcome::Failed(Failure {
+                error,
+                transient: true,
+                retry_after: None,
+                gone: false,
+            }),
+            Err(Stop::Google(e)) if e.disposition() != Disposition::Reauth => {
+                CalendarOutcome::Failed(Failure::from_google(&e))
+            }
+            Err(stop) => {
+                let outcome = token_stop(stop);
+                return JobResult { outcome, creds };
             }
         };
-        return commit(deps, token, user, creds, state, acc, next_sync_token).await;
+        results.push(CalendarResult {
+            slot: state.slot,
+            calendar_id: state.calendar_id.clone(),
+            outcome,
+        });
+    }
+    JobResult {
+        outcome: Outcome::Calendars(results),
+        creds,
     }
 }
 
-async fn commit(
+/// The outcome of a stop that ends the whole token's sync.
+fn token_stop(stop: Stop) -> Outcome {
+    match stop {
+        Stop::Stale => Outcome::Stale,
+        Stop::Google(e) if e.disposition() == Disposition::Reauth => {
+            Outcome::NeedsReauth(e.summary())
+        }
+        Stop::Google(e) => Outcome::Failed(Failure::from_google(&e)),
+        Stop::Deselected | Stop::Store(_) => Outcome::Failed(Failure {
+            error: "the sync could not be stored".into(),
+            transient: true,
+            retry_after: None,
+            gone: false,
+        }),
+    }
+}
+
+/// Why the calendar list could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ListFailure {
+    /// Google refused the grant: reconnect needed.
+    #[error("{0}")]
+    NeedsReauth(String),
+    /// Google failed or answered something else.
+    #[error("{0}")]
+    Google(String),
+    /// The connection was replaced or removed meanwhile.
+    #[error("the Google connection changed meanwhile")]
+    Stale,
+}
+
+/// The account's calendars, with a refresh first when the access token is about to expire and
+/// one more after a 401.
+pub async fn calendar_list(
     deps: &SyncDeps,
     token: &TokenId,
-    user: &str,
-    creds: &GoogleCredentials,
-    previous: &SyncState,
-    acc: Accumulator,
-    sync_token: String,
-) -> Result<Outcome, Stop> {
-    let now = now_secs();
-    let state = SyncState {
-        calendar_id: PRIMARY.to_string(),
-        sync_token: Some(sync_token),
-        time_zone: acc.time_zone.clone(),
-        last_success_at: Some(now),
-        last_full_sync_at: if acc.full {
-            Some(now)
-        } else {
-            previous.last_full_sync_at
-        },
-        skipped: acc.skipped,
-        ..SyncState::default()
+    creds: &mut GoogleCredentials,
+) -> Result<Vec<CalendarListEntry>, ListFailure> {
+    let fail = |stop: Stop| match stop {
+        Stop::Stale => ListFailure::Stale,
+        Stop::Google(e) if e.disposition() == Disposition::Reauth => {
+            ListFailure::NeedsReauth(e.summary())
+        }
+        Stop::Google(e) => ListFailure::Google(e.summary()),
+        Stop::Deselected | Stop::Store(_) => ListFailure::Google("store failure".into()),
     };
-    let (full, items, pages) = (acc.full, acc.items, acc.pages);
-    let commit = SyncCommit {
-        token_id: token.clone(),
-        user: user.to_string(),
-        connection_id: creds.connection_id.clone(),
-        full,
-        changes: acc.changes.into_values().collect(),
-        state: state.clone(),
-    };
-    match deps.writer.send(CommitSync(commit)).await {
-        Ok(Ok(stats)) => Ok(Outcome::Synced {
-            full,
-            stats,
-            state: SyncState {
-                events: stats.events,
-                datapoints: stats.datapoints,
-                ..state
-            },
-            items,
-            pages,
-        }),
-        Ok(Err(StoreError::Stale)) => Err(Stop::Stale),
-        Ok(Err(e)) => Ok(Outcome::Failed {
-            error: format!("could not store the sync: {e}"),
-            transient: true,
-            retry_after: None,
-        }),
-        Err(e) => Ok(Outcome::Failed {
-            error: format!("metric writer unavailable: {e}"),
-            transient: true,
-            retry_after: None,
-        }),
+    if creds.access_expires_at - now_secs() < REFRESH_MARGIN_SECS {
+        refresh(deps, token, creds).await.map_err(fail)?;
     }
-}
-
-/// Gathers the changes of all pages of one sync.
-struct Accumulator {
-    full: bool,
-    time_zone: Option<String>,
-    horizon: Duration,
-    changes: HashMap<String, EventChange>,
-    items: usize,
-    pages: u32,
-    skipped: u64,
-}
-
-impl Accumulator {
-    fn new(full: bool, time_zone: Option<String>, horizon: Duration) -> Self {
-        Self {
-            full,
-            time_zone,
-            horizon,
-            changes: HashMap::new(),
-            items: 0,
-            pages: 0,
-            skipped: 0,
-        }
-    }
-
-    fn add(&mut self, page: EventsPage) {
-        self.pages += 1;
-        self.items += page.items.len();
-        if page.time_zone.is_some() {
-            self.time_zone = page.time_zone.clone();
-        }
-        let horizon_end_ms =
-            chrono::Utc::now().timestamp_millis() + self.horizon.as_millis() as i64;
-        let mut ctx = ConvertContext::for_page(&page, Some(horizon_end_ms));
-        if ctx.calendar_time_zone.is_none() {
-            ctx.calendar_time_zone = self
-                .time_zone
-                .as_deref()
-                .and_then(crate::convert::parse_time_zone);
-        }
-        for event in page.items {
-            let points = match convert_event(&event, &ctx) {
-                Conversion::Points(p) => p,
-                Conversion::NotAMeasurement => Vec::new(),
-                Conversion::Skipped(reason) => {
-                    if !reason.is_beyond_horizon() {
-                        self.skipped += 1;
-                        log::debug!("event {}: skipped: {reason}", event.id);
-                    }
-                    Vec::new()
-                }
-            };
-            // A full sync replaces everything, so events without datapoints need no entry; an
-            // incremental one must remove what they produced before.
-            if self.full && points.is_empty() {
-                self.changes.remove(&event.id);
-                continue;
-            }
-            self.changes.insert(
-                event.id.clone(),
-                EventChange {
-                    event_id: event.id,
-                    points,
-                },
-            );
-        }
-    }
-}
-
-async fn fetch_with_retry(
-    deps: &SyncDeps,
-    creds: &GoogleCredentials,
-    request: PageRequest<'_>,
-) -> Result<EventsPage, GoogleError> {
     let base = &deps.settings.calendar_api_base;
-    let mut attempt = 0;
-    loop {
-        match fetch_page(&deps.http, base, PRIMARY, &creds.access_token, request).await {
-            Err(e) => match e.disposition() {
-                Disposition::Retry { after } if attempt < deps.settings.max_retries => {
-                    attempt += 1;
-                    let delay = backoff_delay(attempt, after, MAX_IN_SYNC_DELAY, jitter_unit());
-                    if delay > MAX_IN_SYNC_DELAY {
-                        return Err(e);
-                    }
-                    log::debug!("events.list failed ({e}); retry {attempt} in {delay:?}");
-                    actix_web::rt::time::sleep(delay).await;
-                }
-                _ => return Err(e),
-            },
-            ok => return ok,
+    match fetch_calendar_list(&deps.http, base, &creds.access_token).await {
+        Err(e) if e.disposition() == Disposition::Refresh => {
+            refresh(deps, token, creds).await.map_err(fail)?;
+            fetch_calendar_list(&deps.http, base, &creds.access_token)
+                .await
+                .map_err(|e| fail(e.into()))
         }
+        other => other.map_err(|e| fail(e.into())),
     }
 }
 
-async fn refresh(
+/// Refreshes the access token (retrying transient failures) and stores it for the connection.
+pub(super) async fn refresh(
     deps: &SyncDeps,
     token: &TokenId,
     creds: &mut GoogleCredentials,

@@ -9,10 +9,12 @@ use actix::prelude::*;
 use futures_util::FutureExt;
 
 use super::schedule::{after_failure, jitter_unit, next_poll};
-use super::status::{ActorState, ActorStatus};
-use super::sync_job::{self, JobInput, JobResult, Outcome};
+use super::status::{ActorState, ActorStatus, CalendarStatus};
+use super::sync_job::{
+    self, CalendarOutcome, CalendarResult, Failure, JobInput, JobResult, Outcome,
+};
 use super::SyncDeps;
-use crate::store::{GoogleCredentials, SyncState};
+use crate::store::{GoogleCredentials, Selection};
 use crate::token::{now_secs, DataToken};
 
 fn now_ms() -> i64 {
@@ -21,16 +23,28 @@ fn now_ms() -> i64 {
 
 /// The sync actor of one connected data token.
 pub struct TokenSyncActor {
-    deps: SyncDeps,
-    token: DataToken,
-    creds: GoogleCredentials,
-    state: SyncState,
-    phase: ActorState,
+    pub(super) deps: SyncDeps,
+    pub(super) token: DataToken,
+    pub(super) creds: GoogleCredentials,
+    /// The selected calendars, as stored: replaced by a selection change, updated per calendar
+    /// by each commit.
+    pub(super) selection: Selection,
+    /// What the last sync of each selected calendar left to show, by slot.
+    pub(super) runs: Vec<CalendarRun>,
+    pub(super) phase: ActorState,
     running: Option<SpawnHandle>,
     tick: Option<SpawnHandle>,
     sync_again: bool,
     panics: u32,
     stats: Stats,
+}
+
+/// The last sync attempt of one calendar, beyond what the store keeps.
+#[derive(Debug, Clone, Default)]
+pub(super) struct CalendarRun {
+    pub slot: u32,
+    /// The failure of its last sync, if it failed.
+    pub failure: Option<Failure>,
 }
 
 #[derive(Default)]
@@ -48,20 +62,26 @@ struct Stats {
 }
 
 impl TokenSyncActor {
-    /// An actor for `token` with its stored credentials and sync state.
+    /// An actor for `token` with its stored credentials and selected calendars.
     pub fn new(
         deps: SyncDeps,
         token: DataToken,
         creds: GoogleCredentials,
-        state: SyncState,
+        selection: Selection,
     ) -> Self {
         let last_error = creds.needs_reauth.clone();
-        let last_success = state.last_success_at.map(|s| s * 1000);
+        let last_success = selection
+            .calendars
+            .iter()
+            .filter_map(|c| c.last_success_at)
+            .max()
+            .map(|s| s * 1000);
         Self {
             deps,
             token,
             creds,
-            state,
+            selection,
+            runs: Vec::new(),
             phase: ActorState::Idle,
             running: None,
             tick: None,
@@ -75,8 +95,25 @@ impl TokenSyncActor {
         }
     }
 
-    fn publish(&self) {
+    /// Each selected calendar's status, in selection order.
+    fn calendar_statuses(&self) -> Vec<CalendarStatus> {
+        self.selection
+            .calendars
+            .iter()
+            .map(|c| {
+                let failure = self
+                    .runs
+                    .iter()
+                    .find(|r| r.slot == c.slot)
+                    .and_then(|r| r.failure.as_ref());
+                CalendarStatus::new(c, failure)
+            })
+            .collect()
+    }
+
+    pub(super) fn publish(&self) {
         let s = &self.stats;
+        let main = self.selection.main();
         self.deps.board.publish(ActorStatus {
             token_id: self.token.id.clone(),
             user: self.token.user.clone(),
@@ -96,9 +133,10 @@ impl TokenSyncActor {
             syncs_ok: s.syncs_ok,
             syncs_failed: s.syncs_failed,
             full_syncs: s.full_syncs,
-            events: self.state.events,
-            datapoints: self.state.datapoints,
+            events: main.map_or(0, |c| c.events),
+            datapoints: main.map_or(0, |c| c.datapoints),
             last_sync_ms: s.last_sync_ms,
+            calendars: self.calendar_statuses(),
         });
     }
 
@@ -127,7 +165,7 @@ impl TokenSyncActor {
         true
     }
 
-    fn start_sync(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn start_sync(&mut self, ctx: &mut Context<Self>) {
         if self.running.is_some() {
             self.sync_again = true;
             return;
@@ -146,7 +184,7 @@ impl TokenSyncActor {
             token_id: self.token.id.clone(),
             user: self.token.user.clone(),
             creds: self.creds.clone(),
-            state: self.state.clone(),
+            selection: self.selection.clone(),
         };
         let deps = self.deps.clone();
         let inject_panic = self
@@ -181,51 +219,18 @@ impl TokenSyncActor {
         let end = now_ms();
         self.stats.last_sync_end = Some(end);
         self.stats.last_sync_ms = self.stats.last_sync_start.map(|s| (end - s).max(0) as u64);
-        let interval = self.deps.settings.poll_interval;
         let id = &self.token.id;
         let took = Duration::from_millis(self.stats.last_sync_ms.unwrap_or(0));
         let telemetry = &self.deps.telemetry;
-        match &result.outcome {
-            Outcome::Synced { full, stats, .. } => {
-                telemetry.sync_done("ok", *full, took, stats.written)
-            }
-            Outcome::NeedsReauth(_) => {
-                telemetry.sync_done("needs_reauth", self.state.sync_token.is_none(), took, 0)
-            }
-            Outcome::Failed { .. } => {
-                telemetry.sync_done("failed", self.state.sync_token.is_none(), took, 0)
-            }
-            Outcome::Stale => {
-                telemetry.sync_done("stale", self.state.sync_token.is_none(), took, 0)
-            }
-        }
+        let never_synced = self
+            .selection
+            .calendars
+            .iter()
+            .any(|c| c.sync_token.is_none());
         match result.outcome {
-            Outcome::Synced {
-                full,
-                stats,
-                state,
-                items,
-                pages,
-            } => {
-                log::info!(
-                    "token {id}: {} sync done in {} ms: {items} items in {pages} pages, {} written, {} removed, {} events hold {} datapoints",
-                    if full { "full" } else { "incremental" },
-                    self.stats.last_sync_ms.unwrap_or(0),
-                    stats.written,
-                    stats.removed,
-                    stats.events,
-                    stats.datapoints
-                );
-                self.state = state;
-                self.stats.syncs_ok += 1;
-                self.stats.full_syncs += u64::from(full);
-                self.stats.consecutive_failures = 0;
-                self.stats.last_success = Some(end);
-                self.stats.last_error = None;
-                self.phase = ActorState::Idle;
-                self.schedule(next_poll(interval, jitter_unit()), ctx);
-            }
+            Outcome::Calendars(results) => self.finish_calendars(results, end, took, ctx),
             Outcome::NeedsReauth(reason) => {
+                telemetry.sync_done("needs_reauth", never_synced, took, 0);
                 log::warn!("token {id}: Google refused access ({reason}); polling stops until it is reconnected");
                 let r = reason.clone();
                 let marked =
@@ -242,37 +247,12 @@ impl TokenSyncActor {
                 self.phase = ActorState::NeedsReauth;
                 self.stats.next_sync = None;
             }
-            Outcome::Failed {
-                error,
-                transient: true,
-                retry_after,
-            } => {
-                log::warn!("token {id}: sync failed, will retry: {error}");
-                self.fail(error);
-                let delay = after_failure(
-                    self.stats.consecutive_failures,
-                    retry_after,
-                    interval,
-                    jitter_unit(),
-                );
-                let attempt = self.stats.consecutive_failures;
-                self.phase = ActorState::Backoff {
-                    until_ms: end + delay.as_millis() as i64,
-                    attempt,
-                };
-                self.schedule(delay, ctx);
-            }
-            Outcome::Failed {
-                error,
-                transient: false,
-                ..
-            } => {
-                log::warn!("token {id}: sync failed: {error}");
-                self.fail(error);
-                self.phase = ActorState::Error;
-                self.schedule(next_poll(interval, jitter_unit()), ctx);
+            Outcome::Failed(failure) => {
+                telemetry.sync_done("failed", never_synced, took, 0);
+                self.after_failure(failure, end, ctx);
             }
             Outcome::Stale => {
+                telemetry.sync_done("stale", never_synced, took, 0);
                 log::info!("token {id}: connection replaced during the sync; results dropped");
                 self.phase = ActorState::Stopped;
                 self.stats.next_sync = None;
@@ -284,10 +264,121 @@ impl TokenSyncActor {
         }
     }
 
+    /// Folds each calendar's result into the selection and the statuses; the token's state is
+    /// the worst of them.
+    fn finish_calendars(
+        &mut self,
+        results: Vec<CalendarResult>,
+        end: i64,
+        took: Duration,
+        ctx: &mut Context<Self>,
+    ) {
+        let id = self.token.id.clone();
+        let (mut written, mut full, mut synced) = (0, false, false);
+        let mut worst: Option<Failure> = None;
+        for r in results {
+            let label = calendar_label(&r.calendar_id);
+            let failure = match r.outcome {
+                CalendarOutcome::Synced(s) => {
+                    log::info!(
+                        "token {id}{label}: {} sync done in {} ms: {} items in {} pages, {} written, {} removed, {} events hold {} datapoints",
+                        if s.full { "full" } else { "incremental" },
+                        self.stats.last_sync_ms.unwrap_or(0),
+                        s.items,
+                        s.pages,
+                        s.stats.written,
+                        s.stats.removed,
+                        s.stats.events,
+                        s.stats.datapoints
+                    );
+                    written += s.stats.written;
+                    full |= s.full;
+                    synced = true;
+                    self.stats.full_syncs += u64::from(s.full);
+                    self.selection.update(s.state);
+                    None
+                }
+                CalendarOutcome::Failed(f) => {
+                    log::warn!("token {id}{label}: sync failed: {}", f.error);
+                    let labelled = Failure {
+                        error: if label.is_empty() {
+                            f.error.clone()
+                        } else {
+                            format!("calendar {}: {}", r.calendar_id, f.error)
+                        },
+                        ..f.clone()
+                    };
+                    worst = Some(match worst {
+                        Some(w) if w.transient || !labelled.transient => w,
+                        _ => labelled,
+                    });
+                    Some(f)
+                }
+                CalendarOutcome::Deselected => continue,
+            };
+            self.runs.retain(|run| run.slot != r.slot);
+            self.runs.push(CalendarRun {
+                slot: r.slot,
+                failure,
+            });
+        }
+        let outcome = if worst.is_none() { "ok" } else { "failed" };
+        self.deps.telemetry.sync_done(outcome, full, took, written);
+        if synced {
+            self.stats.last_success = Some(end);
+        }
+        match worst {
+            None => {
+                self.stats.syncs_ok += 1;
+                self.stats.consecutive_failures = 0;
+                self.stats.last_error = None;
+                self.phase = ActorState::Idle;
+                self.schedule(
+                    next_poll(self.deps.settings.poll_interval, jitter_unit()),
+                    ctx,
+                );
+            }
+            Some(failure) => self.after_failure(failure, end, ctx),
+        }
+    }
+
+    /// Backs off after a transient failure, or waits for the next poll in the error state.
+    fn after_failure(&mut self, failure: Failure, end: i64, ctx: &mut Context<Self>) {
+        let interval = self.deps.settings.poll_interval;
+        self.fail(failure.error);
+        if failure.transient {
+            let delay = after_failure(
+                self.stats.consecutive_failures,
+                failure.retry_after,
+                interval,
+                jitter_unit(),
+            );
+            let attempt = self.stats.consecutive_failures;
+            self.phase = ActorState::Backoff {
+                until_ms: end + delay.as_millis() as i64,
+                attempt,
+            };
+            self.schedule(delay, ctx);
+        } else {
+            self.phase = ActorState::Error;
+            self.schedule(next_poll(interval, jitter_unit()), ctx);
+        }
+    }
+
     fn fail(&mut self, error: String) {
         self.stats.syncs_failed += 1;
         self.stats.consecutive_failures += 1;
         self.stats.last_error = Some(error);
+    }
+}
+
+/// How log lines name a calendar: nothing for the primary (as before several calendars),
+/// ` (calendar <id>)` for the others.
+fn calendar_label(calendar_id: &str) -> String {
+    if calendar_id == crate::google::calendar::PRIMARY {
+        String::new()
+    } else {
+        format!(" (calendar {calendar_id})")
     }
 }
 

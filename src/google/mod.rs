@@ -2,6 +2,7 @@
 //! their answers. All network I/O to Google lives here.
 
 pub mod calendar;
+pub mod calendar_list;
 pub mod error;
 pub mod http;
 pub mod model;

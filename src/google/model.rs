@@ -9,7 +9,7 @@
 use serde::{Deserialize, Deserializer};
 
 /// Reads `null` as the type's default, so `"items": null` or `"recurrence": null` is accepted.
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Default + Deserialize<'de>,

@@ -4,6 +4,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
+use crate::actors::calendar_selection::SelectionError;
 use crate::metric::ModelError;
 use crate::store::StoreError;
 
@@ -41,6 +42,9 @@ pub enum ApiError {
     /// 422: well-formed but invalid (names, types, values).
     #[error("{0}")]
     Unprocessable(String),
+    /// 502: Google failed or refused a call this request needed.
+    #[error("{0}")]
+    BadGateway(String),
     /// 503: a feature that is not configured on this server.
     #[error("{0}")]
     Unavailable(String),
@@ -61,6 +65,17 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Conflict(msg) => Self::Conflict(msg),
             other => Self::internal(other),
+        }
+    }
+}
+
+impl From<SelectionError> for ApiError {
+    fn from(e: SelectionError) -> Self {
+        match e {
+            SelectionError::NeedsReauth(_) | SelectionError::Stale => Self::Conflict(e.to_string()),
+            SelectionError::Google(_) => Self::BadGateway(e.to_string()),
+            SelectionError::Invalid(_) => Self::Unprocessable(e.to_string()),
+            SelectionError::Store(_) => Self::internal(e),
         }
     }
 }
@@ -101,6 +116,7 @@ impl ResponseError for ApiError {
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

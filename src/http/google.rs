@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::extract::DataCaller;
 use super::{ApiError, AppState};
 use crate::actors::metric_writer::ForgetCalendar;
+use crate::actors::status::CalendarStatus;
 use crate::actors::supervisor::Disconnected;
 use crate::google::oauth;
 use crate::settings::GoogleClientConfig;
@@ -21,6 +22,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/auth", web::get().to(super::oauth::auth))
             .route("/callback", web::get().to(super::oauth::callback))
             .route("/configs", web::get().to(configs))
+            .route("/calendars", web::get().to(super::calendars::list))
+            .route("/calendars", web::put().to(super::calendars::select))
             .route("/configs/{token_id}", web::delete().to(disconnect))
             .default_service(web::to(unknown)),
     );
@@ -58,7 +61,11 @@ struct ConfigEntry {
     status: &'static str,
     updated_at: i64,
     token_expiry: i64,
+    /// The primary calendar's sync (or, when it is not selected, the first selected one's), as
+    /// before a connection could sync several calendars.
     sync: SyncSummary,
+    /// Every selected calendar's sync.
+    calendars: Vec<CalendarStatus>,
 }
 
 #[derive(Serialize)]
@@ -97,8 +104,17 @@ async fn configs(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespo
         let Some(creds) = state.store.credentials(&token.id)? else {
             continue;
         };
-        let sync_state = state.store.sync_state(&token.id)?;
+        let selection = state.store.selection(&token.id)?;
+        let sync_state = selection.main().cloned().unwrap_or_default();
         let actor = sync.board.get(&token.id);
+        let calendars = match &actor {
+            Some(a) => a.calendars.clone(),
+            None => selection
+                .calendars
+                .iter()
+                .map(|c| CalendarStatus::new(c, None))
+                .collect(),
+        };
         out.push(ConfigEntry {
             provider: "google",
             product: "calendar",
@@ -126,6 +142,7 @@ async fn configs(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespo
                 events: sync_state.events,
                 datapoints: sync_state.datapoints,
             },
+            calendars,
         });
     }
     Ok(HttpResponse::Ok().json(out))

@@ -5,6 +5,7 @@
 
 pub mod actors;
 pub mod admin;
+mod calendars;
 pub mod data;
 mod error;
 pub mod extract;
@@ -57,7 +58,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
 pub fn cors(settings: &Settings) -> actix_cors::Cors {
     actix_cors::Cors::default()
         .allowed_origin(settings.origin.as_str())
-        .allowed_methods(["GET", "POST", "DELETE", "OPTIONS"])
+        .allowed_methods(["GET", "POST", "PUT", "DELETE", "OPTIONS"])
         .allowed_headers([
             actix_web::http::header::CONTENT_TYPE,
             actix_web::http::header::AUTHORIZATION,

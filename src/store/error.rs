@@ -53,6 +53,9 @@ pub enum StoreError {
     /// A sync commit for a Google connection that was replaced or removed meanwhile.
     #[error("the Google connection changed while the sync ran; its results were discarded")]
     Stale,
+    /// A sync commit for a calendar that was deselected meanwhile.
+    #[error("the calendar was deselected while the sync ran; its results were discarded")]
+    Deselected,
     /// A uniqueness rule was violated (the message says which).
     #[error("{0}")]
     Conflict(String),

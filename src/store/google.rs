@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionError;
 
+use super::calendars::{decode_selection, Selection};
 use super::cipher::{context, Cipher};
 use super::{Store, StoreError, GOOGLE_CREDENTIALS};
 use crate::secret::Secret;
@@ -122,18 +123,22 @@ pub(super) fn decode_credentials(
         .map_err(|e| StoreError::corrupt(format!("credentials record: {e}")))
 }
 
-/// Where a token's calendar sync stands; committed together with the data it covers.
+/// Where the sync of one selected calendar stands; committed together with the data it covers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SyncState {
-    /// The synced calendar.
+    /// The calendar's slot in its token's selection ([`Selection`]); names it in the event
+    /// index.
+    #[serde(default)]
+    pub slot: u32,
+    /// The synced calendar: `primary`, or a Google calendar id.
     pub calendar_id: String,
     /// Google's opaque sync token; `None` means the next sync is a full one.
     pub sync_token: Option<String>,
     /// The calendar's time zone as of the last sync.
     pub time_zone: Option<String>,
-    /// Events that produced datapoints.
+    /// Events of this calendar that produced datapoints.
     pub events: u64,
-    /// Datapoints held for this token.
+    /// Datapoints those events hold.
     pub datapoints: u64,
     /// Unix seconds of the last successful sync.
     pub last_success_at: Option<i64>,
@@ -144,7 +149,8 @@ pub struct SyncState {
     pub last_full_sync_at: Option<i64>,
 }
 
-pub(super) fn decode_state(bytes: &[u8]) -> Result<SyncState, StoreError> {
+/// Reads a schema-3 `sync_state` record: one calendar's state.
+pub(super) fn decode_legacy_state(bytes: &[u8]) -> Result<SyncState, StoreError> {
     serde_json::from_slice(bytes)
         .map_err(|e| StoreError::corrupt(format!("sync state record: {e}")))
 }
@@ -214,13 +220,14 @@ impl Store {
         Ok(updated)
     }
 
-    /// The token's sync state (default: never synced).
-    pub fn sync_state(&self, token: &TokenId) -> Result<SyncState, StoreError> {
+    /// The token's selected calendars with their sync state (default: the primary, never
+    /// synced).
+    pub fn selection(&self, token: &TokenId) -> Result<Selection, StoreError> {
         Ok(self
             .inner
             .sync_state
             .get(token.as_str())?
-            .map(|b| decode_state(&b))
+            .map(|b| decode_selection(&b))
             .transpose()?
             .unwrap_or_default())
     }

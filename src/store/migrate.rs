@@ -1,20 +1,35 @@
-//! Migration of a store of schema 1 or 2, which kept one record per datapoint (`datapoints`) and
-//! per event (`event_index`), to the blocks of schema 3 ([`blocks`](super::blocks)).
+//! Migrations of older stores, run at open, each crash-safe.
 //!
-//! Crash-safe by order: the new trees are rebuilt from scratch, flushed, and only then is the
-//! schema version raised; the old trees are dropped after that, at this open or the next. A crash
-//! before the version is raised leaves the old trees whole, and the next open starts over.
+//! - Schema 1 or 2 kept one record per datapoint (`datapoints`) and per event (`event_index`);
+//!   [`to_blocks`] moves them into the blocks of schema 3 ([`blocks`](super::blocks)). Crash-safe
+//!   by order: the new trees are rebuilt from scratch, flushed, and only then is the schema version
+//!   raised; the old trees are dropped after that, at this open or the next. A crash before the
+//!   version is raised leaves the old trees whole, and the next open starts over.
+//! - Schema 3 synced one calendar per token; [`to_selections`] turns each token's sync state into
+//!   a selection of that one calendar, in one transaction with the version change. Its event
+//!   index entries stay as they are: an entry without holders belongs to that calendar's slot
+//!   ([`calendars`](super::calendars)).
 
 use sled::Batch;
 
 use super::blocks::{self, Ops};
-use super::{codec, keys, StoreError, DATAPOINTS, EVENT_INDEX, META, SCHEMA_KEY, SCHEMA_VERSION};
+use sled::transaction::ConflictableTransactionError;
+use sled::Transactional;
+
+use super::calendars::{decode_selection, encode_selection, Selection};
+use super::google::decode_legacy_state;
+use super::{
+    codec, keys, StoreError, DATAPOINTS, EVENT_INDEX, META, SCHEMA_KEY, SCHEMA_VERSION, SYNC_STATE,
+};
 use crate::metric::{Datapoint, DimensionKey, Dimensions};
 
 /// The schema-2 tree of datapoints: key `user | metric | timestamp | dimensions hash`.
 pub(super) const LEGACY_DATAPOINTS: &str = "datapoints";
 /// The schema-2 event index: key `token id / event id`, value the datapoint keys.
 pub(super) const LEGACY_EVENT_INDEX: &str = "event_index";
+
+/// The schema that introduced blocks.
+pub(super) const BLOCKS_SCHEMA: u32 = 3;
 
 /// Entries written per batch, so a huge series never has to fit in memory at once.
 const CHUNK: usize = 20_000;
@@ -44,15 +59,44 @@ pub(super) fn to_blocks(db: &sled::Db) -> Result<(), StoreError> {
     }
     db.flush()?;
     db.open_tree(META)?
-        .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+        .insert(SCHEMA_KEY, &BLOCKS_SCHEMA.to_be_bytes())?;
     db.flush()?;
     if moved != (0, 0) {
         log::info!(
-            "store: moved {} datapoints and {} event index entries into blocks (schema {SCHEMA_VERSION})",
+            "store: moved {} datapoints and {} event index entries into blocks (schema {BLOCKS_SCHEMA})",
             moved.0,
             moved.1
         );
     }
+    Ok(())
+}
+
+/// Turns every token's schema-3 sync state into a selection of its one calendar, and raises the
+/// schema version in the same transaction.
+pub(super) fn to_selections(db: &sled::Db) -> Result<(), StoreError> {
+    let (states, meta) = (db.open_tree(SYNC_STATE)?, db.open_tree(META)?);
+    let mut records = Vec::new();
+    for record in states.iter() {
+        let (token, bytes) = record?;
+        let selection = match decode_legacy_state(&bytes) {
+            Ok(state) => Selection::from_legacy(state),
+            // Already a selection: nothing to change.
+            Err(e) => decode_selection(&bytes).map_err(|_| e)?,
+        };
+        records.push((token, encode_selection(&selection)?));
+    }
+    (&states, &meta).transaction(|(s, m)| {
+        for (token, bytes) in &records {
+            s.insert(token, bytes.as_slice())?;
+        }
+        m.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+        Ok::<_, ConflictableTransactionError<StoreError>>(())
+    })?;
+    db.flush()?;
+    log::info!(
+        "store: {} connections now keep a selection of calendars (schema {SCHEMA_VERSION})",
+        records.len()
+    );
     Ok(())
 }
 

@@ -135,7 +135,10 @@ fn a_schema_2_store_is_moved_into_blocks_at_open() {
                     }],
                 },
             ],
-            state: SyncState::default(),
+            state: SyncState {
+                calendar_id: "primary".into(),
+                ..SyncState::default()
+            },
         })
         .unwrap();
     assert_eq!(stats.removed, 1);

@@ -9,8 +9,8 @@
 //! | `token_names` | user `\0` name | token id |
 //! | `datapoint_blocks` | user, metric, block start ([`keys`], [`blocks`]) | a block of datapoints: timestamp and dimensions hash → dimensions and value ([`codec`]) |
 //! | `google_credentials` | token id | the token's Google credentials, sealed ([`cipher`]) |
-//! | `sync_state` | token id | sync token and sync bookkeeping |
-//! | `event_index_blocks` | token id, block start | a block of event ids → the datapoint keys each event produced |
+//! | `sync_state` | token id | the selected calendars, each with its sync token and bookkeeping ([`Selection`]) |
+//! | `event_index_blocks` | token id, block start | a block of event ids → the calendars holding the event and the datapoint keys it produced ([`calendars`]) |
 //! | `oauth_states` | SHA-256 of the OAuth `state` | pending authorization (token id, PKCE verifier, expiry), sealed |
 //!
 //! Changes that span trees run in one sled transaction, so a crash leaves either all or none.
@@ -23,6 +23,7 @@
 //! kept only as SHA-256 hashes, so a copy of the store holds no usable credential.
 
 pub mod blocks;
+pub mod calendars;
 pub mod cipher;
 pub mod codec;
 mod datapoints;
@@ -39,6 +40,7 @@ mod tokens;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+pub use calendars::Selection;
 pub use cipher::{CredentialKey, CredentialKeys};
 pub use error::StoreError;
 pub use google::{GoogleCredentials, SyncState};
@@ -49,7 +51,9 @@ pub use tokens::NewToken;
 /// The schema this build writes. Opening a store written by a newer build fails instead of
 /// misreading it. Version 2 seals the secret records; a version 1 store is sealed at open.
 /// Version 3 keeps datapoints and event indexes in blocks; an older store is migrated at open.
-pub const SCHEMA_VERSION: u32 = 3;
+/// Version 4 keeps several calendars per connection: a selection per token, and the holders of
+/// each event index entry; a version 3 token's state becomes its first selected calendar's.
+pub const SCHEMA_VERSION: u32 = 4;
 
 const META: &str = "meta";
 const SCHEMA_KEY: &[u8] = b"schema_version";
@@ -63,7 +67,7 @@ pub const TOKEN_NAMES: &str = "token_names";
 pub const DATAPOINTS: &str = "datapoint_blocks";
 /// Tree of Google credentials per data token.
 pub const GOOGLE_CREDENTIALS: &str = "google_credentials";
-/// Tree of calendar sync state per data token.
+/// Tree of the selected calendars and their sync state per data token.
 pub const SYNC_STATE: &str = "sync_state";
 /// Tree from (token, event) to the datapoint keys that event produced, in blocks.
 pub const EVENT_INDEX: &str = "event_index_blocks";
@@ -157,8 +161,11 @@ impl Store {
                  CREDENTIALS_KEY_PREVIOUS can be removed"
             ),
         }
-        if found < SCHEMA_VERSION {
+        if found < migrate::BLOCKS_SCHEMA {
             migrate::to_blocks(&db)?;
+        }
+        if found < SCHEMA_VERSION {
+            migrate::to_selections(&db)?;
         }
         migrate::drop_legacy_trees(&db)?;
         Ok(Self {

@@ -1,6 +1,10 @@
-//! The sync commit: a token's event index, its datapoints and its new sync token, written as
-//! blocks ([`blocks`]) in one sled transaction, so a crash at any instant leaves the store before
-//! or after the whole sync, and a sync token is never saved ahead of the data it covers.
+//! The sync commit: one calendar's share of a token's event index, its datapoints and its new
+//! sync token, written as blocks ([`blocks`]) in one sled transaction, so a crash at any instant
+//! leaves the store before or after the whole sync, and a sync token is never saved ahead of the
+//! data it covers.
+//!
+//! A token's calendars share its event index ([`calendars`](super::calendars)): an event that
+//! another selected calendar also holds keeps its datapoints when this calendar drops it.
 
 use std::collections::HashMap;
 
@@ -8,6 +12,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::{Batch, Transactional};
 
 use super::blocks::{self, Ops};
+use super::calendars::{encode_selection, IndexEntry};
 use super::cipher::Cipher;
 use super::google::{decode_credentials, SyncState};
 use super::{codec, keys, Store, StoreError};
@@ -32,12 +37,13 @@ pub struct SyncCommit {
     pub user: String,
     /// The connection the sync ran for; the commit is refused if it was replaced meanwhile.
     pub connection_id: String,
-    /// A full sync replaces all of the token's derived datapoints; an incremental one only the
-    /// changed events'.
+    /// A full sync replaces everything the calendar gave; an incremental one only the changed
+    /// events'.
     pub full: bool,
     /// The changed events (all events for a full sync), each once.
     pub changes: Vec<EventChange>,
-    /// The state to save with the data, including the new sync token.
+    /// The calendar's state to save with the data, including the new sync token; its `slot`
+    /// and `calendar_id` name the calendar synced.
     pub state: SyncState,
 }
 
@@ -48,9 +54,9 @@ pub struct SyncCommitStats {
     pub written: u64,
     /// Datapoints removed.
     pub removed: u64,
-    /// Events holding datapoints after the commit.
+    /// Events of the calendar holding datapoints after the commit.
     pub events: u64,
-    /// Datapoints held after the commit.
+    /// Datapoints the calendar's events hold after the commit.
     pub datapoints: u64,
 }
 
@@ -79,50 +85,12 @@ fn remove_points(points: &mut SeriesOps, refs: &[Vec<u8>]) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Appends one datapoint key, as [`encode_keys`] writes it, to an index entry.
+/// Appends one datapoint key to the refs of an index entry ([`IndexEntry::refs`]).
 fn push_ref(refs: &mut Vec<u8>, prefix: &[u8], entry: &[u8]) {
     refs.extend_from_slice(&((prefix.len() + entry.len()) as u16).to_be_bytes());
     refs.extend_from_slice(prefix);
     refs.extend_from_slice(entry);
 }
-
-#[cfg(test)]
-fn encode_keys(keys: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4 + keys.iter().map(|k| 2 + k.len()).sum::<usize>());
-    out.extend_from_slice(&(keys.len() as u32).to_be_bytes());
-    for k in keys {
-        out.extend_from_slice(&(k.len() as u16).to_be_bytes());
-        out.extend_from_slice(k);
-    }
-    out
-}
-
-fn decode_keys(bytes: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
-    let bad = || StoreError::corrupt("event index entry");
-    let count = u32::from_be_bytes(
-        bytes
-            .get(..4)
-            .ok_or_else(bad)?
-            .try_into()
-            .map_err(|_| bad())?,
-    ) as usize;
-    let mut out = Vec::with_capacity(count.min(1024));
-    let mut rest = &bytes[4..];
-    for _ in 0..count {
-        let len = u16::from_be_bytes(
-            rest.get(..2)
-                .ok_or_else(bad)?
-                .try_into()
-                .map_err(|_| bad())?,
-        ) as usize;
-        out.push(rest.get(2..2 + len).ok_or_else(bad)?.to_vec());
-        rest = &rest[2 + len..];
-    }
-    Ok(out)
-}
-
-/// An event id with the datapoint keys it produced.
-type IndexEntry = (Vec<u8>, Vec<Vec<u8>>);
 
 type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
@@ -143,15 +111,18 @@ fn check_connection(
     }
 }
 
+/// An event id with its index entry.
+type Indexed = (Vec<u8>, IndexEntry);
+
 impl Store {
-    /// The event ids this token's index holds, with their datapoint keys.
-    fn indexed_events(&self, token: &TokenId) -> Result<Vec<IndexEntry>, StoreError> {
+    /// Every entry of this token's index.
+    pub(super) fn indexed_events(&self, token: &TokenId) -> Result<Vec<Indexed>, StoreError> {
         let mut out = Vec::new();
         blocks::scan_all(
             &self.inner.event_index,
             &keys::token_prefix(token.as_str()),
-            |event, refs| {
-                out.push((event.to_vec(), decode_keys(refs)?));
+            |event, entry| {
+                out.push((event.to_vec(), IndexEntry::decode(entry)?));
                 Ok(())
             },
         )?;
@@ -163,23 +134,30 @@ impl Store {
         &self,
         token: &TokenId,
         event_ids: impl Iterator<Item = &'a str>,
-    ) -> Result<Vec<IndexEntry>, StoreError> {
+    ) -> Result<Vec<Indexed>, StoreError> {
         let prefix = keys::token_prefix(token.as_str());
         let mut out = Vec::new();
         for id in event_ids {
-            if let Some(refs) = blocks::get(&self.inner.event_index, &prefix, id.as_bytes())? {
-                out.push((id.as_bytes().to_vec(), decode_keys(&refs)?));
+            if let Some(entry) = blocks::get(&self.inner.event_index, &prefix, id.as_bytes())? {
+                out.push((id.as_bytes().to_vec(), IndexEntry::decode(&entry)?));
             }
         }
         Ok(out)
     }
 
-    /// Commits one sync. The old index is read and the new blocks are made before the
-    /// transaction, under the store's block write lock, so nobody changes them meanwhile; the
+    /// Commits one calendar's sync. The old index is read and the new blocks are made before
+    /// the transaction, under the store's block write lock, so nobody changes them meanwhile; the
     /// new points are encoded before the lock is taken.
-    /// Fails with [`StoreError::Stale`] when the connection was replaced or removed meanwhile.
+    ///
+    /// An event this calendar gives points replaces whatever points another calendar's copy of
+    /// it gave (the copy synced last wins; copies of one event normally agree). An event this
+    /// calendar no longer holds loses its points only when no other selected calendar holds it.
+    ///
+    /// Fails with [`StoreError::Stale`] when the connection was replaced or removed meanwhile,
+    /// and with [`StoreError::Deselected`] when the calendar was deselected.
     pub fn commit_sync(&self, commit: &SyncCommit) -> Result<SyncCommitStats, StoreError> {
         let token = &commit.token_id;
+        let slot = commit.state.slot;
         // Google lists each changed event once; should an id repeat anyway, the last one wins.
         let mut last: HashMap<&str, &EventChange> = HashMap::with_capacity(commit.changes.len());
         for c in &commit.changes {
@@ -188,9 +166,7 @@ impl Store {
         // The new points need nothing stored: they are encoded before the lock is taken, so data
         // API writes wait only for the reads and writes of blocks.
         let mut points = SeriesOps::new();
-        let mut index = Ops::new();
-        let mut stats = SyncCommitStats::default();
-        let (mut new_events, mut new_points) = (0u64, 0u64);
+        let mut fresh: HashMap<&[u8], (Vec<u8>, u64)> = HashMap::with_capacity(last.len());
         let mut prefix = Vec::new();
         for c in last.values() {
             if c.points.is_empty() {
@@ -205,40 +181,73 @@ impl Store {
                 push_ref(&mut refs, &prefix, &entry);
                 series(&mut points, &prefix).put(entry.to_vec(), codec::encode(&p.point));
             }
-            new_events += 1;
-            new_points += c.points.len() as u64;
-            index.put(c.event_id.as_bytes().to_vec(), refs);
+            fresh.insert(c.event_id.as_bytes(), (refs, c.points.len() as u64));
         }
-        stats.written = new_points;
+        let (new_events, new_points) = (
+            fresh.len() as u64,
+            fresh.values().map(|(_, n)| n).sum::<u64>(),
+        );
         let _writing = self.writing_blocks();
+        let mut selection = self.selection(token)?;
+        let previous = selection
+            .get(slot)
+            .filter(|c| c.calendar_id == commit.state.calendar_id)
+            .ok_or(StoreError::Deselected)?
+            .clone();
         let old = if commit.full {
             self.indexed_events(token)?
         } else {
             self.changed_entries(token, last.keys().copied())?
         };
-        // Removals: every old point of a changed (on a full sync: of any) event; the puts above
-        // win over those the event still has. Index entries of events without points go too.
-        let (old_events, mut old_points) = (old.len() as u64, 0u64);
-        for (event_id, old_keys) in old {
-            old_points += old_keys.len() as u64;
-            remove_points(&mut points, &old_keys)?;
-            index.remove(event_id);
+        let mut index = Ops::new();
+        // What this calendar held of the events it synced, before the commit.
+        let (mut old_events, mut old_points) = (0u64, 0u64);
+        for (event_id, mut entry) in old {
+            let held = entry.is_held_by(slot);
+            if held {
+                old_events += 1;
+                old_points += entry.ref_count();
+            }
+            if let Some((refs, _)) = fresh.remove(event_id.as_slice()) {
+                // This calendar's copy replaces the stored points; the puts win over removals.
+                remove_points(&mut points, &entry.keys()?)?;
+                entry.hold(slot);
+                entry.refs = refs;
+                index.put(event_id, entry.encode());
+            } else if held {
+                entry.release(&[slot]);
+                if entry.holders.is_empty() {
+                    remove_points(&mut points, &entry.keys()?)?;
+                    index.remove(event_id);
+                } else {
+                    index.put(event_id, entry.encode());
+                }
+            }
         }
+        for (event_id, (refs, _)) in fresh {
+            let entry = IndexEntry {
+                holders: vec![slot],
+                refs,
+            };
+            index.put(event_id.to_vec(), entry.encode());
+        }
+        let mut stats = SyncCommitStats {
+            written: new_points,
+            ..SyncCommitStats::default()
+        };
         if commit.full {
             stats.events = new_events;
             stats.datapoints = new_points;
         } else {
-            let previous = self.sync_state(token)?;
             stats.events = (previous.events + new_events).saturating_sub(old_events);
             stats.datapoints = (previous.datapoints + new_points).saturating_sub(old_points);
         }
-        let state = SyncState {
+        selection.update(SyncState {
             events: stats.events,
             datapoints: stats.datapoints,
             ..commit.state.clone()
-        };
-        let state_bytes =
-            serde_json::to_vec(&state).map_err(|e| StoreError::corrupt(e.to_string()))?;
+        });
+        let selection_bytes = encode_selection(&selection)?;
         let (point_blocks, removed) = self.point_blocks(&points)?;
         stats.removed = removed;
         let mut index_blocks = Batch::default();
@@ -250,13 +259,13 @@ impl Store {
         )?;
         self.apply_calendar(&point_blocks, &index_blocks, |s, g| {
             check_connection(&self.inner.cipher, g, token, &commit.connection_id)?;
-            s.insert(token.as_str(), state_bytes.as_slice())?;
+            s.insert(token.as_str(), selection_bytes.as_slice())?;
             Ok(())
         })?;
         Ok(stats)
     }
 
-    /// Forgets a token's calendar: its sync state and event index, and with `purge` the
+    /// Forgets a token's calendars: its selection and event index, and with `purge` the
     /// datapoints the index points at; with `credentials` its Google credentials too. One
     /// transaction, so a concurrent commit lands wholly before (and is then undone) or is
     /// refused as stale.
@@ -269,8 +278,8 @@ impl Store {
         let _writing = self.writing_blocks();
         let mut points = SeriesOps::new();
         if purge {
-            for (_, refs) in self.indexed_events(token)? {
-                remove_points(&mut points, &refs)?;
+            for (_, entry) in self.indexed_events(token)? {
+                remove_points(&mut points, &entry.keys()?)?;
             }
         }
         let (point_blocks, _) = self.point_blocks(&points)?;
@@ -287,6 +296,51 @@ impl Store {
             }
             Ok(())
         })
+    }
+
+    /// Selects exactly `ids` (`primary` for the primary calendar) for the token's connection
+    /// `connection_id`: calendars kept keep their state, new ones start unsynced, and the events
+    /// only the dropped calendars held lose their datapoints, in the transaction that drops the
+    /// calendars' sync state. Answers the new selection.
+    pub fn select_calendars(
+        &self,
+        token: &TokenId,
+        connection_id: &str,
+        ids: &[String],
+    ) -> Result<super::Selection, StoreError> {
+        let _writing = self.writing_blocks();
+        let (selection, dropped) = self.selection(token)?.reselect(ids);
+        let mut points = SeriesOps::new();
+        let mut index = Ops::new();
+        if !dropped.is_empty() {
+            for (event_id, mut entry) in self.indexed_events(token)? {
+                if !entry.holders.iter().any(|h| dropped.contains(h)) {
+                    continue;
+                }
+                entry.release(&dropped);
+                if entry.holders.is_empty() {
+                    remove_points(&mut points, &entry.keys()?)?;
+                    index.remove(event_id);
+                } else {
+                    index.put(event_id, entry.encode());
+                }
+            }
+        }
+        let (point_blocks, _) = self.point_blocks(&points)?;
+        let mut index_blocks = Batch::default();
+        blocks::apply(
+            &self.inner.event_index,
+            &keys::token_prefix(token.as_str()),
+            &index,
+            &mut index_blocks,
+        )?;
+        let bytes = encode_selection(&selection)?;
+        self.apply_calendar(&point_blocks, &index_blocks, |s, g| {
+            check_connection(&self.inner.cipher, g, token, connection_id)?;
+            s.insert(token.as_str(), bytes.as_slice())?;
+            Ok(())
+        })?;
+        Ok(selection)
     }
 
     /// The block writes of `points`, and how many entries they remove. Called under the block

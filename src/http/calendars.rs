@@ -1,0 +1,163 @@
+//! `GET`/`PUT /oauth2/google/calendars`: the calendars of the caller's Google account, and which
+//! of them its connection syncs. The token's actor makes the Google calls (it owns the
+//! credentials) and the selection change; this module checks the caller and shapes the answer.
+
+use actix::Addr;
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::google::{google, Caller};
+use super::{ApiError, AppState};
+use crate::actors::calendar_selection::{CalendarListing, ListCalendars, SelectCalendars};
+use crate::actors::status::CalendarStatus;
+use crate::actors::supervisor::ActorOf;
+use crate::actors::token_sync::TokenSyncActor;
+use crate::google::calendar::PRIMARY;
+
+/// One calendar of the answer.
+#[derive(Debug, Serialize)]
+struct CalendarEntry {
+    /// Google's id (the primary's is the account's e-mail).
+    id: String,
+    /// The name the person knows it by (their own name for a shared calendar, if they gave
+    /// one); `null` for a selected calendar Google no longer lists.
+    summary: Option<String>,
+    primary: bool,
+    time_zone: Option<String>,
+    access_role: Option<String>,
+    selected: bool,
+    /// For a selected calendar: unix seconds of its last successful sync.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_sync_at: Option<Option<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    datapoints: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error: Option<Option<String>>,
+    /// For a selected calendar: whether Google no longer has it (deleted, or unshared).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gone: Option<bool>,
+}
+
+impl CalendarEntry {
+    fn with_status(mut self, status: Option<&CalendarStatus>, listed: bool) -> Self {
+        if let Some(s) = status {
+            self.selected = true;
+            self.last_sync_at = Some(s.last_success.map(|ms| ms / 1000));
+            self.events = Some(s.events);
+            self.datapoints = Some(s.datapoints);
+            self.last_error = Some(s.last_error.clone());
+            self.gone = Some(s.gone || !listed);
+        }
+        self
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct CalendarsAnswer {
+    calendars: Vec<CalendarEntry>,
+}
+
+/// Google's calendars in Google's order, then any selected calendar Google no longer lists.
+fn answer(listing: CalendarListing) -> CalendarsAnswer {
+    let status_of = |id: &str| listing.selected.iter().find(|s| s.calendar_id == id);
+    let mut calendars: Vec<CalendarEntry> = listing
+        .google
+        .iter()
+        .map(|g| {
+            let stored_as = if g.primary { PRIMARY } else { g.id.as_str() };
+            CalendarEntry {
+                id: g.id.clone(),
+                summary: Some(g.title().to_string()),
+                primary: g.primary,
+                time_zone: g.time_zone.clone(),
+                access_role: g.access_role.clone(),
+                selected: false,
+                last_sync_at: None,
+                events: None,
+                datapoints: None,
+                last_error: None,
+                gone: None,
+            }
+            .with_status(status_of(stored_as), true)
+        })
+        .collect();
+    let has_primary = listing.google.iter().any(|g| g.primary);
+    for s in &listing.selected {
+        let listed = if s.calendar_id == PRIMARY {
+            has_primary
+        } else {
+            listing.google.iter().any(|g| g.id == s.calendar_id)
+        };
+        if !listed {
+            calendars.push(
+                CalendarEntry {
+                    id: s.calendar_id.clone(),
+                    summary: None,
+                    primary: s.calendar_id == PRIMARY,
+                    time_zone: None,
+                    access_role: None,
+                    selected: false,
+                    last_sync_at: None,
+                    events: None,
+                    datapoints: None,
+                    last_error: None,
+                    gone: None,
+                }
+                .with_status(Some(s), false),
+            );
+        }
+    }
+    CalendarsAnswer { calendars }
+}
+
+/// The caller's sync actor: 409 when its token has no Google connection.
+async fn actor_of(state: &AppState, caller: Caller) -> Result<Addr<TokenSyncActor>, ApiError> {
+    let (_, sync) = google(state)?;
+    let caller = caller?;
+    caller.require_read()?;
+    let not_connected =
+        || ApiError::Conflict("this data token has no Google Calendar connection".into());
+    if state.store.credentials(&caller.0.id)?.is_none() {
+        return Err(not_connected());
+    }
+    sync.supervisor
+        .send(ActorOf(caller.0.id.clone()))
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(not_connected)
+}
+
+pub(super) async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let actor = actor_of(&state, caller).await?;
+    let listing = actor
+        .send(ListCalendars)
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(HttpResponse::Ok().json(answer(listing)))
+}
+
+/// The body of `PUT /oauth2/google/calendars`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SelectBody {
+    selected: Vec<String>,
+}
+
+pub(super) async fn select(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<SelectBody>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = actor_of(&state, caller).await?;
+    let listing = actor
+        .send(SelectCalendars(body.into_inner().selected))
+        .await
+        .map_err(ApiError::internal)??;
+    super::persist(&state.store).await?;
+    Ok(HttpResponse::Ok().json(answer(listing)))
+}

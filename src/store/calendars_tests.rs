@@ -1,0 +1,237 @@
+//! Several calendars of one token against a real store: shared events, full syncs of one
+//! calendar, selection changes, and the schema-3 layout.
+
+use crate::convert::MetricPoint;
+use crate::metric::{Datapoint, DimensionKey, Dimensions, MetricName};
+use crate::store::{
+    EventChange, Selection, Store, StoreError, SyncCommit, SyncCommitStats, SyncState, TimeRange,
+};
+use crate::token::TokenId;
+
+const D: &str = "imp.events.duration";
+
+fn point(src: &str, ts: i64, value: f64) -> MetricPoint {
+    let mut dimensions = Dimensions::new();
+    dimensions.insert(DimensionKey::new("src").unwrap(), src.to_string());
+    MetricPoint {
+        metric: MetricName::new(D).unwrap(),
+        point: Datapoint {
+            timestamp: ts,
+            dimensions,
+            value,
+        },
+    }
+}
+
+fn ev(id: &str, ts: i64, value: f64) -> EventChange {
+    EventChange {
+        event_id: id.into(),
+        points: vec![point(id, ts, value)],
+    }
+}
+
+fn gone(id: &str) -> EventChange {
+    EventChange {
+        event_id: id.into(),
+        points: vec![],
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+    token: TokenId,
+}
+
+fn fixture(calendars: &[&str]) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let token = TokenId::generate();
+    store
+        .put_credentials(&token, &crate::store::test_credentials("c1"))
+        .unwrap();
+    let ids: Vec<String> = calendars.iter().map(|s| s.to_string()).collect();
+    store.select_calendars(&token, "c1", &ids).unwrap();
+    Fixture {
+        _dir: dir,
+        store,
+        token,
+    }
+}
+
+impl Fixture {
+    fn state(&self, calendar: &str) -> SyncState {
+        self.store
+            .selection(&self.token)
+            .unwrap()
+            .find(calendar)
+            .cloned()
+            .unwrap()
+    }
+
+    fn commit(
+        &self,
+        calendar: &str,
+        full: bool,
+        changes: Vec<EventChange>,
+    ) -> Result<SyncCommitStats, StoreError> {
+        let state = self.state(calendar);
+        self.store.commit_sync(&SyncCommit {
+            token_id: self.token.clone(),
+            user: "ann".into(),
+            connection_id: "c1".into(),
+            full,
+            changes,
+            state: SyncState {
+                sync_token: Some(format!("{calendar}-{}", state.sync_token.is_some())),
+                ..state
+            },
+        })
+    }
+
+    fn values(&self) -> Vec<(i64, f64)> {
+        self.store
+            .read_datapoints("ann", &MetricName::new(D).unwrap(), TimeRange::default())
+            .unwrap()
+            .iter()
+            .map(|p| (p.timestamp, p.value))
+            .collect()
+    }
+}
+
+#[test]
+fn an_event_in_two_calendars_is_held_once_and_stays_while_either_has_it() {
+    let f = fixture(&["primary", "training"]);
+    f.commit(
+        "primary",
+        true,
+        vec![ev("shared", 1, 10.0), ev("p", 2, 2.0)],
+    )
+    .unwrap();
+    f.commit(
+        "training",
+        true,
+        vec![ev("shared", 1, 10.0), ev("t", 3, 3.0)],
+    )
+    .unwrap();
+    assert_eq!(f.values(), vec![(1, 10.0), (2, 2.0), (3, 3.0)]);
+    assert_eq!(
+        (f.state("training").events, f.state("training").datapoints),
+        (2, 2)
+    );
+    // It leaves the primary: the training calendar still has it.
+    let stats = f.commit("primary", false, vec![gone("shared")]).unwrap();
+    assert_eq!((stats.events, stats.removed), (1, 0));
+    assert_eq!(f.values(), vec![(1, 10.0), (2, 2.0), (3, 3.0)]);
+    // A full sync of the primary without it leaves it alone too.
+    f.commit("primary", true, vec![ev("p", 2, 2.0)]).unwrap();
+    assert_eq!(f.values(), vec![(1, 10.0), (2, 2.0), (3, 3.0)]);
+    // It leaves the training calendar as well: now it goes.
+    let stats = f.commit("training", false, vec![gone("shared")]).unwrap();
+    assert_eq!(stats.removed, 1);
+    assert_eq!(f.values(), vec![(2, 2.0), (3, 3.0)]);
+}
+
+#[test]
+fn the_copy_synced_last_gives_the_points_and_no_copy_is_doubled() {
+    let f = fixture(&["primary", "training"]);
+    f.commit("primary", true, vec![ev("e", 1, 10.0)]).unwrap();
+    // The training copy differs (an edit seen there first): it replaces the points.
+    f.commit("training", false, vec![ev("e", 5, 11.0)]).unwrap();
+    assert_eq!(f.values(), vec![(5, 11.0)]);
+    f.commit("primary", false, vec![ev("e", 5, 11.0)]).unwrap();
+    assert_eq!(f.values(), vec![(5, 11.0)]);
+}
+
+#[test]
+fn a_full_sync_of_one_calendar_leaves_the_others_events() {
+    let f = fixture(&["primary", "training", "reading"]);
+    f.commit("primary", true, vec![ev("a", 1, 1.0)]).unwrap();
+    f.commit("training", true, vec![ev("b", 2, 2.0)]).unwrap();
+    f.commit("reading", true, vec![ev("c", 3, 3.0)]).unwrap();
+    // After a 410 the training calendar's full result lacks "b" and brings "d".
+    let stats = f.commit("training", true, vec![ev("d", 4, 4.0)]).unwrap();
+    assert_eq!((stats.events, stats.datapoints, stats.removed), (1, 1, 1));
+    assert_eq!(f.values(), vec![(1, 1.0), (3, 3.0), (4, 4.0)]);
+    assert_eq!(f.state("primary").events, 1);
+    assert_eq!(
+        f.state("reading").sync_token.as_deref(),
+        Some("reading-false")
+    );
+    assert_eq!(
+        f.state("training").sync_token.as_deref(),
+        Some("training-true")
+    );
+}
+
+#[test]
+fn deselecting_removes_only_what_no_remaining_calendar_holds_in_one_step() {
+    let f = fixture(&["primary", "training"]);
+    f.commit("primary", true, vec![ev("shared", 1, 1.0), ev("p", 2, 2.0)])
+        .unwrap();
+    f.commit(
+        "training",
+        true,
+        vec![ev("shared", 1, 1.0), ev("t", 3, 3.0)],
+    )
+    .unwrap();
+    let old_training = f.state("training");
+    let kept = f
+        .store
+        .select_calendars(&f.token, "c1", &["primary".to_string()])
+        .unwrap();
+    assert_eq!(kept.calendars.len(), 1);
+    assert_eq!(
+        kept.calendars[0].sync_token.as_deref(),
+        Some("primary-false")
+    );
+    assert_eq!(f.values(), vec![(1, 1.0), (2, 2.0)]);
+    // A commit of the deselected calendar that was already on its way is refused.
+    let late = f.store.commit_sync(&SyncCommit {
+        token_id: f.token.clone(),
+        user: "ann".into(),
+        connection_id: "c1".into(),
+        full: false,
+        changes: vec![ev("late", 9, 9.0)],
+        state: old_training,
+    });
+    assert!(matches!(late, Err(StoreError::Deselected)), "{late:?}");
+    assert_eq!(f.values(), vec![(1, 1.0), (2, 2.0)]);
+    // Selected again, it is a new calendar to the store: a new slot, a full sync next.
+    let again = f
+        .store
+        .select_calendars(
+            &f.token,
+            "c1",
+            &["primary".to_string(), "training".to_string()],
+        )
+        .unwrap();
+    let training = again.find("training").unwrap();
+    assert_eq!((training.slot, training.sync_token.clone()), (2, None));
+    // Dropping the shared event from the primary now removes it: nobody else holds it.
+    f.commit("primary", false, vec![gone("shared")]).unwrap();
+    assert_eq!(f.values(), vec![(2, 2.0)]);
+}
+
+#[test]
+fn a_selection_change_for_a_replaced_connection_changes_nothing() {
+    let f = fixture(&["primary", "training"]);
+    f.commit("training", true, vec![ev("t", 3, 3.0)]).unwrap();
+    let err = f
+        .store
+        .select_calendars(&f.token, "other-connection", &["primary".to_string()])
+        .err();
+    assert!(matches!(err, Some(StoreError::Stale)), "{err:?}");
+    assert_eq!(f.values(), vec![(3, 3.0)]);
+    assert_eq!(f.store.selection(&f.token).unwrap().calendars.len(), 2);
+}
+
+#[test]
+fn a_new_connection_selects_the_primary() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = TokenId::generate();
+    let s = store.selection(&t).unwrap();
+    assert_eq!(s, Selection::default());
+    assert_eq!(s.calendars[0].calendar_id, "primary");
+}
