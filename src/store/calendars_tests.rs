@@ -235,3 +235,98 @@ fn a_new_connection_selects_the_primary() {
     assert_eq!(s, Selection::default());
     assert_eq!(s.calendars[0].calendar_id, "primary");
 }
+
+/// Opens the sled database under a store that was just dropped (its background thread lets go
+/// of the directory lock a moment later).
+fn reopen_sled(dir: &std::path::Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match sled::open(dir) {
+            Ok(db) => return db,
+            Err(e) if std::time::Instant::now() > deadline => panic!("{e}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
+}
+
+#[test]
+fn a_schema_3_store_keeps_its_calendar_as_the_first_selected() {
+    use crate::store::blocks::{self, Ops};
+    use crate::store::calendars::IndexEntry;
+    use crate::store::{keys, EVENT_INDEX, META, SCHEMA_KEY, SYNC_STATE};
+    let dir = tempfile::tempdir().unwrap();
+    let token = TokenId::generate();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .put_credentials(&token, &crate::store::test_credentials("c1"))
+            .unwrap();
+        let f = Fixture {
+            _dir: tempfile::tempdir().unwrap(),
+            store,
+            token: token.clone(),
+        };
+        f.commit("primary", true, vec![ev("a", 1, 1.0), ev("b", 2, 2.0)])
+            .unwrap();
+        f.store.flush().unwrap();
+    }
+    // Write it back the way schema 3 kept it: one state per token, entries without holders.
+    {
+        let db = reopen_sled(dir.path());
+        let mut legacy = serde_json::to_value(SyncState {
+            calendar_id: "primary".into(),
+            sync_token: Some("s1".into()),
+            events: 2,
+            datapoints: 2,
+            last_success_at: Some(77),
+            ..SyncState::default()
+        })
+        .unwrap();
+        legacy.as_object_mut().unwrap().remove("slot");
+        let states = db.open_tree(SYNC_STATE).unwrap();
+        states
+            .insert(token.as_str(), serde_json::to_vec(&legacy).unwrap())
+            .unwrap();
+        let index = db.open_tree(EVENT_INDEX).unwrap();
+        let prefix = keys::token_prefix(token.as_str());
+        let mut ops = Ops::new();
+        blocks::scan_all(&index, &prefix, |event, entry| {
+            ops.put(event.to_vec(), IndexEntry::decode(entry)?.refs);
+            Ok(())
+        })
+        .unwrap();
+        let mut batch = sled::Batch::default();
+        blocks::apply(&index, &prefix, &ops, &mut batch).unwrap();
+        index.apply_batch(batch).unwrap();
+        db.open_tree(META)
+            .unwrap()
+            .insert(SCHEMA_KEY, &3u32.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(crate::store::schema_version_for_test(&store), 4);
+    let selection = store.selection(&token).unwrap();
+    assert_eq!(selection.calendars.len(), 1);
+    let primary = &selection.calendars[0];
+    assert_eq!(
+        (primary.slot, primary.calendar_id.as_str(), primary.sync_token.as_deref()),
+        (0, "primary", Some("s1"))
+    );
+    assert_eq!((primary.events, primary.last_success_at), (2, Some(77)));
+    // The legacy entries belong to the primary: deleting "a" there removes its point, and a
+    // second calendar that never held it changes nothing.
+    let f = Fixture {
+        _dir: tempfile::tempdir().unwrap(),
+        store,
+        token,
+    };
+    f.store
+        .select_calendars(&f.token, "c1", &["primary".into(), "training".into()])
+        .unwrap();
+    f.commit("training", true, vec![]).unwrap();
+    assert_eq!(f.values(), vec![(1, 1.0), (2, 2.0)]);
+    let stats = f.commit("primary", false, vec![gone("a")]).unwrap();
+    assert_eq!((stats.removed, stats.events), (1, 1));
+    assert_eq!(f.values(), vec![(2, 2.0)]);
+}

@@ -432,7 +432,10 @@ async fn sigkill_at_any_instant_of_the_schema_2_migration_loses_nothing() {
         .get(SCHEMA_KEY)
         .unwrap()
         .unwrap();
-    assert_eq!(schema.as_ref(), &3u32.to_be_bytes());
+    assert_eq!(
+        schema.as_ref(),
+        &impulses_gcal::store::SCHEMA_VERSION.to_be_bytes()
+    );
     let mut index = BTreeMap::new();
     blocks::scan_all(
         &db.open_tree(impulses_gcal::store::EVENT_INDEX).unwrap(),
