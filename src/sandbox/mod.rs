@@ -81,9 +81,12 @@
 mod admin;
 mod bounded;
 mod calendar;
+mod calendar_control;
+mod calendar_list;
 mod config;
 mod consent;
 mod counters;
+mod directory;
 mod error;
 mod events;
 mod fault;
@@ -102,11 +105,12 @@ mod state;
 mod token;
 mod token_endpoint;
 
+pub use calendar_control::CalendarEntry;
 pub use config::SandboxConfig;
 pub use counters::Counters;
 pub use fault::{Endpoint, Fault, Times};
 pub use handle::Sandbox;
-pub use model::{AccountId, EventId, EventPatch, EventSpec, EventStatus, EventTime};
+pub use model::{AccountId, CalendarId, EventId, EventPatch, EventSpec, EventStatus, EventTime};
 pub use seed::SeedPlan;
 pub use state::Consent;
 
@@ -119,6 +123,9 @@ pub enum SandboxError {
     /// No live event with this id in the account's calendar.
     #[error("no event {0}")]
     UnknownEvent(EventId),
+    /// No calendar with this id, or it was deleted.
+    #[error("no calendar {0}")]
+    UnknownCalendar(CalendarId),
     /// The request makes no sense (bad zone, bad rule, end before start, duplicate e-mail…).
     #[error("{0}")]
     Invalid(String),
