@@ -1,6 +1,8 @@
 //! The sandbox Google, driven over real HTTP with awc.
 
 mod admin;
+mod calendar_admin;
+mod calendars;
 mod faults;
 mod list;
 mod oauth;
