@@ -168,3 +168,30 @@ impl State {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_order_from_free_busy_to_owner_and_round_trip_their_spelling() {
+        let names = ["freeBusyReader", "reader", "writer", "owner"];
+        let roles: Vec<Role> = names.iter().map(|n| Role::parse(n).unwrap()).collect();
+        assert!(roles.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_eq!(roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(), names);
+        assert!(Role::parse("Owner").is_err() && Role::parse("").is_err());
+        assert!(Role::FreeBusyReader.hides_details() && !Role::Reader.hides_details());
+    }
+
+    #[test]
+    fn secondary_ids_look_like_googles() {
+        let id = CalendarId::secondary();
+        let hex = id
+            .as_str()
+            .strip_prefix("c_")
+            .and_then(|rest| rest.strip_suffix("@group.calendar.google.com"))
+            .unwrap();
+        assert!(hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(CalendarId::secondary(), id);
+    }
+}
