@@ -2,6 +2,7 @@
 
 mod admin;
 mod calendar_admin;
+mod calendar_copies;
 mod calendars;
 mod faults;
 mod list;
