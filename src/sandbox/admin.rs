@@ -15,14 +15,14 @@ use super::{Sandbox, SandboxError, SeedPlan};
 
 type Control = web::Data<Sandbox>;
 
-fn answer<T: serde::Serialize>(result: Result<T, SandboxError>) -> HttpResponse {
+pub(super) fn answer<T: serde::Serialize>(result: Result<T, SandboxError>) -> HttpResponse {
     match result {
         Ok(body) => HttpResponse::Ok().json(body),
         Err(err) => refusal(&err),
     }
 }
 
-fn time(value: &serde_json::Value) -> Result<EventTime, SandboxError> {
+pub(super) fn time(value: &serde_json::Value) -> Result<EventTime, SandboxError> {
     EventTime::from_json(value)
 }
 
@@ -56,8 +56,9 @@ async fn sign_in(control: Control, body: web::Json<SignInIn>) -> HttpResponse {
     )
 }
 
+/// An event as the admin API takes it (Google's JSON shapes for the times).
 #[derive(Deserialize)]
-struct EventIn {
+pub(super) struct EventIn {
     summary: String,
     description: Option<String>,
     start: serde_json::Value,
@@ -69,7 +70,7 @@ struct EventIn {
 }
 
 impl EventIn {
-    fn spec(self) -> Result<EventSpec, SandboxError> {
+    pub(super) fn spec(self) -> Result<EventSpec, SandboxError> {
         let mut spec = EventSpec::new(self.summary, time(&self.start)?, time(&self.end)?)
             .recurrence(self.recurrence)
             .status(self.status);
@@ -78,8 +79,9 @@ impl EventIn {
     }
 }
 
+/// A partial update as the admin API takes it.
 #[derive(Deserialize, Default)]
-struct PatchIn {
+pub(super) struct PatchIn {
     summary: Option<String>,
     description: Option<String>,
     start: Option<serde_json::Value>,
@@ -89,7 +91,7 @@ struct PatchIn {
 }
 
 impl PatchIn {
-    fn patch(self) -> Result<EventPatch, SandboxError> {
+    pub(super) fn patch(self) -> Result<EventPatch, SandboxError> {
         Ok(EventPatch {
             summary: self.summary,
             description: self.description.map(Some),
@@ -135,13 +137,14 @@ async fn delete_event(control: Control, path: web::Path<(AccountId, EventId)>) -
     )
 }
 
+/// One occurrence to edit or cancel.
 #[derive(Deserialize)]
-struct OccurrenceIn {
-    original_start: serde_json::Value,
+pub(super) struct OccurrenceIn {
+    pub original_start: serde_json::Value,
     #[serde(default)]
-    patch: Option<PatchIn>,
+    pub patch: Option<PatchIn>,
     #[serde(default)]
-    cancel: bool,
+    pub cancel: bool,
 }
 
 async fn occurrence(
@@ -304,6 +307,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(|c: Control| async move { HttpResponse::Ok().json(c.violations()) }),
         )
         .route("/clock/advance", web::post().to(advance))
+        .configure(super::admin_calendars::routes)
         .route(
             "/client_secret.json",
             web::get()

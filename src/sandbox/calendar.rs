@@ -1,5 +1,7 @@
-//! `GET /calendar/v3/calendars/{calendarId}/events`: authentication, parameter checks, and the
-//! three kinds of call (full sync start, incremental sync start, next page) of GOOGLE_APIS.md.
+//! `GET /calendar/v3/calendars/{calendarId}/events`: authentication, which calendar the id names
+//! for the caller, parameter checks, and the three kinds of call (full sync start, incremental
+//! sync start, next page) of GOOGLE_APIS.md. Page and sync tokens are bound to the account and
+//! the calendar they came from.
 
 use std::sync::Arc;
 
@@ -8,7 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::fault::Endpoint;
 use super::grant::Bearer;
 use super::listing::{self, Scope};
-use super::model::AccountId;
+use super::model::{AccountId, CalendarId};
 use super::oauth::{bearer_token, form, CALENDAR_SCOPES};
 use super::page;
 use super::params::{invalid, parse, ListRequest, Refused};
@@ -16,7 +18,7 @@ use super::state::{Cursor, Shared, State};
 use super::token;
 
 /// Checks the bearer token; `Ok` carries the account it belongs to.
-fn authenticate(state: &mut State, token: Option<&str>) -> Result<AccountId, Refused> {
+pub(crate) fn authenticate(state: &mut State, token: Option<&str>) -> Result<AccountId, Refused> {
     let unauthorized = || Refused::usual(401, "authError");
     let Some(token) = token else {
         state.violation("list: no access token".to_string());
@@ -49,7 +51,7 @@ fn authenticate(state: &mut State, token: Option<&str>) -> Result<AccountId, Ref
 }
 
 /// Looks up a page or sync token; records a violation when it arrived with `+` decoded as space.
-fn known(
+pub(crate) fn known(
     state: &mut State,
     kind: &str,
     received: &str,
@@ -74,11 +76,18 @@ pub(crate) async fn list(
 ) -> HttpResponse {
     let q = form(req.query_string().as_bytes());
     let token = bearer_token(&req);
+    let raw = path.into_inner();
     let owner = token.as_deref().and_then(|token| {
         let mut state = shared.lock();
         let owner = state.grants.account_of(token)?;
         let calls = state.counters.list_calls_by_account.entry(owner.0.clone());
         *calls.or_default() += 1;
+        let key = state.calendar_key(&owner, &raw);
+        *state
+            .counters
+            .list_calls_by_calendar
+            .entry(key)
+            .or_default() += 1;
         Some(owner)
     });
     if q.contains_key("pageToken") {
@@ -93,47 +102,62 @@ pub(crate) async fn list(
         Ok(account) => account,
         Err(refused) => return refused.answer(),
     };
-    let calendar_id = path.into_inner();
-    let email = shared.lock().account(&account).map(|a| a.email.clone());
-    match email {
-        Ok(email) if calendar_id == "primary" || calendar_id.eq_ignore_ascii_case(&email) => {}
-        _ => return Refused::usual(404, "notFound").answer(),
-    }
+    // A calendar deleted, unshared, or never in the caller's list is 404 (GOOGLE_APIS.md).
+    let Some((calendar, role)) = shared.lock().resolve(&account, &raw) else {
+        return Refused::usual(404, "notFound").answer();
+    };
     let request = match parse(&q, &shared) {
         Ok(request) => request,
         Err(refused) => return refused.answer(),
     };
+    let target = Target {
+        account: &account,
+        calendar: &calendar,
+    };
     let cursor = if let Some(page_token) = &request.page_token {
-        next_page(&shared, &account, &request, page_token)
+        next_page(&shared, &target, &request, page_token)
     } else if let Some(sync_token) = &request.sync_token {
-        start_incremental(&shared, &account, &request, sync_token)
+        start_incremental(&shared, &target, &request, sync_token)
     } else {
-        start_full(&shared, &account, &request)
+        start_full(&shared, &target, &request)
     };
     match cursor {
-        Ok(cursor) => page::serve(&shared, cursor, &request),
+        Ok(cursor) => page::serve(&shared, cursor, &request, role),
         Err(refused) => refused.answer(),
     }
 }
 
+/// Who lists which calendar.
+struct Target<'a> {
+    account: &'a AccountId,
+    calendar: &'a CalendarId,
+}
+
+/// The account's and the calendar's current sync epochs.
+fn epochs(state: &State, target: &Target<'_>) -> Option<(u64, u64)> {
+    let account = state.account(target.account).ok()?;
+    let calendar = state.calendar(target.calendar).ok()?;
+    Some((account.sync_epoch, calendar.sync_epoch))
+}
+
 fn start_full(
     shared: &Shared,
-    account: &AccountId,
+    target: &Target<'_>,
     request: &ListRequest,
 ) -> Result<Cursor, Refused> {
-    let (events, zone, seq, epoch, horizon) = {
+    let (events, zone, seq, (epoch, calendar_epoch), horizon) = {
         let mut state = shared.lock();
         state.counters.full_syncs_started += 1;
         state.counters.list_full += 1;
         let horizon = shared.horizon(state.now());
-        let owner = state
-            .account(account)
-            .map_err(|_| Refused::usual(404, "notFound"))?;
+        let not_found = || Refused::usual(404, "notFound");
+        let epochs = epochs(&state, target).ok_or_else(not_found)?;
+        let calendar = state.calendar(target.calendar).map_err(|_| not_found())?;
         (
-            owner.calendar.snapshot(),
-            owner.zone,
-            owner.calendar.seq,
-            owner.sync_epoch,
+            calendar.events.snapshot(),
+            calendar.zone,
+            calendar.events.seq,
+            epochs,
             horizon,
         )
     };
@@ -144,11 +168,13 @@ fn start_full(
     };
     let items = listing::full(&events, &scope, &request.restrictions);
     Ok(Cursor {
-        account: account.clone(),
+        account: target.account.clone(),
+        calendar: target.calendar.clone(),
         items: Arc::new(items),
         offset: 0,
         sync_seq: seq,
         epoch,
+        calendar_epoch,
         params: request.params.clone(),
         incremental: false,
         same_token: None,
@@ -161,7 +187,7 @@ fn gone() -> Refused {
 
 fn start_incremental(
     shared: &Shared,
-    account: &AccountId,
+    target: &Target<'_>,
     request: &ListRequest,
     sync_token: &str,
 ) -> Result<Cursor, Refused> {
@@ -183,8 +209,13 @@ fn start_incremental(
         return Err(gone());
     };
     let (seq, epoch, params) = (record.seq, record.epoch, record.params.clone());
-    if &record.account != account {
+    let calendar_epoch = record.calendar_epoch;
+    if &record.account != target.account {
         state.violation("list: sync token of another account".to_string());
+        return Err(gone());
+    }
+    if &record.calendar != target.calendar {
+        state.violation("list: sync token of another calendar".to_string());
         return Err(gone());
     }
     let differences = params.differences(&request.params);
@@ -195,12 +226,13 @@ fn start_incremental(
         ));
     }
     let horizon = shared.horizon(state.now());
-    let owner = state.account(account).map_err(|_| gone())?;
-    if epoch < owner.sync_epoch {
+    let (current_epoch, current_calendar_epoch) = epochs(&state, target).ok_or_else(gone)?;
+    if epoch < current_epoch || calendar_epoch < current_calendar_epoch {
         return Err(gone());
     }
-    let (changed, exceptions) = owner.calendar.changed_since(seq);
-    let (zone, now_seq, current_epoch) = (owner.zone, owner.calendar.seq, owner.sync_epoch);
+    let calendar = state.calendar(target.calendar).map_err(|_| gone())?;
+    let (changed, exceptions) = calendar.events.changed_since(seq);
+    let (zone, now_seq) = (calendar.zone, calendar.events.seq);
     drop(state);
     let scope = Scope {
         params: &request.params,
@@ -210,11 +242,13 @@ fn start_incremental(
     let items = listing::incremental(&changed, &exceptions, seq, &scope);
     let unchanged = now_seq == seq && differences.is_empty();
     Ok(Cursor {
-        account: account.clone(),
+        account: target.account.clone(),
+        calendar: target.calendar.clone(),
         items: Arc::new(items),
         offset: 0,
         sync_seq: now_seq,
         epoch: current_epoch,
+        calendar_epoch: current_calendar_epoch,
         params: request.params.clone(),
         incremental: true,
         same_token: unchanged.then(|| found.clone()),
@@ -223,7 +257,7 @@ fn start_incremental(
 
 fn next_page(
     shared: &Shared,
-    account: &AccountId,
+    target: &Target<'_>,
     request: &ListRequest,
     page_token: &str,
 ) -> Result<Cursor, Refused> {
@@ -237,7 +271,7 @@ fn next_page(
     let Some(cursor) = state
         .page_tokens
         .get(&found)
-        .filter(|c| &c.account == account)
+        .filter(|c| &c.account == target.account && &c.calendar == target.calendar)
         .cloned()
     else {
         return Err(bad_token());

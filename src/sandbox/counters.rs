@@ -35,6 +35,11 @@ pub struct Counters {
     pub by_status: BTreeMap<u16, u64>,
     /// `events.list` calls per account `sub`, whatever their answer.
     pub list_calls_by_account: BTreeMap<String, u64>,
+    /// `events.list` calls per calendar id, whatever their answer (only calls whose token names
+    /// an account); `primary` and the e-mail count under the primary calendar's id.
+    pub list_calls_by_calendar: BTreeMap<String, u64>,
+    /// `calendarList.list` calls, whatever their answer.
+    pub calendar_list_calls: u64,
 }
 
 impl Counters {

@@ -206,6 +206,49 @@ impl Calendar {
         Ok(id)
     }
 
+    /// A live event that is not an occurrence's exception, with its live exceptions: what
+    /// [`Calendar::adopt`] puts into another calendar.
+    pub fn copies_of(&self, id: &EventId) -> Result<Vec<StoredEvent>, SandboxError> {
+        let event = self.live(id)?;
+        if event.recurring.is_some() {
+            return Err(SandboxError::Invalid(format!(
+                "{id} is an occurrence; copy its series"
+            )));
+        }
+        let exceptions = self.exceptions.get(id).into_iter().flatten();
+        let live = exceptions.filter_map(|e| self.events.get(e).filter(|e| !e.deleted));
+        Ok(std::iter::once(event)
+            .chain(live)
+            .map(|e| StoredEvent::clone(e))
+            .collect())
+    }
+
+    /// Stores copies of another calendar's events under their ids (the first is the event, the
+    /// rest its exceptions), as new changes of this calendar; refuses an id already live here.
+    pub fn adopt(
+        &mut self,
+        copies: Vec<StoredEvent>,
+        now: DateTime<Utc>,
+    ) -> Result<(), SandboxError> {
+        if let Some(taken) = copies.iter().find(|e| self.live(&e.id).is_ok()) {
+            return Err(SandboxError::Invalid(format!(
+                "the calendar already has event {}",
+                taken.id
+            )));
+        }
+        for mut copy in copies {
+            copy.dropped.clear();
+            if let Some((master, _)) = &copy.recurring {
+                let list = self.exceptions.entry(master.clone()).or_default();
+                if !list.contains(&copy.id) {
+                    list.push(copy.id.clone());
+                }
+            }
+            self.commit(copy, now);
+        }
+        Ok(())
+    }
+
     /// The current state of every event, in log order (oldest change first).
     pub fn snapshot(&self) -> Vec<Arc<StoredEvent>> {
         self.log

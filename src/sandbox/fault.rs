@@ -25,6 +25,8 @@ pub enum Endpoint {
     ListPage,
     /// The userinfo endpoint.
     Userinfo,
+    /// `calendarList.list` (JSON `"calendarlist"`).
+    CalendarList,
     /// The revocation endpoint.
     Revoke,
 }
@@ -193,7 +195,7 @@ pub(crate) struct Dropped;
 /// The error answer of a fault, shaped like the endpoint's real errors.
 pub(crate) fn answer(fault: &Fault, status: u16) -> HttpResponse {
     let mut response = match fault.endpoint {
-        Endpoint::List | Endpoint::ListPage => {
+        Endpoint::List | Endpoint::ListPage | Endpoint::CalendarList => {
             error::calendar(status, &fault.reason, error::default_message(&fault.reason))
         }
         Endpoint::Auth => error::page(status, &fault.reason, "sandbox fault"),

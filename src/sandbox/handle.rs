@@ -12,10 +12,13 @@ use chrono_tz::Tz;
 
 use super::config::SandboxConfig;
 use super::counters::Counters;
+use super::directory::{CalendarRecord, ListEntry, Role};
 use super::fault::{Dropped, Fault};
-use super::model::{AccountId, EventId, EventPatch, EventSpec, EventStatus, EventTime};
+use super::model::{AccountId, CalendarId};
 use super::state::{Account, Consent, Shared, State};
-use super::{admin, calendar, consent, error, oauth, token, token_endpoint, SandboxError};
+use super::{
+    admin, calendar, calendar_list, consent, error, oauth, token, token_endpoint, SandboxError,
+};
 
 /// A running sandbox. Cheap to clone; every clone drives the same state.
 #[derive(Clone)]
@@ -36,6 +39,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/calendar/v3/calendars/{calendarId}/events",
             web::get().to(calendar::list),
+        )
+        .route(
+            "/calendar/v3/users/me/calendarList",
+            web::get().to(calendar_list::list),
         )
         .service(web::scope("/_sandbox").configure(admin::configure))
         .default_service(web::to(|| async {
@@ -158,11 +165,17 @@ impl Sandbox {
         &self.shared.config
     }
 
-    fn with<T>(
+    /// Runs `f` on the state under the lock (the control API's one way in).
+    pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&mut State) -> Result<T, SandboxError>,
     ) -> Result<T, SandboxError> {
         f(&mut self.shared.lock())
+    }
+
+    /// How far open-ended series expand at `now` (changes remember what they take away up to it).
+    pub(crate) fn horizon(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.shared.horizon(now)
     }
 
     /// Adds a Google account with an empty primary calendar in `time_zone` (IANA); the first
@@ -180,11 +193,23 @@ impl Sandbox {
                 return Err(SandboxError::Invalid(format!("account {email} exists")));
             }
             let id = AccountId(token::subject());
+            let now = state.now();
+            // The primary calendar's id is the e-mail, and its summary too (GOOGLE_APIS.md).
+            let primary = CalendarId(email.to_string());
+            let record =
+                CalendarRecord::new(primary.clone(), id.clone(), email.to_string(), zone, now);
+            state.calendars.insert(primary.clone(), record);
             let account = Account {
                 id: id.clone(),
                 email: email.to_string(),
                 zone,
-                calendar: Default::default(),
+                list: vec![ListEntry {
+                    calendar: primary.clone(),
+                    role: Role::Owner,
+                    summary_override: None,
+                    since: now,
+                }],
+                primary,
                 sync_epoch: 0,
             };
             state.accounts.insert(id.clone(), account);
@@ -203,94 +228,8 @@ impl Sandbox {
         })
     }
 
-    /// Adds an event to the account's primary calendar.
-    pub fn insert_event(
-        &self,
-        account: &AccountId,
-        spec: EventSpec,
-    ) -> Result<EventId, SandboxError> {
-        self.with(|state| {
-            let now = state.now();
-            state.account_mut(account)?.calendar.insert(spec, now)
-        })
-    }
-
-    /// Changes fields of an event (a single event, a series, or an occurrence by its instance id).
-    pub fn patch_event(
-        &self,
-        account: &AccountId,
-        id: &EventId,
-        patch: EventPatch,
-    ) -> Result<(), SandboxError> {
-        self.with(|state| {
-            let now = state.now();
-            let horizon = self.shared.horizon(now);
-            state
-                .account_mut(account)?
-                .calendar
-                .patch(id, &patch, now, horizon)
-        })
-    }
-
-    /// Deletes an event; a series goes with all its exceptions.
-    pub fn delete_event(&self, account: &AccountId, id: &EventId) -> Result<(), SandboxError> {
-        self.with(|state| {
-            let now = state.now();
-            state.account_mut(account)?.calendar.delete(id, now)
-        })
-    }
-
-    /// Moves or edits one occurrence of a series (given by its original start); returns the
-    /// instance id, which the occurrence keeps.
-    pub fn patch_occurrence(
-        &self,
-        account: &AccountId,
-        series: &EventId,
-        original_start: EventTime,
-        patch: EventPatch,
-    ) -> Result<EventId, SandboxError> {
-        self.with(|state| {
-            let now = state.now();
-            state.account_mut(account)?.calendar.patch_occurrence(
-                series,
-                original_start,
-                &patch,
-                now,
-            )
-        })
-    }
-
-    /// Cancels one occurrence of a series, as deleting it in the web UI does.
-    pub fn cancel_occurrence(
-        &self,
-        account: &AccountId,
-        series: &EventId,
-        original_start: EventTime,
-    ) -> Result<EventId, SandboxError> {
-        let patch = EventPatch {
-            status: Some(EventStatus::Cancelled),
-            ..EventPatch::default()
-        };
-        self.patch_occurrence(account, series, original_start, patch)
-    }
-
-    /// Adds many events under one lock (the fast path for 50,000-event calendars).
-    pub fn seed_events(
-        &self,
-        account: &AccountId,
-        specs: Vec<EventSpec>,
-    ) -> Result<Vec<EventId>, SandboxError> {
-        self.with(|state| {
-            let now = state.now();
-            let calendar = &mut state.account_mut(account)?.calendar;
-            specs
-                .into_iter()
-                .map(|spec| calendar.insert(spec, now))
-                .collect()
-        })
-    }
-
-    /// Makes every sync token of the account answer 410 `fullSyncRequired`.
+    /// Makes every sync token issued to the account answer 410 `fullSyncRequired`, whatever
+    /// calendar it is for.
     pub fn invalidate_sync_tokens(&self, account: &AccountId) -> Result<(), SandboxError> {
         self.with(|state| {
             state.account_mut(account)?.sync_epoch += 1;
@@ -387,9 +326,9 @@ impl std::fmt::Debug for Sandbox {
 pub(crate) fn refusal(err: &SandboxError) -> HttpResponse {
     let body = serde_json::json!({"detail": err.to_string()});
     match err {
-        SandboxError::UnknownAccount(_) | SandboxError::UnknownEvent(_) => {
-            HttpResponse::NotFound().json(body)
-        }
+        SandboxError::UnknownAccount(_)
+        | SandboxError::UnknownEvent(_)
+        | SandboxError::UnknownCalendar(_) => HttpResponse::NotFound().json(body),
         SandboxError::Invalid(_) => HttpResponse::BadRequest().json(body),
     }
 }

@@ -1,5 +1,6 @@
 //! The sandbox Google: a faithful, stateful Google OAuth 2.0 + Calendar v3 (`events.list`) on
-//! loopback over plain HTTP, for integration tests, benchmarks and `impulses-gcal sandbox`.
+//! loopback over plain HTTP, for integration tests, benchmarks and `impulses-gcal sandbox`, with
+//! `calendarList.list` and several calendars per account (own, shared, deleted).
 //!
 //! It follows `GOOGLE_APIS.md` (the page our client is built against): single-use PKCE-bound
 //! codes, refresh-token families that revoke together, paged full syncs whose `nextSyncToken`
@@ -40,12 +41,27 @@
 //! curl -XPOST $B/_sandbox/accounts/$SUB/events/$ID/occurrence -d '{"original_start":{"date":"2026-03-09"},"cancel":true}'
 //! curl -XPOST $B/_sandbox/accounts/$SUB/seed -d '{"count":50000,"start":"2026-01-01T08:00:00Z","every_minutes":60,"length_minutes":30}'
 //! curl -XPOST $B/_sandbox/accounts/$SUB/invalidate-sync-tokens
+//! curl -XPOST $B/_sandbox/accounts/$SUB/calendars -d '{"summary":"Training","time_zone":"Europe/Warsaw"}'
+//!      → {"id":"c_…@group.calendar.google.com"}
+//! curl $B/_sandbox/accounts/$SUB/calendars
+//!      → [{"id","summary","summary_override","time_zone","access_role","primary"}], primary first
+//! # below, $CAL is a calendar id; its '@' may be sent as %40
+//! curl -XDELETE $B/_sandbox/calendars/$CAL                  # not a primary calendar
+//! curl -XPOST $B/_sandbox/calendars/$CAL/share -d '{"with":"<sub>","role":"reader","summary_override":"Reading"}'
+//!      # roles: "owner", "writer", "reader", "freeBusyReader"
+//! curl -XDELETE $B/_sandbox/calendars/$CAL/share/$SUB2
+//! curl -XPOST $B/_sandbox/calendars/$CAL/events -d '{…same body as the account route…}'   → {"id":"…"}
+//! curl -XPATCH  $B/_sandbox/calendars/$CAL/events/$ID -d '{"summary":"New title"}'
+//! curl -XDELETE $B/_sandbox/calendars/$CAL/events/$ID
+//! curl -XPOST $B/_sandbox/calendars/$CAL/events/$ID/occurrence -d '{"original_start":{"date":"2026-03-09"},"cancel":true}'
+//! curl -XPOST $B/_sandbox/calendars/$CAL/events/$ID/copy -d '{"to":"<calendar id>"}'
+//! curl -XPOST $B/_sandbox/calendars/$CAL/invalidate-sync-tokens
 //! curl -XPOST $B/_sandbox/accounts/$SUB/expire-access-tokens
 //! curl -XPOST $B/_sandbox/accounts/$SUB/revoke
 //! curl -XPOST $B/_sandbox/faults -d '{"endpoint":"list","status":429,"reason":"rateLimitExceeded","retry_after":7,"times":{"n":3}}'
 //!      # also "account", "latency_ms", "drop_connection":true, "times":"once"|"until_cleared";
 //!      # endpoints: "auth", "token", "list", "listpage" (only requests with a pageToken),
-//!      # "userinfo", "revoke"
+//!      # "calendarlist", "userinfo", "revoke"
 //! curl -XDELETE $B/_sandbox/faults
 //! curl $B/_sandbox/counters
 //! curl $B/_sandbox/violations
@@ -75,15 +91,36 @@
 //!   ignored.
 //! - The newest 100,000 page tokens and 100,000 sync tokens are remembered; older ones answer as
 //!   unknown, like tokens Google expired.
+//! - Calendars: an account's list holds its primary (id and summary = its e-mail, zone = the
+//!   account's), the calendars it created (`c_<hex>@group.calendar.google.com`, role `owner`)
+//!   and those shared with it, in that order of creation or sharing. [`Sandbox::copy_event`]
+//!   puts an event into another calendar under the same id and iCalUID, as an invitation; the
+//!   copy is independent afterwards (a later patch or delete names one calendar).
+//! - Account-addressed control calls act on the primary calendar; the account-wide
+//!   [`Sandbox::invalidate_sync_tokens`] invalidates every token issued to the account, whatever
+//!   the calendar, [`Sandbox::invalidate_calendar_sync_tokens`] every token of one calendar.
+//! - A sync token of another calendar answers 410 and is a violation, like one of another
+//!   account; a page token of another calendar or account answers 400 `invalid`.
+//! - Sharing, unsharing or re-sharing does not invalidate sync tokens by itself (Google may).
+//! - A `freeBusyReader` gets events without `summary` and `description`; everything else of the
+//!   event stays. Events' `creator` is the calendar's owner, `organizer` the calendar.
+//! - `calendarList.list` with a `syncToken` answers the whole current list again (deleted
+//!   entries included), not only changes; an unknown one answers 410. `showHidden` is accepted
+//!   and changes nothing (no entry is hidden). A deleted calendar stays in its owner's list with
+//!   `deleted: true` under `showDeleted`, and leaves every other list.
 //! - Scopes come back in Google's long form (`email` → `…/auth/userinfo.email`), and
 //!   `include_granted_scopes=true` adds what the account granted the client before.
 
 mod admin;
+mod admin_calendars;
 mod bounded;
 mod calendar;
+mod calendar_control;
+mod calendar_list;
 mod config;
 mod consent;
 mod counters;
+mod directory;
 mod error;
 mod events;
 mod fault;
@@ -95,6 +132,7 @@ mod model;
 mod oauth;
 mod page;
 mod params;
+mod primary;
 mod recurrence;
 mod render;
 mod seed;
@@ -102,11 +140,12 @@ mod state;
 mod token;
 mod token_endpoint;
 
+pub use calendar_control::CalendarEntry;
 pub use config::SandboxConfig;
 pub use counters::Counters;
 pub use fault::{Endpoint, Fault, Times};
 pub use handle::Sandbox;
-pub use model::{AccountId, EventId, EventPatch, EventSpec, EventStatus, EventTime};
+pub use model::{AccountId, CalendarId, EventId, EventPatch, EventSpec, EventStatus, EventTime};
 pub use seed::SeedPlan;
 pub use state::Consent;
 
@@ -119,6 +158,9 @@ pub enum SandboxError {
     /// No live event with this id in the account's calendar.
     #[error("no event {0}")]
     UnknownEvent(EventId),
+    /// No calendar with this id, or it was deleted.
+    #[error("no calendar {0}")]
+    UnknownCalendar(CalendarId),
     /// The request makes no sense (bad zone, bad rule, end before start, duplicate e-mail…).
     #[error("{0}")]
     Invalid(String),

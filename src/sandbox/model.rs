@@ -36,6 +36,40 @@ impl fmt::Display for AccountId {
     }
 }
 
+/// A calendar's id as it appears in the API's paths and in `calendarList` items: the owner's
+/// e-mail for a primary calendar, `c_<hex>@group.calendar.google.com` for the others
+/// (GOOGLE_APIS.md, "calendarList.list"). `primary` is an alias the API accepts, never an id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CalendarId(pub(crate) String);
+
+impl CalendarId {
+    /// Wraps an id received over HTTP (the admin API, a listing); ids are opaque to the sandbox.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The id as Google prints it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A fresh id for a secondary calendar, shaped like Google's.
+    pub(crate) fn secondary() -> Self {
+        let mut rng = rand::thread_rng();
+        let hex: String = (0..64)
+            .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
+            .collect();
+        Self(format!("c_{hex}@group.calendar.google.com"))
+    }
+}
+
+impl fmt::Display for CalendarId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// An event id as Google prints it: base32hex characters, or `<masterId>_<stamp>` for an instance
 /// of a recurring series.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 use actix_web::HttpResponse;
 use rand::Rng;
 
+use super::directory::Role;
 use super::error;
 use super::model::etag;
 use super::params::ListRequest;
@@ -40,8 +41,10 @@ fn follow_up(state: &mut State, cursor: &Cursor, end: usize) -> (Option<String>,
         let fresh = token::opaque();
         let record = SyncRecord {
             account: cursor.account.clone(),
+            calendar: cursor.calendar.clone(),
             seq: cursor.sync_seq,
             epoch: cursor.epoch,
+            calendar_epoch: cursor.calendar_epoch,
             params: cursor.params.clone(),
         };
         state.sync_tokens.insert(fresh.clone(), record);
@@ -50,16 +53,24 @@ fn follow_up(state: &mut State, cursor: &Cursor, end: usize) -> (Option<String>,
     (None, Some(sync))
 }
 
-/// What the envelope says about the calendar: owner e-mail, zone, last change and its seq.
+/// What the envelope says about the calendar: its id and summary, its owner's e-mail, zone,
+/// last change and its seq.
 struct CalendarHead {
-    email: String,
+    id: String,
+    summary: String,
+    owner_email: String,
     zone: &'static str,
     updated: chrono::DateTime<chrono::Utc>,
     seq: u64,
 }
 
-/// Answers one page of `cursor`'s flow.
-pub(crate) fn serve(shared: &Shared, cursor: Cursor, request: &ListRequest) -> HttpResponse {
+/// Answers one page of `cursor`'s flow, as `role` may see it.
+pub(crate) fn serve(
+    shared: &Shared,
+    cursor: Cursor,
+    request: &ListRequest,
+    role: Role,
+) -> HttpResponse {
     let mut state = shared.lock();
     let len = page_len(&mut state, request.page_size);
     let start = cursor.offset.min(cursor.items.len());
@@ -68,31 +79,40 @@ pub(crate) fn serve(shared: &Shared, cursor: Cursor, request: &ListRequest) -> H
     state.counters.pages_served += 1;
     state.counters.items_served += (end - start) as u64;
     let now = state.now();
-    let Ok(owner) = state.account(&cursor.account) else {
+    let Ok(calendar) = state.calendar(&cursor.calendar) else {
+        return error::calendar(404, "notFound", "Not Found");
+    };
+    let Ok(owner) = state.account(&calendar.owner) else {
         return error::calendar(404, "notFound", "Not Found");
     };
     let head = CalendarHead {
-        email: owner.email.clone(),
-        zone: owner.zone.name(),
-        updated: owner.calendar.updated.unwrap_or(now),
-        seq: owner.calendar.seq,
+        id: calendar.id.as_str().to_string(),
+        summary: calendar.summary.clone(),
+        owner_email: owner.email.clone(),
+        zone: calendar.zone.name(),
+        updated: calendar.events.updated.unwrap_or(now),
+        seq: calendar.events.seq,
     };
+    let is_owner = calendar.owner == cursor.account;
     drop(state);
 
     let slice = &cursor.items[start..end];
     let ids: Vec<String> = slice.iter().map(|item| item.id()).collect();
     let ctx = RenderContext {
-        email: &head.email,
+        calendar: &head.id,
+        creator: &head.owner_email,
+        is_owner,
+        hide_details: role.hides_details(),
         base_url: &shared.base_url,
         display: request.display,
     };
     let body = ListJson {
         kind: "calendar#events",
         etag: etag(head.updated, head.seq),
-        summary: &head.email,
+        summary: &head.summary,
         updated: stamp(head.updated),
         time_zone: head.zone,
-        access_role: "owner",
+        access_role: role.as_str(),
         default_reminders: serde_json::json!([{"method": "popup", "minutes": 30}]),
         next_page_token: next_page.as_deref(),
         items: slice

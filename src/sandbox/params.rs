@@ -64,7 +64,7 @@ pub(crate) fn invalid(reason: &'static str, message: &str) -> Refused {
     Refused::new(400, reason, message)
 }
 
-fn flag(q: &HashMap<String, String>, name: &str) -> Result<bool, Refused> {
+pub(crate) fn flag(q: &HashMap<String, String>, name: &str) -> Result<bool, Refused> {
     match q.get(name).map(String::as_str) {
         None | Some("false") => Ok(false),
         Some("true") => Ok(true),

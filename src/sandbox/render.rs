@@ -27,7 +27,14 @@ pub(crate) enum Item {
 
 /// What every item on one page shares.
 pub(crate) struct RenderContext<'a> {
-    pub email: &'a str,
+    /// The listed calendar's id: the organizer of its events, and part of their `htmlLink`.
+    pub calendar: &'a str,
+    /// The e-mail of the calendar's owner, who created its events.
+    pub creator: &'a str,
+    /// Whether the caller owns the calendar (`self` on creator and organizer).
+    pub is_owner: bool,
+    /// A `freeBusyReader` gets no `summary` and no `description` (GOOGLE_APIS.md).
+    pub hide_details: bool,
     pub base_url: &'a str,
     /// The request's `timeZone` parameter.
     pub display: Option<Tz>,
@@ -165,8 +172,8 @@ impl<'a> EventJson<'a> {
             ),
             None => (event.spec.start, event.spec.end),
         };
-        let eid =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{id} {}", ctx.email));
+        let eid = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{id} {}", ctx.calendar));
         let mut json = Self::tombstone(id, event.etag());
         if event.spec.status == EventStatus::Cancelled && event.recurring.is_some() {
             // A cancelled occurrence: tombstone plus which occurrence it cancels.
@@ -178,15 +185,17 @@ impl<'a> EventJson<'a> {
         json.html_link = Some(format!("{}/calendar/event?eid={eid}", ctx.base_url));
         json.created = Some(stamp(event.created));
         json.updated = Some(stamp(event.updated));
-        json.summary = Some(&event.spec.summary);
-        json.description = event.spec.description.as_deref();
+        if !ctx.hide_details {
+            json.summary = Some(&event.spec.summary);
+            json.description = event.spec.description.as_deref();
+        }
         json.creator = Some(Person {
-            email: ctx.email,
-            is_self: true,
+            email: ctx.creator,
+            is_self: ctx.is_owner,
         });
         json.organizer = Some(Person {
-            email: ctx.email,
-            is_self: true,
+            email: ctx.calendar,
+            is_self: ctx.is_owner,
         });
         json.start = Some(time_json(&start, display));
         json.end = Some(time_json(&end, display));

@@ -10,13 +10,14 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::bounded::{Bounded, TOKEN_CAP};
+use super::calendar_list::ListCursor;
 use super::config::{span, SandboxConfig};
 use super::counters::Counters;
-use super::events::Calendar;
+use super::directory::{CalendarRecord, ListEntry};
 use super::fault::{self, Endpoint, FaultQueue};
 use super::grant::Grants;
 use super::listing::SyncParams;
-use super::model::AccountId;
+use super::model::{AccountId, CalendarId};
 use super::render::Item;
 use super::SandboxError;
 
@@ -33,14 +34,17 @@ pub enum Consent {
     GrantOnly(Vec<String>),
 }
 
-/// One Google account with its primary calendar.
+/// One Google account: its primary calendar and its calendar list.
 #[derive(Debug)]
 pub(crate) struct Account {
     pub id: AccountId,
     pub email: String,
     pub zone: Tz,
-    pub calendar: Calendar,
-    /// Bumped to invalidate every sync token issued before.
+    /// Its primary calendar's id (the e-mail), kept in [`State::calendars`].
+    pub primary: CalendarId,
+    /// Its calendar list: the primary first, then entries in the order they were added.
+    pub list: Vec<ListEntry>,
+    /// Bumped to invalidate every sync token issued to this account, whatever the calendar.
     pub sync_epoch: u64,
 }
 
@@ -48,11 +52,13 @@ pub(crate) struct Account {
 #[derive(Debug, Clone)]
 pub(crate) struct Cursor {
     pub account: AccountId,
+    pub calendar: CalendarId,
     pub items: Arc<Vec<Item>>,
     pub offset: usize,
     /// The calendar seq the snapshot was taken at: the seq of the sync token of the last page.
     pub sync_seq: u64,
     pub epoch: u64,
+    pub calendar_epoch: u64,
     pub params: SyncParams,
     pub incremental: bool,
     /// For an incremental flow that found nothing new: the token to hand back unchanged.
@@ -63,8 +69,11 @@ pub(crate) struct Cursor {
 #[derive(Debug)]
 pub(crate) struct SyncRecord {
     pub account: AccountId,
+    pub calendar: CalendarId,
     pub seq: u64,
+    /// The account's and the calendar's epochs when issued: bumping either makes it answer 410.
     pub epoch: u64,
+    pub calendar_epoch: u64,
     pub params: SyncParams,
 }
 
@@ -73,11 +82,17 @@ pub(crate) struct SyncRecord {
 pub(crate) struct State {
     pub clock_offset: chrono::Duration,
     pub accounts: HashMap<AccountId, Account>,
+    /// Every calendar ever created, deleted ones included.
+    pub calendars: HashMap<CalendarId, CalendarRecord>,
     pub signed_in: Option<AccountId>,
     pub consent: Consent,
     pub grants: Grants,
     pub page_tokens: Bounded<Cursor>,
     pub sync_tokens: Bounded<SyncRecord>,
+    /// `calendarList.list` page tokens.
+    pub list_pages: Bounded<ListCursor>,
+    /// `calendarList.list` sync tokens and the account each was issued to.
+    pub list_syncs: Bounded<AccountId>,
     pub faults: FaultQueue,
     pub counters: Counters,
     pub violations: Vec<String>,
@@ -123,11 +138,14 @@ impl Shared {
         let state = State {
             clock_offset: config.clock_offset,
             accounts: HashMap::new(),
+            calendars: HashMap::new(),
             signed_in: None,
             consent: Consent::GrantAll,
             grants: Grants::default(),
             page_tokens: Bounded::new(TOKEN_CAP),
             sync_tokens: Bounded::new(TOKEN_CAP),
+            list_pages: Bounded::new(TOKEN_CAP),
+            list_syncs: Bounded::new(TOKEN_CAP),
             faults: FaultQueue::default(),
             counters: Counters::default(),
             violations: Vec::new(),

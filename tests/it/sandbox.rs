@@ -1,6 +1,9 @@
 //! The sandbox Google, driven over real HTTP with awc.
 
 mod admin;
+mod calendar_admin;
+mod calendar_copies;
+mod calendars;
 mod faults;
 mod list;
 mod oauth;

@@ -279,3 +279,38 @@ pub fn google_error(answer: &Answer) -> (u64, String, String) {
         error["message"].as_str().unwrap().to_string(),
     )
 }
+
+/// Access token of `account` after a full OAuth dance with it signed in.
+pub async fn connect_as(w: &World, account: &AccountId) -> String {
+    w.sandbox
+        .sign_in(account, impulses_gcal::sandbox::Consent::GrantAll)
+        .unwrap();
+    connect(w).await.0
+}
+
+/// A path segment with everything but unreserved characters percent-encoded (`@` → `%40`), as
+/// Google's client libraries send a calendar id.
+pub fn segment(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// One `events.list` call on `calendar` (an id, `primary` or an e-mail).
+pub async fn list_in(w: &World, access: &str, calendar: &str, params: &[(&str, &str)]) -> Answer {
+    let url = format!(
+        "{}/calendars/{}/events?{}",
+        w.sandbox.calendar_api_base(),
+        segment(calendar),
+        query(params)
+    );
+    get(&w.client, &url, Some(access)).await
+}
+
+/// One `calendarList.list` call.
+pub async fn calendar_list(w: &World, access: &str, params: &[(&str, &str)]) -> Answer {
+    let url = format!(
+        "{}/users/me/calendarList?{}",
+        w.sandbox.calendar_api_base(),
+        query(params)
+    );
+    get(&w.client, &url, Some(access)).await
+}
