@@ -62,8 +62,10 @@ impl Connected {
             .await
     }
 
-    /// Waits until every selected calendar has synced successfully since `since` (unix ms).
+    /// Waits until every selected calendar has synced successfully since `since` (unix ms; a
+    /// calendar's last success is kept in whole seconds).
     async fn wait_calendars_synced(&self, since: i64) -> Value {
+        let since = since / 1000 * 1000;
         self.app
             .wait_actor(&self.id, "every selected calendar to sync", |a| {
                 a["state"] != "syncing"
