@@ -108,10 +108,18 @@ pub async fn connect_and_report(
     )
     .await?;
     let (email, _) = sandbox.account_info(account).unwrap_or_default();
+    let training = sandbox
+        .calendar_list(account)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.summary == super::seed::TRAINING)
+        .map(|c| c.id.as_str().to_string())
+        .unwrap_or_default();
     Ok(instructions(&Report {
         base: &base,
         google: &sandbox.base_url(),
         sub: account.as_str(),
+        training: &training,
         email: &email,
         token: &token,
         token_id: &token_id,
@@ -165,6 +173,8 @@ struct Report<'a> {
     base: &'a str,
     google: &'a str,
     sub: &'a str,
+    /// The id of the demo account's second calendar.
+    training: &'a str,
     email: &'a str,
     token: &'a str,
     token_id: &'a str,
@@ -217,6 +227,11 @@ fn instructions(r: &Report<'_>) -> String {
         format!("# ...and at the next poll (about every {} seconds) it becomes a datapoint; or sync right away:", r.poll_secs),
         format!("curl -s -X POST {base}/admin/actors/{token_id}/sync -H 'Authorization: Bearer {admin}'"),
         format!("curl -s {base}/data/imp.events.custom.mats -H 'X-Data-Token: {token}'"),
+        format!("# the account's calendars: only the primary is synced; select \"{}\" too...", super::seed::TRAINING),
+        format!("curl -s {base}/oauth2/google/calendars -H 'X-Data-Token: {token}'"),
+        format!("curl -s -X PUT {base}/oauth2/google/calendars -H 'X-Data-Token: {token}' -H 'Content-Type: application/json' -d '{{\"selected\":[\"primary\",\"{}\"]}}'", r.training),
+        "# ...and its climbing sessions become metrics at once".into(),
+        format!("curl -s {base}/data/imp.events.custom.routes -H 'X-Data-Token: {token}'"),
         String::new(),
         "Stop with Ctrl-C; the data directory of this run is removed then.".into(),
     ]

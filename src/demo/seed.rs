@@ -1,6 +1,7 @@
 //! The demo calendar: a month of a real person's life in Europe/Warsaw, with what the converter
 //! must handle (dimension and custom lines, HTML descriptions, an all-day event, a weekly series
-//! with a cancelled and a moved occurrence) and ordinary meetings that must not become metrics.
+//! with a cancelled and a moved occurrence) and ordinary meetings that must not become metrics;
+//! and a second calendar, "Training", that is not synced until the person selects it.
 
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Weekday};
 use chrono_tz::Tz;
@@ -137,9 +138,34 @@ pub fn seed(
         at(tuesday + Duration::weeks(2), 18, 0)?,
         moved,
     )?;
+    seed_training(sandbox, account, first)?;
     Ok(Seeded {
         measurements: singles + 5,
     })
+}
+
+/// The name of the demo account's second calendar.
+pub const TRAINING: &str = "Training";
+
+/// A "Training" calendar with climbing sessions on Tuesdays and Thursdays: the connection syncs
+/// only the primary calendar until the person selects this one too.
+fn seed_training(
+    sandbox: &Sandbox,
+    account: &AccountId,
+    first: NaiveDate,
+) -> Result<(), SandboxError> {
+    let calendar = sandbox.create_calendar(account, TRAINING, ZONE.name())?;
+    let mut specs = Vec::new();
+    for offset in 0..28 {
+        let day = first + Duration::days(offset);
+        if matches!(day.weekday(), Weekday::Tue | Weekday::Thu) {
+            let routes = 8 + offset % 5;
+            let description = format!("where:boulder hall\nroutes={routes}");
+            specs.push(timed("#!Climbing", &description, day, (19, 30), 90)?);
+        }
+    }
+    sandbox.seed_events_in(&calendar, specs)?;
+    Ok(())
 }
 
 /// Today's date in the demo zone.

@@ -41,7 +41,7 @@ fn the_sandbox_command_prints_working_curl_commands() {
     }
     let log = proc.log();
     let curls: Vec<&str> = log.lines().filter(|l| l.starts_with("curl ")).collect();
-    assert_eq!(curls.len(), 7, "{log}");
+    assert_eq!(curls.len(), 10, "{log}");
     let data_dir = log
         .lines()
         .find_map(|l| l.split("data dir: ").nth(1))
@@ -89,6 +89,38 @@ fn the_sandbox_command_prints_working_curl_commands() {
         assert!(
             Instant::now() < deadline,
             "the new event never became a datapoint: {mats}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The second calendar: listed, not selected, then selected and synced at once.
+    let calendars = run(curls[7]);
+    let training = calendars["calendars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["summary"] == "Training")
+        .unwrap_or_else(|| panic!("no Training calendar: {calendars}"))
+        .clone();
+    assert_eq!(training["selected"], false, "{calendars}");
+    let selected = run(curls[8]);
+    assert!(
+        selected["calendars"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["selected"] == true),
+        "{selected}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let routes = run(curls[9]);
+        if routes.as_array().is_some_and(|a| a.len() == 8) {
+            assert!(routes[0]["dimensions"]["activity"] == "Climbing", "{routes}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Training calendar never gave its 8 climbing sessions: {routes}"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
