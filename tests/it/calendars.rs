@@ -140,7 +140,12 @@ async fn calendars_in_their_own_zones_are_selected_and_deselected_in_one_step() 
 
     let r = c.calendars().await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(r.body["calendars"].as_array().unwrap().len(), 3, "{}", r.body);
+    assert_eq!(
+        r.body["calendars"].as_array().unwrap().len(),
+        3,
+        "{}",
+        r.body
+    );
     let primary = entry(&r.body, "ann@example.com");
     assert_eq!(primary["primary"], true);
     assert_eq!(primary["selected"], true);
@@ -150,7 +155,11 @@ async fn calendars_in_their_own_zones_are_selected_and_deselected_in_one_step() 
     let t = entry(&r.body, training.as_str());
     assert_eq!(
         (&t["selected"], &t["summary"], &t["time_zone"]),
-        (&json!(false), &json!("Training"), &json!("America/New_York"))
+        (
+            &json!(false),
+            &json!("Training"),
+            &json!("America/New_York")
+        )
     );
     assert!(t.get("events").is_none(), "{t}");
 
@@ -239,8 +248,11 @@ async fn a_deleted_calendar_is_gone_the_others_sync_on_and_its_points_stay_until
         .create_calendar(&c.ann, "Training", "Europe/Warsaw")
         .unwrap();
     let w = chrono_tz::Europe::Warsaw;
-    sb.insert_event_in(&training, measurement("#!Gym", "", at(w, 2026, 3, 3, 18, 0), 60))
-        .unwrap();
+    sb.insert_event_in(
+        &training,
+        measurement("#!Gym", "", at(w, 2026, 3, 3, 18, 0), 60),
+    )
+    .unwrap();
     c.connect().await;
     let since = now_ms();
     let body = json!({"selected": ["primary", training.as_str()]}).to_string();
@@ -249,28 +261,46 @@ async fn a_deleted_calendar_is_gone_the_others_sync_on_and_its_points_stay_until
     assert_eq!(c.activities().await.len(), 1);
 
     sb.delete_calendar(&training).unwrap();
-    sb.insert_event(&c.ann, measurement("#!Run", "", at(w, 2026, 3, 4, 7, 0), 30))
-        .unwrap();
+    sb.insert_event(
+        &c.ann,
+        measurement("#!Run", "", at(w, 2026, 3, 4, 7, 0), 30),
+    )
+    .unwrap();
     let actor = c.app.sync_and_wait(&c.id).await;
     let cals = actor["calendars"].as_array().unwrap();
     let gone = cals
         .iter()
         .find(|x| x["calendar_id"] == training.as_str())
         .unwrap();
-    assert_eq!((&gone["state"], &gone["gone"]), (&json!("gone"), &json!(true)), "{actor}");
-    assert!(gone["last_error"].as_str().unwrap().contains("no longer"), "{actor}");
+    assert_eq!(
+        (&gone["state"], &gone["gone"]),
+        (&json!("gone"), &json!(true)),
+        "{actor}"
+    );
+    assert!(
+        gone["last_error"].as_str().unwrap().contains("no longer"),
+        "{actor}"
+    );
     assert_eq!(actor["state"], "error", "{actor}");
     // The primary synced on, and the gone calendar's point is still there.
     let names: Vec<String> = c.activities().await.into_iter().map(|(a, _)| a).collect();
     assert_eq!(names, vec!["Gym".to_string(), "Run".to_string()]);
     let r = c.calendars().await;
     let listed = entry(&r.body, training.as_str());
-    assert_eq!((&listed["gone"], &listed["selected"]), (&json!(true), &json!(true)), "{}", r.body);
+    assert_eq!(
+        (&listed["gone"], &listed["selected"]),
+        (&json!(true), &json!(true)),
+        "{}",
+        r.body
+    );
     // Keeping it selected is allowed (it stays gone); deselecting it removes its point.
     let keep = json!({"selected": ["primary", training.as_str()]}).to_string();
     assert_eq!(c.select(&keep).await.status, StatusCode::OK);
     assert_eq!(c.activities().await.len(), 2);
-    assert_eq!(c.select(r#"{"selected":["primary"]}"#).await.status, StatusCode::OK);
+    assert_eq!(
+        c.select(r#"{"selected":["primary"]}"#).await.status,
+        StatusCode::OK
+    );
     let names: Vec<String> = c.activities().await.into_iter().map(|(a, _)| a).collect();
     assert_eq!(names, vec!["Run".to_string()]);
     let actor = c.app.sync_and_wait(&c.id).await;
@@ -285,10 +315,16 @@ async fn a_410_on_one_calendar_resyncs_only_that_one() {
         .create_calendar(&c.ann, "Training", "Europe/Warsaw")
         .unwrap();
     let w = chrono_tz::Europe::Warsaw;
-    sb.insert_event_in(&training, measurement("#!Gym", "", at(w, 2026, 3, 3, 18, 0), 60))
-        .unwrap();
-    sb.insert_event(&c.ann, measurement("#!Run", "", at(w, 2026, 3, 4, 7, 0), 30))
-        .unwrap();
+    sb.insert_event_in(
+        &training,
+        measurement("#!Gym", "", at(w, 2026, 3, 3, 18, 0), 60),
+    )
+    .unwrap();
+    sb.insert_event(
+        &c.ann,
+        measurement("#!Run", "", at(w, 2026, 3, 4, 7, 0), 30),
+    )
+    .unwrap();
     c.connect().await;
     let since = now_ms();
     let body = json!({"selected": ["primary", training.as_str()]}).to_string();
@@ -314,18 +350,33 @@ async fn bad_selections_get_their_4xx_and_change_nothing() {
     // Not connected yet: 409.
     let r = c.calendars().await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
-    assert_eq!(c.select(r#"{"selected":["primary"]}"#).await.status, StatusCode::CONFLICT);
+    assert_eq!(
+        c.select(r#"{"selected":["primary"]}"#).await.status,
+        StatusCode::CONFLICT
+    );
     c.connect().await;
     let unknown = r#"{"selected":["primary","c_nope@group.calendar.google.com"]}"#;
     let twice = json!({"selected": [training.as_str(), training.as_str()]}).to_string();
     let big = format!(r#"{{"selected":["{}"]}}"#, "x".repeat(11 * 1024 * 1024));
     let cases: Vec<(&str, &str, StatusCode)> = vec![
         ("unknown id", unknown, StatusCode::UNPROCESSABLE_ENTITY),
-        ("the primary twice", r#"{"selected":["primary","ann@example.com"]}"#, StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "the primary twice",
+            r#"{"selected":["primary","ann@example.com"]}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         ("a calendar twice", &twice, StatusCode::UNPROCESSABLE_ENTITY),
-        ("empty", r#"{"selected":[]}"#, StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "empty",
+            r#"{"selected":[]}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         ("no field", r#"{}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        ("not a list", r#"{"selected":"primary"}"#, StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "not a list",
+            r#"{"selected":"primary"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         ("not JSON", "selected=primary", StatusCode::BAD_REQUEST),
         ("10 MiB", &big, StatusCode::PAYLOAD_TOO_LARGE),
     ];
@@ -338,7 +389,11 @@ async fn bad_selections_get_their_4xx_and_change_nothing() {
     let r = c.calendars().await;
     assert_eq!(entry(&r.body, training.as_str())["selected"], false);
     assert_eq!(entry(&r.body, "ann@example.com")["selected"], true);
-    assert_eq!(sb.counters().list_calls(), list_calls, "no sync was started");
+    assert_eq!(
+        sb.counters().list_calls(),
+        list_calls,
+        "no sync was started"
+    );
 
     // Google failing to list: 502 with its reason; a read-less token: 403.
     sb.inject_fault(Fault::error(Endpoint::CalendarList, 503, "backendError"));
@@ -370,4 +425,103 @@ async fn without_google_the_calendar_routes_answer_503() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+}
+
+#[actix_web::test]
+async fn a_calendar_shared_by_another_account_syncs_until_it_is_unshared() {
+    let c = connected().await;
+    let sb = c.app.sandbox();
+    let bob = sb
+        .create_account("bob@example.com", "Europe/Berlin")
+        .unwrap();
+    let runs = sb.create_calendar(&bob, "Runs", "Europe/Berlin").unwrap();
+    let w = chrono_tz::Europe::Berlin;
+    sb.insert_event_in(
+        &runs,
+        measurement("#!Run", "km=7", at(w, 2026, 3, 5, 7, 0), 40),
+    )
+    .unwrap();
+    sb.share_calendar(&runs, &c.ann, "reader", Some("Bob's runs"))
+        .unwrap();
+    c.connect().await;
+    let r = c.calendars().await;
+    let listed = entry(&r.body, runs.as_str());
+    assert_eq!(
+        (
+            &listed["summary"],
+            &listed["access_role"],
+            &listed["primary"]
+        ),
+        (&json!("Bob's runs"), &json!("reader"), &json!(false)),
+        "{}",
+        r.body
+    );
+    let since = now_ms();
+    let body = json!({"selected": ["primary", runs.as_str()]}).to_string();
+    assert_eq!(c.select(&body).await.status, StatusCode::OK);
+    c.wait_calendars_synced(since).await;
+    let points = c.app.points(&c.token, "imp.events.custom.km").await;
+    assert_eq!(points.len(), 1);
+    assert_eq!(points[0]["value"], 7.0);
+
+    // The selection survives a restart: no full sync is needed afterwards.
+    let Connected {
+        app,
+        ann,
+        id,
+        token,
+    } = c;
+    let app = app.restart().await;
+    let c = Connected {
+        app,
+        ann,
+        id,
+        token,
+    };
+    let full_before = c.app.sandbox().counters().full_syncs_started;
+    let actor = c.app.wait_first_sync(&c.id).await;
+    assert_eq!(actor["calendars"].as_array().unwrap().len(), 2, "{actor}");
+    assert_eq!(c.app.sandbox().counters().full_syncs_started, full_before);
+
+    c.app.sandbox().unshare_calendar(&runs, &c.ann).unwrap();
+    let actor = c.app.sync_and_wait(&c.id).await;
+    assert!(
+        actor["calendars"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["calendar_id"] == runs.as_str() && x["state"] == "gone"),
+        "{actor}"
+    );
+    assert_eq!(
+        c.app.points(&c.token, "imp.events.custom.km").await.len(),
+        1
+    );
+    c.app.sandbox().assert_no_violations();
+}
+
+#[actix_web::test]
+async fn a_connection_that_needs_reconnecting_answers_409() {
+    let c = connected().await;
+    c.connect().await;
+    let sb = c.app.sandbox();
+    sb.revoke_account(&c.ann).unwrap();
+    sb.expire_access_tokens(&c.ann).unwrap();
+    // Google refuses the refresh while listing.
+    let r = c.calendars().await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.detail().contains("reconnect"), "{}", r.body);
+    // Once the actor knows, it refuses without asking Google.
+    let r = c
+        .app
+        .admin(Method::POST, &format!("/admin/actors/{}/sync", c.id), None)
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    c.app
+        .wait_actor(&c.id, "needs_reauth", |a| a["state"] == "needs_reauth")
+        .await;
+    let calls = sb.counters().calendar_list_calls;
+    let r = c.select(r#"{"selected":["primary"]}"#).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(sb.counters().calendar_list_calls, calls);
 }
