@@ -21,6 +21,7 @@ pub mod schedule;
 pub mod status;
 pub mod supervisor;
 pub mod sync_job;
+mod sync_outcome;
 pub mod token_sync;
 
 use std::sync::Arc;
