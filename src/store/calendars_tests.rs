@@ -310,7 +310,11 @@ fn a_schema_3_store_keeps_its_calendar_as_the_first_selected() {
     assert_eq!(selection.calendars.len(), 1);
     let primary = &selection.calendars[0];
     assert_eq!(
-        (primary.slot, primary.calendar_id.as_str(), primary.sync_token.as_deref()),
+        (
+            primary.slot,
+            primary.calendar_id.as_str(),
+            primary.sync_token.as_deref()
+        ),
         (0, "primary", Some("s1"))
     );
     assert_eq!((primary.events, primary.last_success_at), (2, Some(77)));

@@ -115,7 +115,10 @@ fn the_sandbox_command_prints_working_curl_commands() {
     loop {
         let routes = run(curls[9]);
         if routes.as_array().is_some_and(|a| a.len() == 8) {
-            assert!(routes[0]["dimensions"]["activity"] == "Climbing", "{routes}");
+            assert!(
+                routes[0]["dimensions"]["activity"] == "Climbing",
+                "{routes}"
+            );
             break;
         }
         assert!(
