@@ -15,6 +15,8 @@ mod migration;
 mod oauth;
 mod sandbox;
 mod schema2;
+mod schema3;
+mod selection_migration;
 mod support;
 mod sync;
 mod timeout;
