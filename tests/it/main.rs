@@ -3,6 +3,8 @@
 
 mod admin;
 mod binary;
+mod calendar_routes;
+mod calendars;
 mod child;
 mod crash;
 mod data_api;
