@@ -31,6 +31,8 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("origin", "ORIGIN"),
     ("origin_api", "ORIGIN_API"),
     ("gcal_poll_interval_secs", "GCAL_POLL_INTERVAL_SECS"),
+    ("gcal_push_url", "GCAL_PUSH_URL"),
+    ("gcal_push_backstop_secs", "GCAL_PUSH_BACKSTOP_SECS"),
     ("admin_token", "ADMIN_TOKEN"),
     ("max_body_bytes", "MAX_BODY_BYTES"),
     ("store_cache_bytes", "STORE_CACHE_BYTES"),
@@ -87,6 +89,8 @@ pub struct Settings {
     pub origin_api: Origin,
     /// Time between two polls of one calendar.
     pub poll_interval: Duration,
+    /// Push notifications; `None` polls only.
+    pub push: Option<PushSettings>,
     /// Bearer token of the admin routes; `None` disables them.
     pub admin_token: Option<Secret<String>>,
     /// Largest accepted request body.
@@ -106,6 +110,18 @@ pub struct Settings {
     /// after it, so trickling connections cannot pile up.
     pub server_request_timeout: Duration,
 }
+
+/// Push notifications from Google (`events.watch`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushSettings {
+    /// Where Google posts notifications: `<GCAL_PUSH_URL>/oauth2/google/notifications`.
+    pub address: String,
+    /// The poll interval of a calendar whose channel is healthy.
+    pub backstop: Duration,
+}
+
+/// The path notifications are posted to, under `GCAL_PUSH_URL`.
+pub const NOTIFICATIONS_PATH: &str = "/oauth2/google/notifications";
 
 /// Limits on the outbound Google client, so no request hangs forever and many tokens never open
 /// many sockets at once.
@@ -170,6 +186,19 @@ impl Settings {
                 "GCAL_POLL_INTERVAL_SECS",
                 &get("GCAL_POLL_INTERVAL_SECS"),
             )?),
+            push: optional(&get("GCAL_PUSH_URL"))
+                .map(|url| -> Result<PushSettings, SettingsError> {
+                    let base = google_creds::endpoint(&url)
+                        .map_err(|p| SettingsError::new("GCAL_PUSH_URL", p))?;
+                    Ok(PushSettings {
+                        address: format!("{base}{NOTIFICATIONS_PATH}"),
+                        backstop: Duration::from_secs(positive(
+                            "GCAL_PUSH_BACKSTOP_SECS",
+                            &get("GCAL_PUSH_BACKSTOP_SECS"),
+                        )?),
+                    })
+                })
+                .transpose()?,
             admin_token: admin_token(&get("ADMIN_TOKEN"))?,
             max_body_bytes: positive("MAX_BODY_BYTES", &get("MAX_BODY_BYTES"))? as usize,
             log_filter: get("RUST_LOG"),

@@ -6,6 +6,7 @@ use std::time::Duration;
 use actix::{Actor, Addr, SyncArbiter};
 
 use crate::actors::metric_writer::{Drain, MetricWriterActor};
+use crate::actors::push::ChannelRegistry;
 use crate::actors::status::StatusBoard;
 use crate::actors::supervisor::{ShutdownSync, SyncSupervisor};
 use crate::actors::SyncDeps;
@@ -45,6 +46,8 @@ pub struct SyncHandle {
     pub started_at: i64,
     /// The metrics served at `/metrics`.
     pub telemetry: Telemetry,
+    /// The live push channels, which notifications are checked against.
+    pub channels: ChannelRegistry,
 }
 
 impl SyncHandle {
@@ -92,6 +95,7 @@ impl SyncSystem {
                 )
             });
             let board = StatusBoard::default();
+            let channels = ChannelRegistry::default();
             let deps = SyncDeps {
                 settings: settings.clone(),
                 google: Arc::new(google),
@@ -101,6 +105,7 @@ impl SyncSystem {
                 telemetry: telemetry.clone(),
                 board: board.clone(),
                 hooks,
+                channels: channels.clone(),
             };
             let supervisor = SyncSupervisor::new(deps).start();
             SyncHandle {
@@ -110,6 +115,7 @@ impl SyncSystem {
                 in_flight,
                 started_at: chrono::Utc::now().timestamp_millis(),
                 telemetry,
+                channels,
             }
         });
         Self {

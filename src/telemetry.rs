@@ -22,6 +22,8 @@ pub struct Telemetry {
     refreshes: IntCounterVec,
     datapoints_written: IntCounter,
     actors: IntGaugeVec,
+    notifications: IntCounterVec,
+    channels: IntCounterVec,
 }
 
 /// Every state an actor can be in, so each has a gauge even at zero.
@@ -82,6 +84,22 @@ impl Telemetry {
         registry.register(Box::new(refreshes.clone()))?;
         registry.register(Box::new(datapoints_written.clone()))?;
         registry.register(Box::new(actors.clone()))?;
+        let notifications = IntCounterVec::new(
+            Opts::new(
+                "push_notifications_total",
+                "Push notifications received, by outcome (trusted ones by resource state)",
+            ),
+            &["outcome"],
+        )?;
+        let channels = IntCounterVec::new(
+            Opts::new(
+                "push_channel_changes_total",
+                "Push channels opened (watch), refused, stopped and forgotten, by outcome",
+            ),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(notifications.clone()))?;
+        registry.register(Box::new(channels.clone()))?;
         Ok(Self {
             registry,
             syncs,
@@ -91,6 +109,8 @@ impl Telemetry {
             refreshes,
             datapoints_written,
             actors,
+            notifications,
+            channels,
         })
     }
 
@@ -117,6 +137,17 @@ impl Telemetry {
         self.google_requests
             .with_label_values(&[endpoint, &status.to_string()])
             .inc();
+    }
+
+    /// Counts one push notification by its outcome.
+    pub fn notification(&self, outcome: &str) {
+        self.notifications.with_label_values(&[outcome]).inc();
+    }
+
+    /// Counts one change of a push channel (`opened`, `watch_failed`, `stopped`,
+    /// `stop_failed`, `expired`).
+    pub fn channel(&self, outcome: &str) {
+        self.channels.with_label_values(&[outcome]).inc();
     }
 
     /// Counts one refresh attempt.

@@ -134,19 +134,7 @@ impl TokenSyncActor {
     fn listing(&self, google: Vec<CalendarListEntry>) -> CalendarListing {
         CalendarListing {
             google,
-            selected: self
-                .selection
-                .calendars
-                .iter()
-                .map(|c| {
-                    let failure = self
-                        .runs
-                        .iter()
-                        .find(|r| r.slot == c.slot)
-                        .and_then(|r| r.failure.as_ref());
-                    CalendarStatus::new(c, failure)
-                })
-                .collect(),
+            selected: self.calendar_statuses(),
         }
     }
 
@@ -235,6 +223,7 @@ impl Handler<SelectCalendars> for TokenSyncActor {
                     .join(", ")
             );
             act.adopt_selection(stored);
+            act.stop_unselected_channels(ctx);
             act.publish();
             if added {
                 act.start_sync(ctx);

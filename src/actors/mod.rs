@@ -16,11 +16,14 @@
 
 pub mod calendar_selection;
 pub mod calendar_sync;
+pub mod channel_job;
 pub mod metric_writer;
+pub mod push;
 pub mod schedule;
 pub mod status;
 pub mod supervisor;
 pub mod sync_job;
+pub mod token_push;
 mod sync_outcome;
 pub mod token_sync;
 
@@ -53,4 +56,6 @@ pub struct SyncDeps {
     pub hooks: Hooks,
     /// Metrics.
     pub telemetry: crate::telemetry::Telemetry,
+    /// The live push channels, checked by the notification route.
+    pub channels: push::ChannelRegistry,
 }

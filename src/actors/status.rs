@@ -116,11 +116,56 @@ pub struct CalendarStatus {
     pub events: u64,
     /// The datapoints those events hold.
     pub datapoints: u64,
+    /// Its push channel.
+    pub push: PushStatus,
+}
+
+/// A calendar's push channel, as the status pages show it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PushStatus {
+    /// `off` (push not configured), `healthy` (a live channel), `failing` (`events.watch` was
+    /// refused: `error` says why; the calendar polls at the normal interval) or `pending` (no
+    /// channel yet).
+    pub state: &'static str,
+    /// Why `events.watch` failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Unix ms when the live channel expires.
+    pub channel_expiration: Option<i64>,
+    /// Unix ms of the last trusted notification.
+    pub last_notification: Option<i64>,
+}
+
+impl PushStatus {
+    /// Push is not configured.
+    pub fn off() -> Self {
+        Self {
+            state: "off",
+            ..Self::default()
+        }
+    }
+
+    /// The status from the live channel's expiration, the last watch failure and the last
+    /// notification.
+    pub fn new(expiration: Option<i64>, failure: Option<String>, last: Option<i64>) -> Self {
+        let state = match (&expiration, &failure) {
+            (Some(_), _) => "healthy",
+            (None, Some(_)) => "failing",
+            (None, None) => "pending",
+        };
+        Self {
+            state,
+            error: if expiration.is_some() { None } else { failure },
+            channel_expiration: expiration,
+            last_notification: last,
+        }
+    }
 }
 
 impl CalendarStatus {
-    /// The status of a calendar with its stored state and the failure of its last sync.
-    pub fn new(state: &SyncState, failure: Option<&Failure>) -> Self {
+    /// The status of a calendar with its stored state, the failure of its last sync and its
+    /// push channel.
+    pub fn new(state: &SyncState, failure: Option<&Failure>, push: PushStatus) -> Self {
         let word = match failure {
             Some(f) if f.gone => "gone",
             Some(f) if f.transient => "retrying",
@@ -137,6 +182,7 @@ impl CalendarStatus {
             has_sync_token: state.sync_token.is_some(),
             events: state.events,
             datapoints: state.datapoints,
+            push,
         }
     }
 }

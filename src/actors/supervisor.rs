@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use actix::prelude::*;
 
+use super::token_push::CalendarChanged;
 use super::token_sync::{StopSync, SyncNow, SyncRefused, TokenSyncActor};
 use super::SyncDeps;
 use crate::token::TokenId;
@@ -47,7 +48,8 @@ impl SyncSupervisor {
             .map_err(|e| e.to_string())?
             .ok_or("the token has no Google connection")?;
         let selection = store.selection(id).map_err(|e| e.to_string())?;
-        let actor = TokenSyncActor::new(self.deps.clone(), token, creds, selection);
+        let channels = store.channels(id).map_err(|e| e.to_string())?;
+        let actor = TokenSyncActor::new(self.deps.clone(), token, creds, selection, channels);
         let addr = actix::Supervisor::start(move |_| actor);
         self.actors.insert(id.clone(), addr);
         Ok(())
@@ -151,6 +153,27 @@ impl Handler<ActorOf> for SyncSupervisor {
 
     fn handle(&mut self, msg: ActorOf, _: &mut Context<Self>) -> Self::Result {
         self.actors.get(&msg.0).cloned()
+    }
+}
+
+/// A trusted push notification about one of a token's calendars; the actor gathers a burst
+/// into one sync. Dropped when the token has no actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Notified {
+    /// The data token.
+    pub token: TokenId,
+    /// The calendar's slot.
+    pub slot: u32,
+}
+
+impl Handler<Notified> for SyncSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Notified, _: &mut Context<Self>) {
+        if let Some(addr) = self.actors.get(&msg.token) {
+            addr.do_send(CalendarChanged { slot: msg.slot });
+        }
     }
 }
 

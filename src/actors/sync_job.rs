@@ -8,6 +8,8 @@
 use std::time::{Duration, Instant};
 
 use super::calendar_sync::{sync_calendar, CalendarSynced, Target};
+use super::channel_job::{self, ChannelResult};
+use super::push::ChannelPlan;
 use super::schedule::{backoff_delay, jitter_unit, MAX_IN_SYNC_DELAY};
 use super::SyncDeps;
 use crate::google::calendar_list::{fetch_calendar_list, CalendarListEntry};
@@ -31,6 +33,10 @@ pub struct JobInput {
     pub creds: GoogleCredentials,
     /// Its selected calendars as stored.
     pub selection: Selection,
+    /// The slots of the calendars to list; `None` lists every selected one.
+    pub scope: Option<Vec<u32>>,
+    /// The push channels to open before the listing and to stop after it.
+    pub channels: ChannelPlan,
 }
 
 /// How one calendar's sync ended.
@@ -114,6 +120,8 @@ pub struct JobResult {
     pub outcome: Outcome,
     /// Credentials after the sync.
     pub creds: GoogleCredentials,
+    /// What happened to the token's push channels.
+    pub channels: ChannelResult,
 }
 
 /// Why a sync (or a call on its behalf) stopped.
@@ -137,12 +145,27 @@ pub async fn run(deps: SyncDeps, input: JobInput) -> JobResult {
         user,
         mut creds,
         selection,
+        scope,
+        channels: plan,
     } = input;
+    let mut channels = ChannelResult::default();
     if creds.access_expires_at - now_secs() < REFRESH_MARGIN_SECS {
         if let Err(stop) = refresh(&deps, &token_id, &mut creds).await {
             let outcome = token_stop(stop);
-            return JobResult { outcome, creds };
+            return JobResult {
+                outcome,
+                creds,
+                channels,
+            };
         }
+    }
+    // Channels open before the listing, so a change made while it runs is notified.
+    if let Err(e) = channel_job::open(&deps, &token_id, &creds, &plan, &mut channels).await {
+        return JobResult {
+            outcome: token_stop(e.into()),
+            creds,
+            channels,
+        };
     }
     let target = Target {
         token: &token_id,
@@ -150,7 +173,11 @@ pub async fn run(deps: SyncDeps, input: JobInput) -> JobResult {
     };
     let mut refreshed_after_401 = false;
     let mut results = Vec::with_capacity(selection.calendars.len());
-    for state in &selection.calendars {
+    let listed = selection
+        .calendars
+        .iter()
+        .filter(|c| scope.as_ref().is_none_or(|slots| slots.contains(&c.slot)));
+    for state in listed {
         let synced =
             sync_calendar(&deps, &target, &mut creds, state, &mut refreshed_after_401).await;
         let outcome = match synced {
@@ -167,7 +194,11 @@ pub async fn run(deps: SyncDeps, input: JobInput) -> JobResult {
             }
             Err(stop) => {
                 let outcome = token_stop(stop);
-                return JobResult { outcome, creds };
+                return JobResult {
+                    outcome,
+                    creds,
+                    channels,
+                };
             }
         };
         results.push(CalendarResult {
@@ -176,9 +207,12 @@ pub async fn run(deps: SyncDeps, input: JobInput) -> JobResult {
             outcome,
         });
     }
+    // Old channels stop only now that their replacements answered.
+    channel_job::close(&deps, &token_id, &creds, &plan, &mut channels).await;
     JobResult {
         outcome: Outcome::Calendars(results),
         creds,
+        channels,
     }
 }
 

@@ -6,15 +6,16 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::schedule::{after_failure, jitter_unit, next_poll};
+use super::schedule::{after_failure, jitter_unit};
 use super::status::ActorState;
 use super::sync_job::{CalendarOutcome, CalendarResult, Failure, JobResult, Outcome};
-use super::token_sync::{now_ms, CalendarRun, TokenSyncActor};
+use super::token_sync::{now_ms, TokenSyncActor};
 
 impl TokenSyncActor {
     pub(super) fn finish(&mut self, result: JobResult, ctx: &mut Context<Self>) {
         self.running = None;
         self.creds = result.creds;
+        self.fold_channels(result.channels);
         let end = now_ms();
         self.stats.last_sync_end = Some(end);
         self.stats.last_sync_ms = self.stats.last_sync_start.map(|s| (end - s).max(0) as u64);
@@ -45,6 +46,8 @@ impl TokenSyncActor {
                 self.fail(reason);
                 self.phase = ActorState::NeedsReauth;
                 self.stats.next_sync = None;
+                // While the access token may still work: Google would notify in vain.
+                self.stop_all_channels(ctx);
             }
             Outcome::Failed(failure) => {
                 telemetry.sync_done("failed", never_synced, took, 0);
@@ -60,6 +63,9 @@ impl TokenSyncActor {
         self.publish();
         if std::mem::take(&mut self.sync_again) {
             self.start_sync(ctx);
+        } else if self.push_timer.is_none() {
+            // Notifications that came while this sync ran: one more sync of those calendars.
+            self.start_notified_sync(ctx);
         }
     }
 
@@ -115,11 +121,7 @@ impl TokenSyncActor {
                 }
                 CalendarOutcome::Deselected => continue,
             };
-            self.runs.retain(|run| run.slot != r.slot);
-            self.runs.push(CalendarRun {
-                slot: r.slot,
-                failure,
-            });
+            self.run_mut(r.slot).failure = failure;
         }
         let outcome = if worst.is_none() { "ok" } else { "failed" };
         self.deps.telemetry.sync_done(outcome, full, took, written);
@@ -133,7 +135,7 @@ impl TokenSyncActor {
                 self.stats.last_error = None;
                 self.phase = ActorState::Idle;
                 self.schedule(
-                    next_poll(self.deps.settings.poll_interval, jitter_unit()),
+                    self.next_tick(),
                     ctx,
                 );
             }
@@ -160,7 +162,7 @@ impl TokenSyncActor {
             self.schedule(delay, ctx);
         } else {
             self.phase = ActorState::Error;
-            self.schedule(next_poll(interval, jitter_unit()), ctx);
+            self.schedule(self.next_tick(), ctx);
         }
     }
 }

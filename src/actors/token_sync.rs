@@ -12,7 +12,7 @@ use super::schedule::{after_failure, jitter_unit};
 use super::status::{ActorState, ActorStatus, CalendarStatus};
 use super::sync_job::{self, Failure, JobInput};
 use super::SyncDeps;
-use crate::store::{GoogleCredentials, Selection};
+use crate::store::{GoogleCredentials, PushChannel, Selection};
 use crate::token::{now_secs, DataToken};
 
 pub(super) fn now_ms() -> i64 {
@@ -35,6 +35,12 @@ pub struct TokenSyncActor {
     pub(super) sync_again: bool,
     pub(super) panics: u32,
     pub(super) stats: Stats,
+    /// The token's open push channels (empty without push).
+    pub(super) channels: Vec<PushChannel>,
+    /// Calendars (slots) Google notified about since their last sync.
+    pub(super) dirty: Vec<u32>,
+    /// The short wait that gathers a burst of notifications into one sync.
+    pub(super) push_timer: Option<SpawnHandle>,
 }
 
 /// The last sync attempt of one calendar, beyond what the store keeps.
@@ -43,6 +49,10 @@ pub(super) struct CalendarRun {
     pub slot: u32,
     /// The failure of its last sync, if it failed.
     pub failure: Option<Failure>,
+    /// When and why `events.watch` last failed for it, until a watch succeeds.
+    pub watch_failure: Option<(i64, String)>,
+    /// Unix ms of the last trusted notification about it.
+    pub last_notification: Option<i64>,
 }
 
 #[derive(Default)]
@@ -66,6 +76,7 @@ impl TokenSyncActor {
         token: DataToken,
         creds: GoogleCredentials,
         selection: Selection,
+        channels: Vec<PushChannel>,
     ) -> Self {
         let last_error = creds.needs_reauth.clone();
         let last_success = selection
@@ -79,6 +90,9 @@ impl TokenSyncActor {
             token,
             creds,
             selection,
+            channels,
+            dirty: Vec::new(),
+            push_timer: None,
             runs: Vec::new(),
             phase: ActorState::Idle,
             running: None,
@@ -94,7 +108,7 @@ impl TokenSyncActor {
     }
 
     /// Each selected calendar's status, in selection order.
-    fn calendar_statuses(&self) -> Vec<CalendarStatus> {
+    pub(super) fn calendar_statuses(&self) -> Vec<CalendarStatus> {
         self.selection
             .calendars
             .iter()
@@ -104,7 +118,7 @@ impl TokenSyncActor {
                     .iter()
                     .find(|r| r.slot == c.slot)
                     .and_then(|r| r.failure.as_ref());
-                CalendarStatus::new(c, failure)
+                CalendarStatus::new(c, failure, self.push_status(c.slot))
             })
             .collect()
     }
@@ -163,9 +177,24 @@ impl TokenSyncActor {
         true
     }
 
+    /// Syncs every selected calendar now (or right after the running sync).
     pub(super) fn start_sync(&mut self, ctx: &mut Context<Self>) {
+        self.start(None, ctx);
+    }
+
+    /// Syncs the calendars Google notified about (or all of them after the running sync, which
+    /// then takes the notified ones along).
+    pub(super) fn start_notified_sync(&mut self, ctx: &mut Context<Self>) {
+        if self.running.is_some() || self.dirty.is_empty() {
+            return;
+        }
+        let slots = std::mem::take(&mut self.dirty);
+        self.start(Some(slots), ctx);
+    }
+
+    fn start(&mut self, scope: Option<Vec<u32>>, ctx: &mut Context<Self>) {
         if self.running.is_some() {
-            self.sync_again = true;
+            self.sync_again |= scope.is_none();
             return;
         }
         if !self.can_poll() {
@@ -178,11 +207,16 @@ impl TokenSyncActor {
         self.stats.last_sync_start = Some(now_ms());
         self.stats.next_sync = None;
         self.publish();
+        if scope.is_none() {
+            self.dirty.clear();
+        }
         let input = JobInput {
             token_id: self.token.id.clone(),
             user: self.token.user.clone(),
             creds: self.creds.clone(),
             selection: self.selection.clone(),
+            scope,
+            channels: self.channel_plan(),
         };
         let deps = self.deps.clone();
         let inject_panic = self
@@ -222,6 +256,7 @@ impl Actor for TokenSyncActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.register_channels();
         if self.creds.needs_reauth.is_some() {
             self.phase = ActorState::NeedsReauth;
             self.publish();

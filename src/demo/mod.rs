@@ -110,6 +110,8 @@ pub fn prepare(env: impl Fn(&str) -> Option<String>) -> Result<SandboxMode, Demo
         "GOOGLE_OAUTH2_CREDS" => Some(creds.clone()),
         "GOOGLE_CALENDAR_API_BASE" => Some(api_base.clone()),
         "ORIGIN_API" => Some(origin_api.clone()),
+        // Push on: the sandbox notifies this server the moment a calendar changes.
+        "GCAL_PUSH_URL" => layered(name).or_else(|| Some(origin_api.clone())),
         other => layered(other),
     };
     let settings = Settings::load(wired)?;

@@ -7,6 +7,7 @@ pub mod error;
 pub mod http;
 pub mod model;
 pub mod oauth;
+pub mod push;
 
 #[cfg(test)]
 mod hostile_tests;

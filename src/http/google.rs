@@ -1,14 +1,17 @@
 //! The Google routes under `/oauth2/google`: the OAuth flow (in `http/oauth.rs`), and showing
 //! and removing connections. The flow is the one the Impulses UI drives.
 
+use std::time::Duration;
+
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::extract::DataCaller;
 use super::{ApiError, AppState};
 use crate::actors::metric_writer::ForgetCalendar;
-use crate::actors::status::CalendarStatus;
-use crate::actors::supervisor::Disconnected;
+use crate::actors::status::{CalendarStatus, PushStatus};
+use crate::actors::supervisor::{ActorOf, Disconnected};
+use crate::actors::token_push::StopChannels;
 use crate::google::oauth;
 use crate::settings::GoogleClientConfig;
 use crate::store::GoogleCredentials;
@@ -24,6 +27,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/configs", web::get().to(configs))
             .route("/calendars", web::get().to(super::calendars::list))
             .route("/calendars", web::put().to(super::calendars::select))
+            .route(
+                "/notifications",
+                web::post().to(super::notifications::receive),
+            )
             .route("/configs/{token_id}", web::delete().to(disconnect))
             .default_service(web::to(unknown)),
     );
@@ -112,7 +119,13 @@ async fn configs(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespo
             None => selection
                 .calendars
                 .iter()
-                .map(|c| CalendarStatus::new(c, None))
+                .map(|c| {
+                    let push = match state.settings.push {
+                        Some(_) => PushStatus::new(None, None, None),
+                        None => PushStatus::off(),
+                    };
+                    CalendarStatus::new(c, None, push)
+                })
                 .collect(),
         };
         out.push(ConfigEntry {
@@ -186,6 +199,14 @@ pub async fn disconnect_token(
     creds: Option<GoogleCredentials>,
     purge: bool,
 ) -> Result<(), ApiError> {
+    // Channels stop while the credentials still work, before the grant is revoked.
+    if let Ok(Some(actor)) = sync.supervisor.send(ActorOf(id.clone())).await {
+        let stopped =
+            actix_web::rt::time::timeout(Duration::from_secs(10), actor.send(StopChannels)).await;
+        if stopped.is_err() {
+            log::warn!("token {id}: stopping its push channels took too long; they expire by themselves");
+        }
+    }
     let _ = sync.supervisor.send(Disconnected(id.clone())).await;
     let forget = ForgetCalendar {
         token_id: id.clone(),
@@ -196,6 +217,7 @@ pub async fn disconnect_token(
         .send(forget)
         .await
         .map_err(ApiError::internal)??;
+    state.store.remove_channels(id)?;
     if let Some(creds) = creds {
         let http = sync.google_http(&state.settings);
         match oauth::revoke(&http, cfg, &creds.refresh_token).await {

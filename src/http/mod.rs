@@ -12,6 +12,7 @@ pub mod extract;
 pub mod google;
 pub mod health;
 pub mod metrics;
+mod notifications;
 mod oauth;
 
 use std::sync::Arc;

@@ -14,7 +14,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 
 use super::cipher::{context, is_sealed, Cipher, CredentialKey, CredentialKeys};
-use super::{StoreError, GOOGLE_CREDENTIALS, META, OAUTH_STATES, SCHEMA_KEY};
+use super::{StoreError, GOOGLE_CREDENTIALS, META, OAUTH_STATES, PUSH_CHANNELS, SCHEMA_KEY};
 
 /// The schema version from which secret records are sealed.
 const SEALED_SINCE: u32 = 2;
@@ -24,7 +24,7 @@ pub const KEY_FILE: &str = "credentials.key";
 const CHECK_KEY: &[u8] = b"credentials_key_check";
 const CHECK_PLAINTEXT: &[u8] = b"impulses-gcal credentials key check v1";
 /// The trees whose records are sealed.
-const SEALED_TREES: [&str; 2] = [GOOGLE_CREDENTIALS, OAUTH_STATES];
+const SEALED_TREES: [&str; 3] = [GOOGLE_CREDENTIALS, OAUTH_STATES, PUSH_CHANNELS];
 
 /// What `unlock` did, for the start-up log.
 #[derive(Debug, PartialEq, Eq)]
@@ -111,12 +111,13 @@ fn reseal(
         records.push(out);
     }
     let check = seal(&context(META, CHECK_KEY), CHECK_PLAINTEXT)?;
-    let (meta, creds, states) = (
+    let (meta, creds, states, channels) = (
         db.open_tree(META)?,
         db.open_tree(GOOGLE_CREDENTIALS)?,
         db.open_tree(OAUTH_STATES)?,
+        db.open_tree(PUSH_CHANNELS)?,
     );
-    (&meta, &creds, &states).transaction(|(m, c, s)| {
+    (&meta, &creds, &states, &channels).transaction(|(m, c, s, p)| {
         let write = |t: &TransactionalTree, rs: &[(sled::IVec, Vec<u8>)]| {
             for (k, v) in rs {
                 t.insert(k, v.as_slice())?;
@@ -125,6 +126,7 @@ fn reseal(
         };
         write(c, &records[0])?;
         write(s, &records[1])?;
+        write(p, &records[2])?;
         m.insert(CHECK_KEY, check.as_slice())?;
         // Sealed means at least schema 2; a newer version stays (a key rotation on schema 3, or
         // a new store), and a layout migration after this raises it further.

@@ -12,6 +12,7 @@
 //! | `sync_state` | token id | the selected calendars, each with its sync token and bookkeeping ([`Selection`]) |
 //! | `event_index_blocks` | token id, block start | a block of event ids → the calendars holding the event and the datapoint keys it produced ([`calendars`]) |
 //! | `oauth_states` | SHA-256 of the OAuth `state` | pending authorization (token id, PKCE verifier, expiry), sealed |
+//! | `push_channels` | token id, channel id | an open push channel of one of the token's calendars, sealed ([`push_channels`]) |
 //!
 //! Changes that span trees run in one sled transaction, so a crash leaves either all or none.
 //! Datapoints and event indexes are kept in blocks of many entries ([`blocks`]), because sled's
@@ -34,6 +35,7 @@ pub mod keyring;
 pub mod keys;
 mod migrate;
 mod oauth_states;
+pub mod push_channels;
 mod sync_commit;
 mod tokens;
 
@@ -45,6 +47,7 @@ pub use cipher::{CredentialKey, CredentialKeys};
 pub use error::StoreError;
 pub use google::{GoogleCredentials, SyncState};
 pub use oauth_states::{PendingAuthorization, MAX_PENDING_PER_TOKEN};
+pub use push_channels::PushChannel;
 pub use sync_commit::{EventChange, SyncCommit, SyncCommitStats};
 pub use tokens::NewToken;
 
@@ -73,6 +76,8 @@ pub const SYNC_STATE: &str = "sync_state";
 pub const EVENT_INDEX: &str = "event_index_blocks";
 /// Tree of pending OAuth authorizations.
 pub const OAUTH_STATES: &str = "oauth_states";
+/// Tree of open push channels, sealed.
+pub const PUSH_CHANNELS: &str = "push_channels";
 
 /// A handle on the open store; cheap to clone, shared by the HTTP handlers and the actors.
 #[derive(Clone)]
@@ -90,6 +95,7 @@ struct Inner {
     sync_state: sled::Tree,
     event_index: sled::Tree,
     oauth_states: sled::Tree,
+    push_channels: sled::Tree,
     oauth_lock: Mutex<()>,
     /// Held from reading the blocks a change rewrites until the change is applied.
     blocks_write: Mutex<()>,
@@ -178,6 +184,7 @@ impl Store {
                 sync_state: db.open_tree(SYNC_STATE)?,
                 event_index: db.open_tree(EVENT_INDEX)?,
                 oauth_states: db.open_tree(OAUTH_STATES)?,
+                push_channels: db.open_tree(PUSH_CHANNELS)?,
                 oauth_lock: Mutex::new(()),
                 blocks_write: Mutex::new(()),
                 blocks_view: RwLock::new(()),

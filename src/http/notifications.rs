@@ -1,0 +1,49 @@
+//! `POST /oauth2/google/notifications`: Google's push notifications (`GOOGLE_APIS.md`, "Push
+//! notifications"). Each is answered 200 at once, whatever it says: Google retries other answers
+//! and eventually gives up on the channel. Only a notification whose channel id, resource id and
+//! channel token all match a live channel reaches the calendar's actor, which gathers a burst
+//! into one sync; everything else is counted and costs nothing more.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::google::google;
+use super::{ApiError, AppState};
+use crate::actors::push::Verdict;
+use crate::actors::supervisor::Notified;
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> &'a str {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+pub(super) async fn receive(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (_, sync) = google(&state)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let (verdict, target) = sync.channels.verify(
+        header(&req, "x-goog-channel-id"),
+        header(&req, "x-goog-resource-id"),
+        header(&req, "x-goog-channel-token"),
+        now,
+    );
+    let resource_state = header(&req, "x-goog-resource-state");
+    let outcome = match (target, resource_state) {
+        // The handshake after `events.watch`: nothing changed yet.
+        (Some(_), "sync") => "sync",
+        (Some((token, slot)), "exists" | "not_exists") => {
+            sync.supervisor.do_send(Notified { token, slot });
+            "changed"
+        }
+        (Some(_), _) => "unknown_state",
+        (None, _) => verdict.label(),
+    };
+    if verdict != Verdict::Trusted {
+        log::debug!("push: notification ignored: {outcome}");
+    }
+    sync.telemetry.notification(outcome);
+    Ok(HttpResponse::Ok().finish())
+}

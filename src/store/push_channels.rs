@@ -1,0 +1,161 @@
+//! Push channels (`events.watch`, `GOOGLE_APIS.md` "Push notifications"): per token, the
+//! channels open on its selected calendars, each with the secret Google echoes in every
+//! notification, sealed like the other credentials.
+//!
+//! Key: `len(token id) token id | channel id`; value: the sealed JSON of [`PushChannel`]. A
+//! calendar has one channel, two while one is renewed (the new one is stored before the old one
+//! is stopped), so a restart finds every channel Google may still notify.
+
+use serde::{Deserialize, Serialize};
+
+use super::cipher::context;
+use super::{keys, Store, StoreError, PUSH_CHANNELS};
+use crate::secret::Secret;
+use crate::token::TokenId;
+
+/// One open channel of a token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushChannel {
+    /// Our id for the channel (sent to Google, echoed in `X-Goog-Channel-ID`).
+    pub id: String,
+    /// Google's id of the watched resource (`X-Goog-Resource-ID`).
+    pub resource_id: String,
+    /// The secret Google echoes as `X-Goog-Channel-Token`.
+    pub secret: Secret<String>,
+    /// Unix ms when Google stops notifying.
+    pub expiration_ms: i64,
+    /// The selection slot of the watched calendar.
+    pub slot: u32,
+    /// The watched calendar (`primary` or its id).
+    pub calendar_id: String,
+    /// Unix ms when `events.watch` answered.
+    pub opened_ms: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    id: String,
+    resource_id: String,
+    secret: String,
+    expiration_ms: i64,
+    slot: u32,
+    calendar_id: String,
+    opened_ms: i64,
+}
+
+fn key(token: &TokenId, channel_id: &str) -> Vec<u8> {
+    let mut k = keys::token_prefix(token.as_str());
+    k.extend_from_slice(channel_id.as_bytes());
+    k
+}
+
+impl Store {
+    /// Stores a channel `events.watch` just opened, durably, so a restart keeps answering it.
+    pub fn put_channel(&self, token: &TokenId, channel: &PushChannel) -> Result<(), StoreError> {
+        let k = key(token, &channel.id);
+        let json = serde_json::to_vec(&Stored {
+            id: channel.id.clone(),
+            resource_id: channel.resource_id.clone(),
+            secret: channel.secret.expose().clone(),
+            expiration_ms: channel.expiration_ms,
+            slot: channel.slot,
+            calendar_id: channel.calendar_id.clone(),
+            opened_ms: channel.opened_ms,
+        })
+        .map_err(|e| StoreError::corrupt(e.to_string()))?;
+        let sealed = self
+            .inner
+            .cipher
+            .seal(&context(PUSH_CHANNELS, &k), &json)
+            .map_err(|_| StoreError::corrupt("sealing a push channel failed"))?;
+        self.inner.push_channels.insert(k, sealed)?;
+        self.inner.push_channels.flush()?;
+        Ok(())
+    }
+
+    /// Forgets a channel (stopped, expired, or its calendar deselected).
+    pub fn remove_channel(&self, token: &TokenId, channel_id: &str) -> Result<(), StoreError> {
+        self.inner.push_channels.remove(key(token, channel_id))?;
+        Ok(())
+    }
+
+    /// The token's channels.
+    pub fn channels(&self, token: &TokenId) -> Result<Vec<PushChannel>, StoreError> {
+        let prefix = keys::token_prefix(token.as_str());
+        let mut out = Vec::new();
+        for item in self.inner.push_channels.scan_prefix(&prefix) {
+            let (k, v) = item?;
+            let json = self
+                .inner
+                .cipher
+                .open(&context(PUSH_CHANNELS, &k), &v)
+                .map_err(|_| StoreError::corrupt("a push channel record does not open"))?;
+            let s: Stored = serde_json::from_slice(&json)
+                .map_err(|e| StoreError::corrupt(format!("push channel record: {e}")))?;
+            out.push(PushChannel {
+                id: s.id,
+                resource_id: s.resource_id,
+                secret: Secret::new(s.secret),
+                expiration_ms: s.expiration_ms,
+                slot: s.slot,
+                calendar_id: s.calendar_id,
+                opened_ms: s.opened_ms,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Forgets every channel of a token (after a disconnect stopped them, or tried to).
+    pub fn remove_channels(&self, token: &TokenId) -> Result<(), StoreError> {
+        let prefix = keys::token_prefix(token.as_str());
+        let mut batch = sled::Batch::default();
+        for item in self.inner.push_channels.scan_prefix(&prefix) {
+            batch.remove(item?.0);
+        }
+        self.inner.push_channels.apply_batch(batch)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel(id: &str, slot: u32) -> PushChannel {
+        PushChannel {
+            id: id.into(),
+            resource_id: "r1".into(),
+            secret: Secret::new(format!("secret-of-{id}")),
+            expiration_ms: 1_000,
+            slot,
+            calendar_id: "primary".into(),
+            opened_ms: 10,
+        }
+    }
+
+    #[test]
+    fn channels_are_kept_per_token_sealed_and_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (a, b) = (TokenId::generate(), TokenId::generate());
+        store.put_channel(&a, &channel("c1", 0)).unwrap();
+        store.put_channel(&a, &channel("c2", 1)).unwrap();
+        store.put_channel(&b, &channel("c3", 0)).unwrap();
+        let mut got = store.channels(&a).unwrap();
+        got.sort_by(|x, y| x.id.cmp(&y.id));
+        assert_eq!(got, vec![channel("c1", 0), channel("c2", 1)]);
+        // The secret is not on disk in the clear.
+        let raw: Vec<u8> = store
+            .inner
+            .push_channels
+            .iter()
+            .flat_map(|r| r.unwrap().1.to_vec())
+            .collect();
+        assert!(!raw.windows(9).any(|w| w == b"secret-of"));
+        store.remove_channel(&a, "c1").unwrap();
+        assert_eq!(store.channels(&a).unwrap(), vec![channel("c2", 1)]);
+        store.remove_channels(&a).unwrap();
+        assert!(store.channels(&a).unwrap().is_empty());
+        assert_eq!(store.channels(&b).unwrap().len(), 1);
+    }
+}
