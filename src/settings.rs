@@ -380,6 +380,9 @@ mod tests {
             ("CREDENTIALS_KEY", "not base64 at all!"),
             ("CREDENTIALS_KEY_PREVIOUS", "AAAA"),
             ("SERVER_REQUEST_TIMEOUT_SECS", "0"),
+            ("GCAL_PUSH_URL", "http://gcal.example.com"),
+            ("GCAL_PUSH_URL", "gcal.example.com"),
+            ("GCAL_PUSH_URL", "ftp://gcal.example.com"),
         ];
         for (var, value) in cases {
             let err = load(&[(var, value)])
@@ -388,6 +391,33 @@ mod tests {
             assert_eq!(err.setting, *var, "{var}={value}: {err}");
             assert!(!err.to_string().contains('\n'));
         }
+    }
+
+    #[test]
+    fn push_needs_https_except_on_loopback() {
+        assert_eq!(load(&[]).unwrap().push, None);
+        let s = load(&[("GCAL_PUSH_URL", "https://gcal.example.com/")]).unwrap();
+        assert_eq!(
+            s.push,
+            Some(PushSettings {
+                address: "https://gcal.example.com/oauth2/google/notifications".into(),
+                backstop: Duration::from_secs(3600),
+            })
+        );
+        let s = load(&[
+            ("GCAL_PUSH_URL", "http://127.0.0.1:8000"),
+            ("GCAL_PUSH_BACKSTOP_SECS", "60"),
+        ])
+        .unwrap();
+        let push = s.push.unwrap();
+        assert_eq!(push.address, "http://127.0.0.1:8000/oauth2/google/notifications");
+        assert_eq!(push.backstop, Duration::from_secs(60));
+        let err = load(&[
+            ("GCAL_PUSH_URL", "https://gcal.example.com"),
+            ("GCAL_PUSH_BACKSTOP_SECS", "0"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.setting, "GCAL_PUSH_BACKSTOP_SECS");
     }
 
     #[test]

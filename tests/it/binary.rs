@@ -119,6 +119,7 @@ fn a_bad_setting_exits_2_with_one_line_naming_it() {
             "{\"web\": {\"client_secret\": \"s3cr3t\"",
         ),
         ("ORIGIN", "nowhere"),
+        ("GCAL_PUSH_URL", "http://gcal.example.com"),
     ] {
         let (code, stderr) = one_line_error(&[(var, value)]);
         assert_eq!(code, Some(2), "{var}: {stderr}");
