@@ -21,6 +21,10 @@ pub const ADMIN: &str = "test-admin-token-0123456789";
 pub const ORIGIN: &str = "http://ui.test:3000";
 /// The public origin of the server in tests; only the redirect URI is built from it.
 pub const ORIGIN_API: &str = "http://api.test:8000";
+/// `GCAL_PUSH_URL=self`: push notifications to the test server itself.
+pub const PUSH_SELF: &str = "self";
+/// Where a test app with push remembers its port across restarts.
+const PUSH_PORT: &str = "TEST_PUSH_PORT";
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -95,14 +99,24 @@ impl TestApp {
 
     async fn start(
         dir: TempDir,
-        vars: HashMap<String, String>,
+        mut vars: HashMap<String, String>,
         google: Option<Sandbox>,
         hooks: Hooks,
     ) -> Self {
+        // With push, Google must reach this very server: `GCAL_PUSH_URL=self` becomes its
+        // address, and a restart binds the same port again so live channels still reach it.
+        let port = match vars.get(PUSH_PORT) {
+            Some(p) => p.parse().unwrap(),
+            None => 0,
+        };
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        if vars.get("GCAL_PUSH_URL").map(String::as_str) == Some(PUSH_SELF) {
+            vars.insert("GCAL_PUSH_URL".into(), format!("http://{addr}"));
+            vars.insert(PUSH_PORT.into(), addr.port().to_string());
+        }
         let settings = Settings::load(|name| vars.get(name).cloned()).unwrap();
         let store = Store::open_with(&settings.data_dir, &settings.store).unwrap();
-        let listener = TcpListener::bind((settings.bind_address, 0)).unwrap();
-        let addr = listener.local_addr().unwrap();
         let system = SyncSystem::start_with_hooks(settings, store, hooks.clone());
         let server = http_server(system.app_state(), listener).unwrap();
         let handle = server.handle();
