@@ -228,6 +228,8 @@ struct FaultIn {
     latency_ms: Option<u64>,
     #[serde(default)]
     drop_connection: bool,
+    #[serde(default)]
+    duplicate: bool,
     times: Option<Times>,
 }
 
@@ -241,6 +243,7 @@ async fn inject(control: Control, body: web::Json<FaultIn>) -> HttpResponse {
         retry_after: body.retry_after,
         latency: body.latency_ms.map(Duration::from_millis),
         drop_connection: body.drop_connection,
+        duplicate: body.duplicate,
         times: body.times.unwrap_or(Times::Once),
     });
     HttpResponse::Ok().json(serde_json::json!({}))
@@ -307,6 +310,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(|c: Control| async move { HttpResponse::Ok().json(c.violations()) }),
         )
         .route("/clock/advance", web::post().to(advance))
+        .route(
+            "/channels",
+            web::get().to(|c: Control| async move { HttpResponse::Ok().json(c.channels()) }),
+        )
         .configure(super::admin_calendars::routes)
         .route(
             "/client_secret.json",

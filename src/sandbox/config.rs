@@ -1,4 +1,5 @@
-//! How a sandbox behaves: the OAuth client it knows, token lifetimes, paging and recurrence.
+//! How a sandbox behaves: the OAuth client it knows, token lifetimes, paging, recurrence
+//! and push channels.
 
 use std::time::Duration;
 
@@ -32,6 +33,14 @@ pub struct SandboxConfig {
     /// The sandbox's clock starts this far from real time (negative: in the past); move it
     /// later with [`super::Sandbox::advance_clock`].
     pub clock_offset: chrono::Duration,
+    /// The longest channel lifetime `events.watch` grants, whatever the request asks; Google
+    /// grants about a week (GOOGLE_APIS.md, "Push notifications"), the default is 7 days.
+    pub push_ttl_cap: Duration,
+    /// The waits before each retry of a notification the address did not accept (an answer
+    /// other than 200, 201, 202 or 204, or no answer); after the last retry fails the
+    /// notification is dropped, as Google gives up. Default 50 ms, 200 ms, 1 s, 5 s: Google
+    /// backs off exponentially, and tests should not wait minutes.
+    pub push_retry_delays: Vec<Duration>,
 }
 
 /// A configured `std` duration as chrono's; values beyond chrono's range become a thousand
@@ -55,6 +64,13 @@ impl Default for SandboxConfig {
             recurrence_horizon: Duration::from_secs(730 * 24 * 3600),
             workers: 2,
             clock_offset: chrono::Duration::zero(),
+            push_ttl_cap: Duration::from_secs(7 * 24 * 3600),
+            push_retry_delays: vec![
+                Duration::from_millis(50),
+                Duration::from_millis(200),
+                Duration::from_secs(1),
+                Duration::from_secs(5),
+            ],
         }
     }
 }

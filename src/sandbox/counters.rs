@@ -40,6 +40,18 @@ pub struct Counters {
     pub list_calls_by_calendar: BTreeMap<String, u64>,
     /// `calendarList.list` calls, whatever their answer.
     pub calendar_list_calls: u64,
+    /// `events.watch` calls, whatever their answer.
+    pub watch_calls: u64,
+    /// Channels stopped through `channels.stop` (answered 204).
+    pub channels_stopped: u64,
+    /// Notification attempts the address answered with 200, 201, 202 or 204.
+    pub notifications_sent: u64,
+    /// Notification attempts answered otherwise or not at all (each attempt counts once).
+    pub notifications_failed: u64,
+    /// Notifications never delivered: dropped by a fault, or given up after the last retry.
+    pub notifications_dropped: u64,
+    /// Notifications delivered (answered 2xx), by `X-Goog-Resource-State`.
+    pub notifications_by_state: BTreeMap<String, u64>,
 }
 
 impl Counters {

@@ -64,6 +64,9 @@ pub(crate) struct CalendarRecord {
     /// Deleted calendars stay, so their owner's list can show them with `showDeleted`.
     pub deleted: bool,
     pub created: DateTime<Utc>,
+    /// The opaque `resourceId` of every push channel watching its events (GOOGLE_APIS.md,
+    /// "Push notifications"): one per calendar, so channels renewed on it share it.
+    pub resource_id: String,
 }
 
 impl CalendarRecord {
@@ -83,6 +86,7 @@ impl CalendarRecord {
             sync_epoch: 0,
             deleted: false,
             created: now,
+            resource_id: super::channel::resource_id(),
         }
     }
 }

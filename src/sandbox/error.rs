@@ -27,6 +27,11 @@ pub(crate) fn default_message(reason: &str) -> &'static str {
         }
         "backendError" => "Backend Error",
         "invalid" => "Invalid Value",
+        "required" => "Required",
+        "parseError" => "Parse Error",
+        "channelIdNotUnique" => "Channel id not unique",
+        "push.webhookUrlNotHttps" => "WebHook callback must be HTTPS.",
+        "push.webhookUrlUnauthorized" => "Unauthorized WebHook callback channel",
         _ => "Error",
     }
 }

@@ -1,5 +1,6 @@
 //! Injected failures: each endpoint can be made to answer an error, answer late, or drop the
-//! connection, once, n times or until cleared, optionally only for one account.
+//! connection, once, n times or until cleared, optionally only for one account. Push
+//! notifications (the sandbox calling out) can be dropped, delayed or delivered twice.
 
 use std::time::Duration;
 
@@ -29,6 +30,14 @@ pub enum Endpoint {
     CalendarList,
     /// The revocation endpoint.
     Revoke,
+    /// `events.watch` (JSON `"watch"`), e.g. 401 `push.webhookUrlUnauthorized`.
+    Watch,
+    /// `channels.stop` (JSON `"channelstop"`).
+    ChannelStop,
+    /// The notifications the sandbox sends to channels (JSON `"notification"`): a fault with
+    /// `drop_connection` drops one (never delivered), `latency` delays it, `duplicate` delivers
+    /// it twice; `status` and `reason` mean nothing here. `account` is the channel's account.
+    Notification,
 }
 
 /// How many matching requests a fault hits before it disarms itself.
@@ -43,8 +52,9 @@ pub enum Times {
     UntilCleared,
 }
 
-/// One injected failure. Build with [`Fault::error`], [`Fault::latency`] or
-/// [`Fault::drop_connection`], then narrow it with the `with_*`/`for_*` methods.
+/// One injected failure. Build with [`Fault::error`], [`Fault::latency`],
+/// [`Fault::drop_connection`] or [`Fault::duplicate`], then narrow it with the `with_*`/`for_*`
+/// methods.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fault {
     /// Which endpoint it hits.
@@ -59,8 +69,10 @@ pub struct Fault {
     pub retry_after: Option<u64>,
     /// Delay before answering (or before letting the request through).
     pub latency: Option<Duration>,
-    /// Close the connection without an answer.
+    /// Close the connection without an answer (for [`Endpoint::Notification`]: drop it).
     pub drop_connection: bool,
+    /// Deliver a notification twice, as Google sometimes does ([`Endpoint::Notification`] only).
+    pub duplicate: bool,
     /// How long the fault stays armed.
     pub times: Times,
 }
@@ -76,6 +88,7 @@ impl Fault {
             retry_after: None,
             latency: None,
             drop_connection: false,
+            duplicate: false,
             times: Times::Once,
         }
     }
@@ -98,6 +111,22 @@ impl Fault {
             drop_connection: true,
             ..Self::error(endpoint, 0, "")
         }
+    }
+
+    /// Deliver a notification twice, once (for [`Endpoint::Notification`]).
+    pub fn duplicate(endpoint: Endpoint) -> Self {
+        Self {
+            status: None,
+            reason: String::new(),
+            duplicate: true,
+            ..Self::error(endpoint, 0, "")
+        }
+    }
+
+    /// Also delivers the notification twice.
+    pub fn duplicated(mut self) -> Self {
+        self.duplicate = true;
+        self
     }
 
     /// Arms the fault for this many requests.
@@ -195,7 +224,12 @@ pub(crate) struct Dropped;
 /// The error answer of a fault, shaped like the endpoint's real errors.
 pub(crate) fn answer(fault: &Fault, status: u16) -> HttpResponse {
     let mut response = match fault.endpoint {
-        Endpoint::List | Endpoint::ListPage | Endpoint::CalendarList => {
+        Endpoint::List
+        | Endpoint::ListPage
+        | Endpoint::CalendarList
+        | Endpoint::Watch
+        | Endpoint::ChannelStop
+        | Endpoint::Notification => {
             error::calendar(status, &fault.reason, error::default_message(&fault.reason))
         }
         Endpoint::Auth => error::page(status, &fault.reason, "sandbox fault"),

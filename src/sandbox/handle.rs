@@ -17,13 +17,14 @@ use super::fault::{Dropped, Fault};
 use super::model::{AccountId, CalendarId};
 use super::state::{Account, Consent, Shared, State};
 use super::{
-    admin, calendar, calendar_list, consent, error, oauth, token, token_endpoint, SandboxError,
+    admin, calendar, calendar_list, channel, consent, delivery, error, oauth, token,
+    token_endpoint, watch, SandboxError,
 };
 
 /// A running sandbox. Cheap to clone; every clone drives the same state.
 #[derive(Clone)]
 pub struct Sandbox {
-    shared: web::Data<Shared>,
+    pub(super) shared: web::Data<Shared>,
     addr: SocketAddr,
     /// Set once the server runs; `stop` uses it.
     server: Arc<OnceLock<ServerHandle>>,
@@ -41,6 +42,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(calendar::list),
         )
         .route(
+            "/calendar/v3/calendars/{calendarId}/events/watch",
+            web::post().to(watch::watch),
+        )
+        .route("/calendar/v3/channels/stop", web::post().to(watch::stop))
+        .route(
             "/calendar/v3/users/me/calendarList",
             web::get().to(calendar_list::list),
         )
@@ -57,7 +63,9 @@ impl Sandbox {
         let listener = std::net::TcpListener::bind(("127.0.0.1", config.port))?;
         let addr = listener.local_addr()?;
         let workers = config.workers.max(1);
-        let shared = web::Data::new(Shared::new(config, format!("http://{addr}")));
+        let (notices, queue) = tokio::sync::mpsc::unbounded_channel();
+        let shared = web::Data::new(Shared::new(config, format!("http://{addr}"), notices));
+        delivery::spawn(shared.clone().into_inner(), queue);
         let sandbox = Sandbox {
             shared,
             addr,
@@ -165,12 +173,20 @@ impl Sandbox {
         &self.shared.config
     }
 
-    /// Runs `f` on the state under the lock (the control API's one way in).
+    /// Runs `f` on the state under the lock (the control API's one way in), then queues the
+    /// push notifications its changes owe the channels watching the calendars it touched.
     pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&mut State) -> Result<T, SandboxError>,
     ) -> Result<T, SandboxError> {
-        f(&mut self.shared.lock())
+        let mut state = self.shared.lock();
+        let marks = channel::marks(&state);
+        let result = f(&mut state);
+        if !marks.is_empty() {
+            let notices = channel::changes(&mut state, &marks);
+            self.shared.notify(notices);
+        }
+        result
     }
 
     /// How far open-ended series expand at `now` (changes remember what they take away up to it).

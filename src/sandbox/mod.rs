@@ -1,6 +1,7 @@
 //! The sandbox Google: a faithful, stateful Google OAuth 2.0 + Calendar v3 (`events.list`) on
 //! loopback over plain HTTP, for integration tests, benchmarks and `impulses-gcal sandbox`, with
-//! `calendarList.list` and several calendars per account (own, shared, deleted).
+//! `calendarList.list`, several calendars per account (own, shared, deleted), and push
+//! notifications (`events.watch`, `channels.stop`, and the webhook calls they lead to).
 //!
 //! It follows `GOOGLE_APIS.md` (the page our client is built against): single-use PKCE-bound
 //! codes, refresh-token families that revoke together, paged full syncs whose `nextSyncToken`
@@ -24,6 +25,23 @@
 //! sandbox.stop().await;
 //! # Ok(()) }
 //! ```
+//!
+//! # Push notifications
+//! `POST {calendar_api_base}/calendars/{calendarId}/events/watch` (bearer auth and calendar
+//! resolution as `events.list`) opens a channel and answers Google's `api#channel`
+//! (`expiration` as a string of Unix ms); right after, the sandbox POSTs a `sync` message to its
+//! address, then an `exists` message after every change of the calendar's events (any control
+//! call: insert, patch, delete, occurrences, seed, copy into it) and `not_exists` when the
+//! calendar is deleted, with the `X-Goog-Channel-ID`, `X-Goog-Channel-Token` (only with a
+//! token), `X-Goog-Channel-Expiration` (HTTP date), `X-Goog-Resource-ID`, `X-Goog-Resource-URI`,
+//! `X-Goog-Resource-State` and `X-Goog-Message-Number` headers and no body.
+//! `POST {calendar_api_base}/channels/stop` `{"id","resourceId"}` ends a channel (204).
+//! [`Sandbox::channels`] and [`Sandbox::live_channels`] show them ([`ChannelInfo`]); the
+//! counters `watch_calls`, `channels_stopped`, `notifications_sent`, `notifications_failed`,
+//! `notifications_dropped` and `notifications_by_state` count them; [`Endpoint::Watch`],
+//! [`Endpoint::ChannelStop`] and [`Endpoint::Notification`] faults (drop, delay, duplicate)
+//! disturb them. [`SandboxConfig::push_ttl_cap`] and [`SandboxConfig::push_retry_delays`] tune
+//! lifetimes and retries.
 //!
 //! # HTTP admin API (same operations, for `impulses-gcal sandbox` and for curl)
 //! All under `{base}/_sandbox`, JSON in and out; errors are `{"detail": "..."}` with 400/404.
@@ -61,7 +79,13 @@
 //! curl -XPOST $B/_sandbox/faults -d '{"endpoint":"list","status":429,"reason":"rateLimitExceeded","retry_after":7,"times":{"n":3}}'
 //!      # also "account", "latency_ms", "drop_connection":true, "times":"once"|"until_cleared";
 //!      # endpoints: "auth", "token", "list", "listpage" (only requests with a pageToken),
-//!      # "calendarlist", "userinfo", "revoke"
+//!      # "calendarlist", "userinfo", "revoke", "watch", "channelstop", and "notification"
+//!      # (the sandbox's own webhook calls: "drop_connection":true drops one, "latency_ms"
+//!      # delays it, "duplicate":true delivers it twice; "account" is the channel's account)
+//! curl -XPOST $B/_sandbox/faults -d '{"endpoint":"watch","status":401,"reason":"push.webhookUrlUnauthorized"}'
+//! curl $B/_sandbox/channels
+//!      → [{"id","resource_id","calendar","account","address","token","expiration","state"}],
+//!        oldest first; state "live" | "expired" | "stopped"
 //! curl -XDELETE $B/_sandbox/faults
 //! curl $B/_sandbox/counters
 //! curl $B/_sandbox/violations
@@ -108,6 +132,30 @@
 //!   entries included), not only changes; an unknown one answers 410. `showHidden` is accepted
 //!   and changes nothing (no entry is hidden). A deleted calendar stays in its owner's list with
 //!   `deleted: true` under `showDeleted`, and leaves every other list.
+//! - Push: a webhook address must be `https://`, except (**Ours**) `http://` to a loopback host
+//!   (`127.0.0.1`, `[::1]`, `localhost`), accepted so local servers can be tested; any other
+//!   `http://` answers 400 `push.webhookUrlNotHttps`. No certificate or domain check is made
+//!   (arm a `watch` fault for 401 `push.webhookUrlUnauthorized`). `type` may be `web_hook` or
+//!   `webhook`, as Google's reference says.
+//! - Push: the granted expiration is the sooner of `params.ttl`, `expiration` and
+//!   [`SandboxConfig::push_ttl_cap`] (7 days) from the sandbox's clock, in whole ms; an
+//!   `expiration` already past answers 400 `invalid`. Channel ids must be unique among live
+//!   channels only (anyone's): reusing a stopped or expired channel's id is fine. The
+//!   `resourceId` is one random id per calendar; `resourceUri` names the calendar as the watch
+//!   request did (`primary` stays `primary`).
+//! - Push: the `sync` message is queued as the watch answers and may reach the address before
+//!   the watch's answer reaches the caller. One control call that changes a calendar sends one
+//!   `exists` (a seed of 50,000 events too); message numbers are consecutive per channel,
+//!   from 1 (Google's only increase). Each channel's messages leave in order, one at a time;
+//!   a failed attempt (not 200/201/202/204, or no answer) is retried after each of
+//!   [`SandboxConfig::push_retry_delays`] and then dropped, holding back the channel's later
+//!   messages meanwhile. A channel that stopped or expired before an attempt sends nothing
+//!   more (not counted as dropped). Deleting a calendar sends `not_exists` to its live
+//!   channels, which stay live until they expire or stop; unsharing a calendar leaves the
+//!   channels other accounts opened on it as they were.
+//! - Push: `channels.stop` needs a valid access token of the channel's account; one of another
+//!   account answers 404 `notFound` and is a violation. Stopping an expired channel answers
+//!   204; a stopped or unknown one, or a wrong `resourceId`, 404 `notFound`.
 //! - Scopes come back in Google's long form (`email` → `…/auth/userinfo.email`), and
 //!   `include_granted_scopes=true` adds what the account granted the client before.
 
@@ -117,9 +165,11 @@ mod bounded;
 mod calendar;
 mod calendar_control;
 mod calendar_list;
+mod channel;
 mod config;
 mod consent;
 mod counters;
+mod delivery;
 mod directory;
 mod error;
 mod events;
@@ -139,8 +189,11 @@ mod seed;
 mod state;
 mod token;
 mod token_endpoint;
+mod watch;
+mod watch_body;
 
 pub use calendar_control::CalendarEntry;
+pub use channel::{ChannelInfo, ChannelState};
 pub use config::SandboxConfig;
 pub use counters::Counters;
 pub use fault::{Endpoint, Fault, Times};

@@ -35,6 +35,7 @@ pub(crate) struct ListRequest {
 }
 
 /// A refused list call, turned into Google's error body at the end of the handler.
+#[derive(Debug)]
 pub(crate) struct Refused {
     code: u16,
     reason: &'static str,

@@ -11,6 +11,7 @@ use rand::SeedableRng;
 
 use super::bounded::{Bounded, TOKEN_CAP};
 use super::calendar_list::ListCursor;
+use super::channel::{Channels, Notice};
 use super::config::{span, SandboxConfig};
 use super::counters::Counters;
 use super::directory::{CalendarRecord, ListEntry};
@@ -98,6 +99,8 @@ pub(crate) struct State {
     pub violations: Vec<String>,
     /// Decides page lengths in short-pages mode.
     pub page_rng: Option<StdRng>,
+    /// Push channels opened by `events.watch`.
+    pub channels: Channels,
 }
 
 impl State {
@@ -131,10 +134,16 @@ pub(crate) struct Shared {
     pub config: SandboxConfig,
     pub base_url: String,
     state: Mutex<State>,
+    /// The delivery task's queue (`delivery.rs`); fed under the lock so order is kept.
+    notices: tokio::sync::mpsc::UnboundedSender<Notice>,
 }
 
 impl Shared {
-    pub fn new(config: SandboxConfig, base_url: String) -> Self {
+    pub fn new(
+        config: SandboxConfig,
+        base_url: String,
+        notices: tokio::sync::mpsc::UnboundedSender<Notice>,
+    ) -> Self {
         let state = State {
             clock_offset: config.clock_offset,
             accounts: HashMap::new(),
@@ -150,11 +159,13 @@ impl Shared {
             counters: Counters::default(),
             violations: Vec::new(),
             page_rng: config.short_pages.map(StdRng::seed_from_u64),
+            channels: Channels::default(),
         };
         Self {
             config,
             base_url,
             state: Mutex::new(state),
+            notices,
         }
     }
 
@@ -166,6 +177,17 @@ impl Shared {
     /// Locks the state; a panic elsewhere never makes the sandbox unusable.
     pub fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues notifications for delivery. Call it with the state still locked, so two changes'
+    /// notifications cannot overtake each other on the way to the queue.
+    pub fn notify(&self, notices: Vec<Notice>) {
+        for notice in notices {
+            if self.notices.send(notice).is_err() {
+                log::warn!("sandbox: notification not queued: the delivery task has ended");
+                return;
+            }
+        }
     }
 
     /// Applies the first matching fault: waits out its latency, then answers with its error or a

@@ -8,5 +8,8 @@ mod faults;
 mod list;
 mod oauth;
 mod perf;
+mod push;
+mod push_delivery;
+mod push_support;
 mod recurring;
 mod support;
