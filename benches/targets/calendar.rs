@@ -2,7 +2,9 @@
 //! a custom metric line, so each event becomes two datapoints (duration and distance).
 
 use chrono::{TimeZone, Utc};
-use impulses_gcal::sandbox::{AccountId, EventId, EventPatch, EventSpec, EventTime, Sandbox};
+use impulses_gcal::sandbox::{
+    AccountId, CalendarId, EventId, EventPatch, EventSpec, EventTime, Sandbox,
+};
 
 const ACTIVITIES: [&str; 3] = ["Running", "Cycling", "Swimming"];
 const PLACES: [&str; 4] = ["park", "lake", "track", "Central Park"];
@@ -39,6 +41,25 @@ pub fn seeded_account(sandbox: &Sandbox, email: &str, count: usize) -> (AccountI
         .seed_events(&account, (0..count).map(measurement).collect())
         .expect("seeded");
     (account, ids)
+}
+
+/// A new secondary calendar of `account` holding the measurements `first..first + count`;
+/// calendars of one connection get different ranges, so no two of their events produce the same
+/// datapoint (same metric, time and dimensions) and each calendar's counts stay its own.
+pub fn seeded_calendar(
+    sandbox: &Sandbox,
+    account: &AccountId,
+    summary: &str,
+    first: usize,
+    count: usize,
+) -> CalendarId {
+    let calendar = sandbox
+        .create_calendar(account, summary, "UTC")
+        .expect("new calendar");
+    sandbox
+        .seed_events_in(&calendar, (first..first + count).map(measurement).collect())
+        .expect("seeded");
+    calendar
 }
 
 /// An edit that changes both datapoints of a measurement.

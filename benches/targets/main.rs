@@ -17,6 +17,7 @@ mod data_api;
 mod memory;
 mod poll;
 mod rig;
+mod several;
 mod store_writes;
 mod sync;
 mod table;
@@ -59,6 +60,9 @@ impl Sizes {
                 incremental_sizes: vec![5_000, 50_000],
                 incremental_runs: 5,
                 changes: 100,
+                calendars: 5,
+                calendar_events: 1_000,
+                calendar_runs: 10,
             },
             poll: poll::Plan {
                 tokens: 10_000,
@@ -89,6 +93,9 @@ impl Sizes {
                 incremental_sizes: vec![1_000, 5_000],
                 incremental_runs: 3,
                 changes: 100,
+                calendars: 5,
+                calendar_events: 200,
+                calendar_runs: 5,
             },
             poll: poll::Plan {
                 tokens: 1_000,

@@ -163,7 +163,11 @@ async fn cycle_once(server: &Server, tokens: &[TokenId]) -> Duration {
 async fn wait_all(server: &Server, count: usize, asked: i64, start: Instant) -> Duration {
     let board = server.board();
     loop {
-        let done = board.all().iter().filter(|s| ended_since(s, asked)).count();
+        let done = board
+            .all()
+            .iter()
+            .filter(|s| rig::ended_since(s, asked))
+            .count();
         if done == count {
             return start.elapsed();
         }
@@ -172,12 +176,6 @@ async fn wait_all(server: &Server, count: usize, asked: i64, start: Instant) -> 
         }
         actix_web::rt::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-fn ended_since(s: &ActorStatus, asked: i64) -> bool {
-    s.state != "syncing"
-        && s.last_sync_start.is_some_and(|t| t >= asked)
-        && s.last_sync_end >= s.last_sync_start
 }
 
 /// Checks a cycle against the sandbox's counters: every calendar listed exactly once, no answer

@@ -237,6 +237,14 @@ pub async fn wait_status(
     }
 }
 
+/// Whether the actor has ended a sync that started at or after `asked` (unix ms): how figures 2
+/// and 3 tell that the sync they asked for is done, not one that was already running.
+pub fn ended_since(s: &ActorStatus, asked: i64) -> bool {
+    s.state != "syncing"
+        && s.last_sync_start.is_some_and(|t| t >= asked)
+        && s.last_sync_end >= s.last_sync_start
+}
+
 /// The current time in unix milliseconds, as the actors stamp their statuses.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

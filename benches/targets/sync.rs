@@ -1,5 +1,6 @@
 //! Figures 1 and 2: a full sync of a big calendar, and incremental syncs of 100 edited and 100
-//! deleted events on calendars of two sizes, through the real actors against the sandbox.
+//! deleted events on calendars of two sizes, through the real actors against the sandbox; the
+//! rows of a connection with several calendars are in [`several`].
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use impulses_gcal::token::TokenId;
 
 use crate::calendar::{self, POINTS_PER_EVENT};
 use crate::rig::{self, Server};
+use crate::several;
 use crate::table::{number, Goal, Row};
 
 /// Sizes of this part of the run.
@@ -27,6 +29,12 @@ pub struct Plan {
     pub incremental_runs: usize,
     /// Edited and deleted events per incremental sync (each).
     pub changes: usize,
+    /// Calendars of the several-calendar connection, its primary included.
+    pub calendars: usize,
+    /// Events in each of those calendars.
+    pub calendar_events: usize,
+    /// No-change syncs measured on it.
+    pub calendar_runs: usize,
 }
 
 const DEADLINE: Duration = Duration::from_secs(600);
@@ -134,6 +142,7 @@ pub async fn run(sandbox: &Sandbox, plan: &Plan) -> Vec<Row> {
             listing_time(&settings, &store, &token, true, plan.incremental_runs).await,
         ));
     }
+    rows.extend(several::run(sandbox, &server, &settings, &store, plan).await);
     server.stop().await;
     rows
 }
@@ -154,8 +163,11 @@ async fn listing_time(
         impulses_gcal::telemetry::Telemetry::new().unwrap(),
     );
     let creds = store.credentials(token).expect("read").expect("connected");
-    let state = store.sync_state(token).expect("read");
-    let sync_token = state.sync_token.expect("synced");
+    let selection = store.selection(token).expect("read");
+    let sync_token = selection
+        .find(PRIMARY)
+        .and_then(|c| c.sync_token.clone())
+        .expect("synced");
     let mut times = Vec::new();
     for _ in 0..runs {
         let start = Instant::now();
@@ -192,7 +204,7 @@ async fn listing_time(
     times
 }
 
-async fn connect_one(
+pub async fn connect_one(
     sandbox: &Sandbox,
     settings: &Settings,
     store: &Store,
@@ -223,7 +235,7 @@ fn full_commit_seconds(server: &Server) -> f64 {
 
 /// Announces a new connection the way the OAuth callback does, and waits until its first sync
 /// (a full one) has committed every datapoint.
-async fn full_sync(server: &Server, token: &TokenId, events: usize) -> Duration {
+pub async fn full_sync(server: &Server, token: &TokenId, events: usize) -> Duration {
     let sync = server.sync();
     let start = Instant::now();
     sync.supervisor
@@ -278,9 +290,7 @@ async fn incremental(
         .expect("supervisor")
         .expect("sync started");
     let (took, status) = rig::wait_status(&sync.board, token, start, DEADLINE, |s| {
-        s.last_sync_start.unwrap_or(0) >= asked
-            && s.last_sync_end >= s.last_sync_start
-            && s.state != "syncing"
+        rig::ended_since(s, asked)
     })
     .await;
     assert_eq!(status.syncs_ok, before.syncs_ok + 1, "{status:?}");
