@@ -15,6 +15,7 @@ mod leak;
 mod load;
 mod migration;
 mod oauth;
+mod push;
 mod sandbox;
 mod schema2;
 mod schema3;
