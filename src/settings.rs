@@ -410,7 +410,10 @@ mod tests {
         ])
         .unwrap();
         let push = s.push.unwrap();
-        assert_eq!(push.address, "http://127.0.0.1:8000/oauth2/google/notifications");
+        assert_eq!(
+            push.address,
+            "http://127.0.0.1:8000/oauth2/google/notifications"
+        );
         assert_eq!(push.backstop, Duration::from_secs(60));
         let err = load(&[
             ("GCAL_PUSH_URL", "https://gcal.example.com"),

@@ -119,7 +119,12 @@ pub async fn close(
 }
 
 /// Stops one channel at Google (best effort) and forgets it.
-pub async fn stop_one(deps: &SyncDeps, token: &TokenId, creds: &GoogleCredentials, c: &PushChannel) {
+pub async fn stop_one(
+    deps: &SyncDeps,
+    token: &TokenId,
+    creds: &GoogleCredentials,
+    c: &PushChannel,
+) {
     let stopped = push::stop(
         &deps.http,
         &deps.settings.calendar_api_base,

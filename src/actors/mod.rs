@@ -23,8 +23,8 @@ pub mod schedule;
 pub mod status;
 pub mod supervisor;
 pub mod sync_job;
-pub mod token_push;
 mod sync_outcome;
+pub mod token_push;
 pub mod token_sync;
 
 use std::sync::Arc;

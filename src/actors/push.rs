@@ -188,7 +188,10 @@ impl ChannelRegistry {
 
     /// How many channels are registered.
     pub fn len(&self) -> usize {
-        self.channels.read().unwrap_or_else(|p| p.into_inner()).len()
+        self.channels
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     /// Whether none is.
@@ -209,7 +212,11 @@ impl ChannelRegistry {
         let Some(c) = map.get(channel_id) else {
             return (Verdict::UnknownChannel, None);
         };
-        let resource_ok: bool = c.resource_id.as_bytes().ct_eq(resource_id.as_bytes()).into();
+        let resource_ok: bool = c
+            .resource_id
+            .as_bytes()
+            .ct_eq(resource_id.as_bytes())
+            .into();
         let token_ok: bool = c.secret.expose().as_bytes().ct_eq(token.as_bytes()).into();
         let verdict = match (resource_ok, token_ok) {
             (false, _) => Verdict::WrongResource,
@@ -257,15 +264,21 @@ mod tests {
     fn every_selected_calendar_gets_a_channel_renewed_before_it_expires() {
         let s = two();
         let none = plan_channels(&s, &[], 0, |_| None);
+        assert_eq!(none.open, vec![(0, "primary".into()), (1, "gym".into())]);
+        let open = [
+            ch("a", 0, "primary", 0, 7 * DAY),
+            ch("b", 1, "gym", 0, 7 * DAY),
+        ];
         assert_eq!(
-            none.open,
-            vec![(0, "primary".into()), (1, "gym".into())]
+            plan_channels(&s, &open, DAY, |_| None),
+            ChannelPlan::default()
         );
-        let open = [ch("a", 0, "primary", 0, 7 * DAY), ch("b", 1, "gym", 0, 7 * DAY)];
-        assert_eq!(plan_channels(&s, &open, DAY, |_| None), ChannelPlan::default());
         let due = plan_channels(&s, &open, 6 * DAY, |_| None);
         assert_eq!(due.open.len(), 2);
-        assert!(due.stop.is_empty(), "the old ones stay until the new ones answer");
+        assert!(
+            due.stop.is_empty(),
+            "the old ones stay until the new ones answer"
+        );
         // Once renewed, the older channel is stopped.
         let renewed = [
             ch("a", 0, "primary", 0, 7 * DAY),
@@ -273,7 +286,10 @@ mod tests {
             ch("b", 1, "gym", 0, 7 * DAY),
         ];
         let p = plan_channels(&s, &renewed, 6 * DAY + 1, |_| None);
-        assert_eq!(p.stop.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), vec!["a"]);
+        assert_eq!(
+            p.stop.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            vec!["a"]
+        );
         assert_eq!(p.open, vec![(1, "gym".into())]);
     }
 
@@ -282,8 +298,14 @@ mod tests {
         let s = Selection::default();
         let chans = [ch("a", 0, "primary", 0, DAY), ch("g", 1, "gym", 0, 7 * DAY)];
         let p = plan_channels(&s, &chans, 2 * DAY, |_| None);
-        assert_eq!(p.forget.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), vec!["a"]);
-        assert_eq!(p.stop.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), vec!["g"]);
+        assert_eq!(
+            p.forget.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            vec!["a"]
+        );
+        assert_eq!(
+            p.stop.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            vec!["g"]
+        );
         assert_eq!(p.open, vec![(0, "primary".into())]);
         let failed_recently = plan_channels(&s, &[], 10_000, |_| Some(5_000));
         assert!(failed_recently.open.is_empty());
@@ -298,7 +320,10 @@ mod tests {
         let both = [ch("a", 0, "primary", 0, DAY), ch("b", 1, "gym", 0, DAY)];
         assert_eq!(poll_interval(&s, &both, 1, i, Some(b)), b);
         assert_eq!(poll_interval(&s, &both[..1], 1, i, Some(b)), i);
-        assert_eq!(poll_interval(&s, &both[..1], 1, i, Some(Duration::from_secs(5))), Duration::from_secs(5));
+        assert_eq!(
+            poll_interval(&s, &both[..1], 1, i, Some(Duration::from_secs(5))),
+            Duration::from_secs(5)
+        );
         assert_eq!(poll_interval(&s, &[], 1, i, Some(b)), i);
         assert_eq!(poll_interval(&s, &both, DAY, i, Some(b)), i, "expired");
         assert_eq!(poll_interval(&s, &both, 1, i, None), i);
@@ -312,11 +337,23 @@ mod tests {
         r.add(&t, &c);
         let ok = r.verify("chan", "res-gym", "s-chan", 10);
         assert_eq!(ok, (Verdict::Trusted, Some((t.clone(), 3))));
-        assert_eq!(r.verify("other", "res-gym", "s-chan", 10).0, Verdict::UnknownChannel);
-        assert_eq!(r.verify("chan", "res-x", "s-chan", 10).0, Verdict::WrongResource);
-        assert_eq!(r.verify("chan", "res-gym", "s-cha", 10).0, Verdict::WrongToken);
+        assert_eq!(
+            r.verify("other", "res-gym", "s-chan", 10).0,
+            Verdict::UnknownChannel
+        );
+        assert_eq!(
+            r.verify("chan", "res-x", "s-chan", 10).0,
+            Verdict::WrongResource
+        );
+        assert_eq!(
+            r.verify("chan", "res-gym", "s-cha", 10).0,
+            Verdict::WrongToken
+        );
         assert_eq!(r.verify("chan", "res-gym", "", 10).0, Verdict::WrongToken);
-        assert_eq!(r.verify("chan", "res-gym", "s-chan", 1_000).0, Verdict::Expired);
+        assert_eq!(
+            r.verify("chan", "res-gym", "s-chan", 1_000).0,
+            Verdict::Expired
+        );
         r.remove("chan");
         assert!(r.is_empty());
     }

@@ -134,10 +134,7 @@ impl TokenSyncActor {
                 self.stats.consecutive_failures = 0;
                 self.stats.last_error = None;
                 self.phase = ActorState::Idle;
-                self.schedule(
-                    self.next_tick(),
-                    ctx,
-                );
+                self.schedule(self.next_tick(), ctx);
             }
             Some(failure) => self.after_failure(failure, end, ctx),
         }

@@ -116,8 +116,9 @@ impl TokenSyncActor {
     /// Stops the channels of calendars no longer selected, at once (a deselection does not
     /// wait for the next sync). They stop taking notifications before Google is even asked.
     pub(super) fn stop_unselected_channels(&mut self, ctx: &mut Context<Self>) {
-        let (gone, kept): (Vec<PushChannel>, Vec<PushChannel>) =
-            std::mem::take(&mut self.channels).into_iter().partition(|c| {
+        let (gone, kept): (Vec<PushChannel>, Vec<PushChannel>) = std::mem::take(&mut self.channels)
+            .into_iter()
+            .partition(|c| {
                 self.selection
                     .get(c.slot)
                     .is_none_or(|s| s.calendar_id != c.calendar_id)

@@ -130,8 +130,9 @@ pub async fn stop(
     channel_id: &str,
     resource_id: &str,
 ) -> Result<(), GoogleError> {
-    let body = serde_json::to_vec(&serde_json::json!({"id": channel_id, "resourceId": resource_id}))
-        .map_err(|e| GoogleError::Protocol(e.to_string()))?;
+    let body =
+        serde_json::to_vec(&serde_json::json!({"id": channel_id, "resourceId": resource_id}))
+            .map_err(|e| GoogleError::Protocol(e.to_string()))?;
     let auth = bearer(access_token);
     let answer = http
         .send(

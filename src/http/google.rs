@@ -204,7 +204,9 @@ pub async fn disconnect_token(
         let stopped =
             actix_web::rt::time::timeout(Duration::from_secs(10), actor.send(StopChannels)).await;
         if stopped.is_err() {
-            log::warn!("token {id}: stopping its push channels took too long; they expire by themselves");
+            log::warn!(
+                "token {id}: stopping its push channels took too long; they expire by themselves"
+            );
         }
     }
     let _ = sync.supervisor.send(Disconnected(id.clone())).await;
