@@ -105,7 +105,12 @@ pub async fn close(
     plan: &ChannelPlan,
     out: &mut ChannelResult,
 ) {
-    for c in &plan.stop {
+    // A renewed channel stops once its replacement answered; if the watch failed, it stays.
+    let replaced = plan
+        .replace
+        .iter()
+        .filter(|c| out.opened.iter().any(|o| o.slot == c.slot));
+    for c in plan.stop.iter().chain(replaced) {
         stop_one(deps, token, creds, c).await;
         out.closed.push(c.id.clone());
     }

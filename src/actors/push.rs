@@ -41,6 +41,8 @@ pub struct ChannelPlan {
     pub open: Vec<(u32, String)>,
     /// Channels to stop: replaced by a newer one, or of a calendar no longer selected.
     pub stop: Vec<PushChannel>,
+    /// Channels being renewed: stopped once their calendar's new channel answered.
+    pub replace: Vec<PushChannel>,
     /// Channels that expired: nothing to stop, only to forget.
     pub forget: Vec<PushChannel>,
 }
@@ -84,6 +86,7 @@ pub fn plan_channels(
                 plan.stop.extend(older.iter().map(|c| (*c).clone()));
                 if now_ms >= renew_at(newest) {
                     plan.open.push((cal.slot, cal.calendar_id.clone()));
+                    plan.replace.push((*newest).clone());
                 }
             }
         }
