@@ -67,7 +67,7 @@ pub fn prepare(env: impl Fn(&str) -> Option<String>) -> Result<SandboxMode, Demo
         match name {
             "DATA_DIR" => temp_dir.as_ref().map(|d| d.display().to_string()),
             "ADMIN_TOKEN" => Some(admin_token.clone()),
-            "GCAL_POLL_INTERVAL_SECS" => Some(SANDBOX_POLL_SECS.into()),
+            "GCAL_POLL_INTERVAL_SECS" | "GCAL_PUSH_BACKSTOP_SECS" => Some(SANDBOX_POLL_SECS.into()),
             "BIND_ADDRESS" => Some("127.0.0.1".into()),
             _ => None,
         }

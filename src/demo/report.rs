@@ -224,7 +224,7 @@ fn instructions(r: &Report<'_>) -> String {
         format!("curl -s {base}/admin/actors -H 'Authorization: Bearer {admin}'"),
         "# add a #! event to the sandbox calendar...".into(),
         format!("curl -s -X POST {google}/_sandbox/accounts/{sub}/events -H 'Content-Type: application/json' -d '{event}'"),
-        format!("# ...and at the next poll (about every {} seconds) it becomes a datapoint; or sync right away:", r.poll_secs),
+        format!("# ...and Google's push notification makes it a datapoint within a second (polls, every {} seconds, are the backstop); or sync right away:", r.poll_secs),
         format!("curl -s -X POST {base}/admin/actors/{token_id}/sync -H 'Authorization: Bearer {admin}'"),
         format!("curl -s {base}/data/imp.events.custom.mats -H 'X-Data-Token: {token}'"),
         format!("# the account's calendars: only the primary is synced; select \"{}\" too...", super::seed::TRAINING),
