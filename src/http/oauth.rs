@@ -8,7 +8,8 @@ use serde::Deserialize;
 use super::google::{google, Caller};
 use super::{ApiError, AppState};
 use crate::actors::metric_writer::ForgetCalendar;
-use crate::actors::supervisor::Connected;
+use crate::actors::supervisor::{ActorOf, Connected};
+use crate::actors::token_push::StopChannels;
 use crate::google::oauth::{self, Identity};
 use crate::settings::GoogleClientConfig;
 use crate::store::{GoogleCredentials, PendingAuthorization};
@@ -215,6 +216,19 @@ async fn store_connection(
             "token {}: another Google account connected; the old account's datapoints are removed",
             token.id
         );
+        // The old account's channels stop with the old account's credentials, which the
+        // running actor still holds.
+        if let Ok(Some(actor)) = sync.supervisor.send(ActorOf(token.id.clone())).await {
+            let _ = actix_web::rt::time::timeout(
+                std::time::Duration::from_secs(10),
+                actor.send(StopChannels),
+            )
+            .await;
+        }
+        state
+            .store
+            .remove_channels(&token.id)
+            .map_err(|e| internal(&e))?;
         let forget = ForgetCalendar {
             token_id: token.id.clone(),
             purge: true,

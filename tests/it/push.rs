@@ -421,3 +421,32 @@ async fn a_restart_reuses_live_channels() {
     p.add_run(5);
     p.wait_durations(1).await;
 }
+
+#[actix_web::test]
+async fn another_account_on_the_same_token_gets_its_own_channel() {
+    let p = pushed(SandboxConfig::default(), &[]).await;
+    p.wait_push("healthy").await;
+    let sb = p.app.sandbox();
+    let bob = sb
+        .create_account("bob@example.com", "Europe/Warsaw")
+        .unwrap();
+    p.app.connect(&p.token, &bob).await;
+    let bobs = sb.primary_calendar(&bob).unwrap();
+    wait_for(DEADLINE, "a channel on bob's calendar", || async {
+        let live = sb.live_channels(&bobs);
+        if live.len() == 1 {
+            Ok(())
+        } else {
+            Err(format!("{:?}", sb.channels()))
+        }
+    })
+    .await;
+    let anns = sb.primary_calendar(&p.ann).unwrap();
+    assert!(sb.live_channels(&anns).is_empty(), "{:?}", sb.channels());
+    sb.insert_event(
+        &bob,
+        measurement("#!Swim", "", at(Warsaw, 2026, 3, 9, 7, 0), 30),
+    )
+    .unwrap();
+    p.wait_durations(1).await;
+}
