@@ -1,7 +1,7 @@
 //! No secret leaks: a whole session through the real binary at debug log level (connect, syncs,
 //! an access-token refresh, rejected callbacks, data API errors, disconnect, revoke) and not one
 //! log line, response body or response header holds a Google token, an authorization code, a
-//! PKCE verifier, the client secret or a plaintext data token (except the one answer that hands
+//! PKCE verifier, a push channel's secret, the client secret or a plaintext data token (except the one answer that hands
 //! the data token out, which is `no-store`).
 
 use std::time::Duration;
@@ -81,6 +81,14 @@ async fn a_whole_session_at_debug_level_leaks_no_secret() {
         std::env::var("LEAK_LOG").unwrap_or("trace".into()),
     );
     env.insert("GCAL_POLL_INTERVAL_SECS".into(), "300".into());
+    // Push on, to a port picked now so Google's address survives the restart below.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    env.insert("PORT".into(), port.to_string());
+    env.insert("GCAL_PUSH_URL".into(), format!("http://127.0.0.1:{port}"));
     let server = ChildServer::start(&env);
     let mut t = Transcript::default();
     let bearer = format!("Bearer {ADMIN}");
@@ -161,6 +169,31 @@ async fn a_whole_session_at_debug_level_leaks_no_secret() {
         .await;
     assert!(sb.counters().refresh_grants >= 1, "a refresh happened");
 
+    // A push channel, and a notification carrying its secret to the server.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let channel_token = loop {
+        if let Some(t) = sb.channels().into_iter().find_map(|c| c.token) {
+            break t;
+        }
+        assert!(std::time::Instant::now() < deadline, "no push channel opened");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    };
+    let sent = sb.counters().notifications_sent;
+    sb.insert_event(
+        &ann,
+        crate::flow::measurement(
+            "#!Rowing",
+            "",
+            crate::flow::at(chrono_tz::UTC, 2026, 3, 3, 7, 0),
+            30,
+        ),
+    )
+    .unwrap();
+    while sb.counters().notifications_sent <= sent {
+        assert!(std::time::Instant::now() < deadline, "no notification delivered");
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+
     // Everything a person or an admin can read.
     for (what, path, headers) in [
         ("configs", "/oauth2/google/configs".to_string(), &data[..]),
@@ -218,6 +251,7 @@ async fn a_whole_session_at_debug_level_leaks_no_secret() {
             ("refresh", &refresh),
             ("access", &access),
             ("verifier", &verifier),
+            ("push channel token", &channel_token),
         ] {
             assert!(
                 !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
@@ -253,6 +287,7 @@ async fn a_whole_session_at_debug_level_leaks_no_secret() {
         ("refresh token", refresh),
         ("access token", access),
         ("PKCE verifier", verifier),
+        ("push channel token", channel_token.clone()),
     ];
     secrets.retain(|(_, s)| !s.is_empty());
     for (name, secret) in &secrets {
