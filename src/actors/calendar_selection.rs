@@ -8,9 +8,11 @@ use super::metric_writer::ChangeSelection;
 use super::status::{ActorState, CalendarStatus};
 use super::sync_job::{calendar_list, ListFailure};
 use super::token_sync::TokenSyncActor;
+use super::SyncDeps;
 use crate::google::calendar::PRIMARY;
 use crate::google::calendar_list::CalendarListEntry;
 use crate::store::{GoogleCredentials, Selection, StoreError};
+use crate::token::TokenId;
 
 /// The most calendars one connection may sync: each costs a list call per poll.
 pub const MAX_SELECTED: usize = 50;
@@ -111,14 +113,15 @@ pub struct SelectCalendars(pub Vec<String>);
 type Answer = ResponseActFuture<TokenSyncActor, Result<CalendarListing, SelectionError>>;
 
 impl TokenSyncActor {
-    /// Refuses Google calls when the grant is known to be gone.
-    fn refusal(&self) -> Option<SelectionError> {
+    /// What a Google call on the token's behalf needs (its own copy of the credentials, which a
+    /// refresh may change); refused when the grant is known to be gone.
+    fn google_call(&self) -> Result<(SyncDeps, TokenId, GoogleCredentials), SelectionError> {
         match (&self.phase, &self.creds.needs_reauth) {
-            (_, Some(reason)) => Some(SelectionError::NeedsReauth(reason.clone())),
+            (_, Some(reason)) => Err(SelectionError::NeedsReauth(reason.clone())),
             (ActorState::NeedsReauth, None) => {
-                Some(SelectionError::NeedsReauth("Google refused access".into()))
+                Err(SelectionError::NeedsReauth("Google refused access".into()))
             }
-            _ => None,
+            _ => Ok((self.deps.clone(), self.token.id.clone(), self.creds.clone())),
         }
     }
 
@@ -158,11 +161,10 @@ impl Handler<ListCalendars> for TokenSyncActor {
     type Result = Answer;
 
     fn handle(&mut self, _: ListCalendars, _: &mut Context<Self>) -> Answer {
-        if let Some(refused) = self.refusal() {
-            return Box::pin(fut::ready(Err(refused)));
-        }
-        let (deps, token, mut creds) =
-            (self.deps.clone(), self.token.id.clone(), self.creds.clone());
+        let (deps, token, mut creds) = match self.google_call() {
+            Ok(parts) => parts,
+            Err(refused) => return Box::pin(fut::ready(Err(refused))),
+        };
         let call = async move {
             let list = calendar_list(&deps, &token, &mut creds).await;
             (list, creds)
@@ -178,11 +180,10 @@ impl Handler<SelectCalendars> for TokenSyncActor {
     type Result = Answer;
 
     fn handle(&mut self, msg: SelectCalendars, _: &mut Context<Self>) -> Answer {
-        if let Some(refused) = self.refusal() {
-            return Box::pin(fut::ready(Err(refused)));
-        }
-        let (deps, token, mut creds) =
-            (self.deps.clone(), self.token.id.clone(), self.creds.clone());
+        let (deps, token, mut creds) = match self.google_call() {
+            Ok(parts) => parts,
+            Err(refused) => return Box::pin(fut::ready(Err(refused))),
+        };
         let current = self.selection.clone();
         let call = async move {
             let result = async {

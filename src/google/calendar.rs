@@ -2,7 +2,7 @@
 
 use actix_web::http::Method;
 
-use super::error::{api_error, GoogleError};
+use super::error::GoogleError;
 use super::http::GoogleHttp;
 use super::model::EventsPage;
 use crate::secret::Secret;
@@ -54,24 +54,10 @@ pub async fn fetch_page(
     access_token: &Secret<String>,
     page: PageRequest<'_>,
 ) -> Result<EventsPage, GoogleError> {
-    let bearer = format!("Bearer {}", access_token.expose());
     let url = list_url(base, calendar_id, page);
     let answer = http
-        .send(
-            "events.list",
-            Method::GET,
-            &url,
-            &[("Authorization", &bearer), ("Accept", "application/json")],
-            None,
-        )
+        .api("events.list", Method::GET, &url, access_token, None)
         .await?;
-    if !answer.status.is_success() {
-        return Err(api_error(
-            answer.status.as_u16(),
-            answer.header("retry-after"),
-            &answer.body,
-        ));
-    }
     serde_json::from_slice(&answer.body)
         .map_err(|e| GoogleError::Protocol(format!("events page does not parse: {e}")))
 }

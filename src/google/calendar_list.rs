@@ -4,7 +4,7 @@
 use actix_web::http::Method;
 use serde::Deserialize;
 
-use super::error::{api_error, GoogleError};
+use super::error::GoogleError;
 use super::http::GoogleHttp;
 use super::model::null_as_default;
 use crate::secret::Secret;
@@ -77,27 +77,13 @@ pub async fn fetch_calendar_list(
     base: &str,
     access_token: &Secret<String>,
 ) -> Result<Vec<CalendarListEntry>, GoogleError> {
-    let bearer = format!("Bearer {}", access_token.expose());
     let mut out = Vec::new();
     let mut page_token: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let url = list_url(base, page_token.as_deref());
         let answer = http
-            .send(
-                "calendarList.list",
-                Method::GET,
-                &url,
-                &[("Authorization", &bearer), ("Accept", "application/json")],
-                None,
-            )
+            .api("calendarList.list", Method::GET, &url, access_token, None)
             .await?;
-        if !answer.status.is_success() {
-            return Err(api_error(
-                answer.status.as_u16(),
-                answer.header("retry-after"),
-                &answer.body,
-            ));
-        }
         let page: ListPage = serde_json::from_slice(&answer.body)
             .map_err(|e| GoogleError::Protocol(format!("calendar list does not parse: {e}")))?;
         out.extend(

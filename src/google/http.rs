@@ -16,7 +16,8 @@ use actix_web::http::header::HeaderMap;
 use actix_web::http::{Method, StatusCode};
 use actix_web::web::Bytes;
 
-use super::error::GoogleError;
+use super::error::{api_error, GoogleError};
+use crate::secret::Secret;
 use crate::settings::GoogleHttpSettings;
 use crate::telemetry::Telemetry;
 
@@ -99,6 +100,36 @@ impl GoogleHttp {
         let status = result.as_ref().map(|a| a.status.as_u16()).unwrap_or(0);
         self.telemetry.google_request(endpoint, status);
         result
+    }
+
+    /// Sends a Calendar API request with the bearer `access_token` (and a JSON `body`, if any)
+    /// and reads a successful answer; any other status is the classified error of its body.
+    pub async fn api(
+        &self,
+        endpoint: &'static str,
+        method: Method,
+        url: &str,
+        access_token: &Secret<String>,
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, GoogleError> {
+        let bearer = format!("Bearer {}", access_token.expose());
+        let mut headers = vec![
+            ("Authorization", bearer.as_str()),
+            ("Accept", "application/json"),
+        ];
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        let answer = self.send(endpoint, method, url, &headers, body).await?;
+        if answer.status.is_success() {
+            Ok(answer)
+        } else {
+            Err(api_error(
+                answer.status.as_u16(),
+                answer.header("retry-after"),
+                &answer.body,
+            ))
+        }
     }
 
     async fn exchange(

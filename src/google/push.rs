@@ -4,7 +4,7 @@
 use actix_web::http::Method;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::error::{api_error, GoogleError};
+use super::error::GoogleError;
 use super::http::GoogleHttp;
 use crate::secret::Secret;
 
@@ -58,10 +58,6 @@ struct Channel {
     expiration: Option<i64>,
 }
 
-fn bearer(access_token: &Secret<String>) -> String {
-    format!("Bearer {}", access_token.expose())
-}
-
 fn calendar_path(base: &str, calendar_id: &str) -> String {
     let calendar: String = url::form_urlencoded::byte_serialize(calendar_id.as_bytes()).collect();
     format!("{base}/calendars/{calendar}/events/watch")
@@ -88,27 +84,10 @@ pub async fn watch(
         },
     })
     .map_err(|e| GoogleError::Protocol(e.to_string()))?;
-    let auth = bearer(access_token);
+    let url = calendar_path(base, calendar_id);
     let answer = http
-        .send(
-            "events.watch",
-            Method::POST,
-            &calendar_path(base, calendar_id),
-            &[
-                ("Authorization", &auth),
-                ("Content-Type", "application/json"),
-                ("Accept", "application/json"),
-            ],
-            Some(body),
-        )
+        .api("events.watch", Method::POST, &url, access_token, Some(body))
         .await?;
-    if !answer.status.is_success() {
-        return Err(api_error(
-            answer.status.as_u16(),
-            answer.header("retry-after"),
-            &answer.body,
-        ));
-    }
     let channel: Channel = serde_json::from_slice(&answer.body)
         .map_err(|e| GoogleError::Protocol(format!("watch answer does not parse: {e}")))?;
     match (channel.resource_id, channel.expiration) {
@@ -133,26 +112,19 @@ pub async fn stop(
     let body =
         serde_json::to_vec(&serde_json::json!({"id": channel_id, "resourceId": resource_id}))
             .map_err(|e| GoogleError::Protocol(e.to_string()))?;
-    let auth = bearer(access_token);
-    let answer = http
-        .send(
+    let url = format!("{base}/channels/stop");
+    match http
+        .api(
             "channels.stop",
             Method::POST,
-            &format!("{base}/channels/stop"),
-            &[
-                ("Authorization", &auth),
-                ("Content-Type", "application/json"),
-            ],
+            &url,
+            access_token,
             Some(body),
         )
-        .await?;
-    match answer.status.as_u16() {
-        200..=299 | 404 => Ok(()),
-        status => Err(api_error(
-            status,
-            answer.header("retry-after"),
-            &answer.body,
-        )),
+        .await
+    {
+        Ok(_) | Err(GoogleError::Api { status: 404, .. }) => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

@@ -41,6 +41,29 @@ struct CalendarEntry {
 }
 
 impl CalendarEntry {
+    /// An entry not selected (yet): what Google lists of it.
+    fn listed(
+        id: String,
+        summary: Option<String>,
+        primary: bool,
+        time_zone: Option<String>,
+        access_role: Option<String>,
+    ) -> Self {
+        Self {
+            id,
+            summary,
+            primary,
+            time_zone,
+            access_role,
+            selected: false,
+            last_sync_at: None,
+            events: None,
+            datapoints: None,
+            last_error: None,
+            gone: None,
+        }
+    }
+
     fn with_status(mut self, status: Option<&CalendarStatus>, listed: bool) -> Self {
         if let Some(s) = status {
             self.selected = true;
@@ -67,19 +90,13 @@ fn answer(listing: CalendarListing) -> CalendarsAnswer {
         .iter()
         .map(|g| {
             let stored_as = if g.primary { PRIMARY } else { g.id.as_str() };
-            CalendarEntry {
-                id: g.id.clone(),
-                summary: Some(g.title().to_string()),
-                primary: g.primary,
-                time_zone: g.time_zone.clone(),
-                access_role: g.access_role.clone(),
-                selected: false,
-                last_sync_at: None,
-                events: None,
-                datapoints: None,
-                last_error: None,
-                gone: None,
-            }
+            CalendarEntry::listed(
+                g.id.clone(),
+                Some(g.title().to_string()),
+                g.primary,
+                g.time_zone.clone(),
+                g.access_role.clone(),
+            )
             .with_status(status_of(stored_as), true)
         })
         .collect();
@@ -91,22 +108,14 @@ fn answer(listing: CalendarListing) -> CalendarsAnswer {
             listing.google.iter().any(|g| g.id == s.calendar_id)
         };
         if !listed {
-            calendars.push(
-                CalendarEntry {
-                    id: s.calendar_id.clone(),
-                    summary: None,
-                    primary: s.calendar_id == PRIMARY,
-                    time_zone: None,
-                    access_role: None,
-                    selected: false,
-                    last_sync_at: None,
-                    events: None,
-                    datapoints: None,
-                    last_error: None,
-                    gone: None,
-                }
-                .with_status(Some(s), false),
+            let gone = CalendarEntry::listed(
+                s.calendar_id.clone(),
+                None,
+                s.calendar_id == PRIMARY,
+                None,
+                None,
             );
+            calendars.push(gone.with_status(Some(s), false));
         }
     }
     CalendarsAnswer { calendars }

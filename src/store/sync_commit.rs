@@ -12,7 +12,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::{Batch, Transactional};
 
 use super::blocks::{self, Ops};
-use super::calendars::{encode_selection, IndexEntry};
+use super::calendars::{encode_selection, IndexEntry, Selection};
 use super::cipher::Cipher;
 use super::google::{decode_credentials, SyncState};
 use super::{codec, keys, Store, StoreError};
@@ -113,6 +113,25 @@ fn check_connection(
 
 /// An event id with its index entry.
 type Indexed = (Vec<u8>, IndexEntry);
+
+/// Drops the calendars in `slots` from an event's holders: the event loses its entry and its
+/// datapoints when no calendar holds it any more.
+fn release(
+    event_id: Vec<u8>,
+    mut entry: IndexEntry,
+    slots: &[u32],
+    points: &mut SeriesOps,
+    index: &mut Ops,
+) -> Result<(), StoreError> {
+    entry.release(slots);
+    if entry.holders.is_empty() {
+        remove_points(points, &entry.keys()?)?;
+        index.remove(event_id);
+    } else {
+        index.put(event_id, entry.encode());
+    }
+    Ok(())
+}
 
 impl Store {
     /// Every entry of this token's index.
@@ -215,13 +234,7 @@ impl Store {
                 entry.refs = refs;
                 index.put(event_id, entry.encode());
             } else if held {
-                entry.release(&[slot]);
-                if entry.holders.is_empty() {
-                    remove_points(&mut points, &entry.keys()?)?;
-                    index.remove(event_id);
-                } else {
-                    index.put(event_id, entry.encode());
-                }
+                release(event_id, entry, &[slot], &mut points, &mut index)?;
             }
         }
         for (event_id, (refs, _)) in fresh {
@@ -247,22 +260,37 @@ impl Store {
             datapoints: stats.datapoints,
             ..commit.state.clone()
         });
-        let selection_bytes = encode_selection(&selection)?;
-        let (point_blocks, removed) = self.point_blocks(&points)?;
-        stats.removed = removed;
+        stats.removed =
+            self.commit_selection(token, &commit.connection_id, &points, &index, &selection)?;
+        Ok(stats)
+    }
+
+    /// Applies a token's point and index changes and writes its selection in one transaction,
+    /// refused as stale when `connection_id` is no longer the token's connection. Called under
+    /// the block write lock; answers how many datapoints went.
+    fn commit_selection(
+        &self,
+        token: &TokenId,
+        connection_id: &str,
+        points: &SeriesOps,
+        index: &Ops,
+        selection: &Selection,
+    ) -> Result<u64, StoreError> {
+        let bytes = encode_selection(selection)?;
+        let (point_blocks, removed) = self.point_blocks(points)?;
         let mut index_blocks = Batch::default();
         blocks::apply(
             &self.inner.event_index,
             &keys::token_prefix(token.as_str()),
-            &index,
+            index,
             &mut index_blocks,
         )?;
         self.apply_calendar(&point_blocks, &index_blocks, |s, g| {
-            check_connection(&self.inner.cipher, g, token, &commit.connection_id)?;
-            s.insert(token.as_str(), selection_bytes.as_slice())?;
+            check_connection(&self.inner.cipher, g, token, connection_id)?;
+            s.insert(token.as_str(), bytes.as_slice())?;
             Ok(())
         })?;
-        Ok(stats)
+        Ok(removed)
     }
 
     /// Forgets a token's calendars: its selection and event index, and with `purge` the
@@ -307,39 +335,19 @@ impl Store {
         token: &TokenId,
         connection_id: &str,
         ids: &[String],
-    ) -> Result<super::Selection, StoreError> {
+    ) -> Result<Selection, StoreError> {
         let _writing = self.writing_blocks();
         let (selection, dropped) = self.selection(token)?.reselect(ids);
         let mut points = SeriesOps::new();
         let mut index = Ops::new();
         if !dropped.is_empty() {
-            for (event_id, mut entry) in self.indexed_events(token)? {
-                if !entry.holders.iter().any(|h| dropped.contains(h)) {
-                    continue;
-                }
-                entry.release(&dropped);
-                if entry.holders.is_empty() {
-                    remove_points(&mut points, &entry.keys()?)?;
-                    index.remove(event_id);
-                } else {
-                    index.put(event_id, entry.encode());
+            for (event_id, entry) in self.indexed_events(token)? {
+                if entry.holders.iter().any(|h| dropped.contains(h)) {
+                    release(event_id, entry, &dropped, &mut points, &mut index)?;
                 }
             }
         }
-        let (point_blocks, _) = self.point_blocks(&points)?;
-        let mut index_blocks = Batch::default();
-        blocks::apply(
-            &self.inner.event_index,
-            &keys::token_prefix(token.as_str()),
-            &index,
-            &mut index_blocks,
-        )?;
-        let bytes = encode_selection(&selection)?;
-        self.apply_calendar(&point_blocks, &index_blocks, |s, g| {
-            check_connection(&self.inner.cipher, g, token, connection_id)?;
-            s.insert(token.as_str(), bytes.as_slice())?;
-            Ok(())
-        })?;
+        self.commit_selection(token, connection_id, &points, &index, &selection)?;
         Ok(selection)
     }
 

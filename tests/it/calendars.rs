@@ -12,8 +12,6 @@ use serde_json::{json, Value};
 use crate::flow::{at, measurement, now_ms};
 use crate::support::{Reply, TestApp};
 
-const DURATION: &str = "imp.events.duration";
-
 /// An app with ann's account connected and its first sync done.
 pub struct Connected {
     pub app: TestApp,
@@ -60,6 +58,14 @@ impl Connected {
             .await
     }
 
+    /// Selects `ids` and waits until every selected calendar has synced since.
+    pub async fn select_synced(&self, ids: &[&str]) -> Value {
+        let since = now_ms();
+        let r = self.select(&json!({ "selected": ids }).to_string()).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        self.wait_calendars_synced(since).await
+    }
+
     /// Waits until every selected calendar has synced successfully since `since` (unix ms; a
     /// calendar's last success is kept in whole seconds).
     async fn wait_calendars_synced(&self, since: i64) -> Value {
@@ -77,20 +83,7 @@ impl Connected {
 
     /// Sorted (activity, timestamp) of every duration point.
     async fn activities(&self) -> Vec<(String, i64)> {
-        let mut v: Vec<(String, i64)> = self
-            .app
-            .points(&self.token, DURATION)
-            .await
-            .iter()
-            .map(|p| {
-                (
-                    p["dimensions"]["activity"].as_str().unwrap().to_string(),
-                    p["timestamp"].as_i64().unwrap(),
-                )
-            })
-            .collect();
-        v.sort();
-        v
+        crate::sync::activities(&self.app, &self.token).await
     }
 }
 
@@ -217,10 +210,7 @@ async fn an_event_in_two_calendars_counts_once_and_stays_while_either_has_it() {
         .unwrap();
     sb.copy_event(&primary, &run, &training).unwrap();
     c.connect().await;
-    let since = now_ms();
-    let body = json!({"selected": ["primary", training.as_str()]}).to_string();
-    assert_eq!(c.select(&body).await.status, StatusCode::OK);
-    c.wait_calendars_synced(since).await;
+    c.select_synced(&["primary", training.as_str()]).await;
     assert_eq!(c.activities().await.len(), 1);
     assert_eq!(
         c.app.points(&c.token, "imp.events.custom.km").await.len(),
@@ -252,10 +242,7 @@ async fn a_deleted_calendar_is_gone_the_others_sync_on_and_its_points_stay_until
     )
     .unwrap();
     c.connect().await;
-    let since = now_ms();
-    let body = json!({"selected": ["primary", training.as_str()]}).to_string();
-    assert_eq!(c.select(&body).await.status, StatusCode::OK);
-    c.wait_calendars_synced(since).await;
+    c.select_synced(&["primary", training.as_str()]).await;
     assert_eq!(c.activities().await.len(), 1);
 
     sb.delete_calendar(&training).unwrap();
@@ -324,10 +311,7 @@ async fn a_410_on_one_calendar_resyncs_only_that_one() {
     )
     .unwrap();
     c.connect().await;
-    let since = now_ms();
-    let body = json!({"selected": ["primary", training.as_str()]}).to_string();
-    assert_eq!(c.select(&body).await.status, StatusCode::OK);
-    c.wait_calendars_synced(since).await;
+    c.select_synced(&["primary", training.as_str()]).await;
     let before = sb.counters();
     sb.invalidate_calendar_sync_tokens(&training).unwrap();
     c.app.sync_and_wait(&c.id).await;
@@ -367,10 +351,7 @@ async fn a_calendar_shared_by_another_account_syncs_until_it_is_unshared() {
         "{}",
         r.body
     );
-    let since = now_ms();
-    let body = json!({"selected": ["primary", runs.as_str()]}).to_string();
-    assert_eq!(c.select(&body).await.status, StatusCode::OK);
-    c.wait_calendars_synced(since).await;
+    c.select_synced(&["primary", runs.as_str()]).await;
     let points = c.app.points(&c.token, "imp.events.custom.km").await;
     assert_eq!(points.len(), 1);
     assert_eq!(points[0]["value"], 7.0);

@@ -20,7 +20,7 @@ use crate::support::TestApp;
 const DURATION: &str = "imp.events.duration";
 
 /// (activity, timestamp) of every duration datapoint, sorted.
-async fn activities(app: &TestApp, token: &str) -> Vec<(String, i64)> {
+pub async fn activities(app: &TestApp, token: &str) -> Vec<(String, i64)> {
     let mut v: Vec<(String, i64)> = app
         .points(token, DURATION)
         .await
