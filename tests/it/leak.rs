@@ -175,7 +175,10 @@ async fn a_whole_session_at_debug_level_leaks_no_secret() {
         if let Some(t) = sb.channels().into_iter().find_map(|c| c.token) {
             break t;
         }
-        assert!(std::time::Instant::now() < deadline, "no push channel opened");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no push channel opened"
+        );
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     };
     let sent = sb.counters().notifications_sent;
@@ -190,7 +193,10 @@ async fn a_whole_session_at_debug_level_leaks_no_secret() {
     )
     .unwrap();
     while sb.counters().notifications_sent <= sent {
-        assert!(std::time::Instant::now() < deadline, "no notification delivered");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no notification delivered"
+        );
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
 
