@@ -40,7 +40,7 @@ const META: &str = "meta";
 const SCHEMA_KEY: &[u8] = b"schema_version";
 
 /// A datapoint as the data API answers it: timestamp, dimensions, value bits (for `Ord`).
-type Point = (i64, BTreeMap<String, String>, u64);
+pub(crate) type Point = (i64, BTreeMap<String, String>, u64);
 
 fn dims(pairs: &[(&str, String)]) -> Dimensions {
     pairs
@@ -76,7 +76,7 @@ fn as_point((ts, d, v): &(i64, Dimensions, f64)) -> Point {
 
 /// Opens the store's directory with raw sled, waiting for a lock a dropped handle (in this
 /// process) or an exited process is about to release.
-fn open_raw(dir: &Path) -> sled::Db {
+pub(crate) fn open_raw(dir: &Path) -> sled::Db {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         match sled::open(dir) {
@@ -138,7 +138,7 @@ fn legacy_store(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     want_index
 }
 
-fn env(data_dir: &Path) -> HashMap<String, String> {
+pub(crate) fn env(data_dir: &Path) -> HashMap<String, String> {
     [
         ("PORT", "0".to_string()),
         ("BIND_ADDRESS", "127.0.0.1".to_string()),
@@ -153,7 +153,7 @@ fn env(data_dir: &Path) -> HashMap<String, String> {
 
 /// Spawns the binary on `data_dir`; its log (stderr) goes to the file `log`, which a test can
 /// read whole once the process is gone.
-fn spawn(data_dir: &Path, log: &Path) -> Child {
+pub(crate) fn spawn(data_dir: &Path, log: &Path) -> Child {
     let file = std::fs::File::create(log).unwrap();
     Command::new(BIN)
         .env_clear()
@@ -165,7 +165,7 @@ fn spawn(data_dir: &Path, log: &Path) -> Child {
         .unwrap()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -260,7 +260,7 @@ async fn get(server: &ChildServer, token: &str, path: &str) -> Value {
 }
 
 /// Every point of `metric`, sorted.
-async fn points(server: &ChildServer, token: &str, metric: &str) -> Vec<Point> {
+pub(crate) async fn points(server: &ChildServer, token: &str, metric: &str) -> Vec<Point> {
     let body = get(server, token, &format!("/data/{metric}")).await;
     let mut got: Vec<Point> = body
         .as_array()
@@ -285,7 +285,7 @@ async fn points(server: &ChildServer, token: &str, metric: &str) -> Vec<Point> {
 }
 
 /// Asserts `got` is exactly `want` (both sorted): none missing, none duplicated, none changed.
-fn assert_same(metric: &str, got: &[Point], want: &[Point]) {
+pub(crate) fn assert_same(metric: &str, got: &[Point], want: &[Point]) {
     if got == want {
         return;
     }

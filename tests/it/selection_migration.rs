@@ -11,25 +11,22 @@
 //!
 //! Replay a run with `MIGRATION4_SEED=<seed printed by the test>`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use actix_web::http::{Method, StatusCode};
 use impulses_gcal::metric::{Datapoint, DimensionKey, Dimensions};
 use impulses_gcal::secret::Secret;
 use impulses_gcal::store::{blocks, codec, keys, GoogleCredentials, Selection, Store, SyncState};
 use impulses_gcal::token::TokenId;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::Value;
 
-use crate::binary::BIN;
 use crate::child::ChildServer;
+use crate::migration::{assert_same, copy_dir, env, open_raw, points, spawn, Point};
 use crate::schema3;
-use crate::support::ADMIN;
 
 /// Connected data tokens, each with a schema-3 sync state.
 const TOKENS: usize = 10_000;
@@ -53,9 +50,6 @@ const KILLS_IN: usize = 3;
 
 const MIGRATED: &str = "connections now keep a selection of calendars";
 const LISTENING: &str = "listening on ";
-
-/// A datapoint as the data API answers it: timestamp, dimensions, value bits (for `Ord`).
-type Point = (i64, BTreeMap<String, String>, u64);
 
 /// Token ids: distinct, 32 lowercase hex digits, spread over the key space (an odd multiplier
 /// is a bijection of u128).
@@ -174,19 +168,6 @@ fn as_point(p: &Datapoint) -> Point {
     (p.timestamp, d, p.value.to_bits())
 }
 
-/// Opens the store's directory with raw sled, waiting for a lock a dropped handle (in this
-/// process) or an exited process is about to release.
-fn open_raw(dir: &Path) -> sled::Db {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        match sled::open(dir) {
-            Ok(db) => return db,
-            Err(e) if Instant::now() > deadline => panic!("raw open of {}: {e}", dir.display()),
-            Err(_) => std::thread::sleep(Duration::from_millis(10)),
-        }
-    }
-}
-
 /// What the schema-3 store holds, to check the migrated one against.
 struct Legacy {
     states: Vec<schema3::State>,
@@ -272,47 +253,6 @@ fn legacy_store(dir: &Path) -> Legacy {
         states,
         index,
         points,
-    }
-}
-
-/// The child's environment: no `GOOGLE_OAUTH2_CREDS`, hence no sync actors and no request to
-/// Google that could change a token's state before it is checked.
-fn env(data_dir: &Path) -> HashMap<String, String> {
-    [
-        ("PORT", "0".to_string()),
-        ("BIND_ADDRESS", "127.0.0.1".to_string()),
-        ("DATA_DIR", data_dir.display().to_string()),
-        ("ADMIN_TOKEN", ADMIN.to_string()),
-        ("RUST_LOG", "info".to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
-
-/// Spawns the binary on `data_dir`; its log (stderr) goes to the file `log`.
-fn spawn(data_dir: &Path, log: &Path) -> Child {
-    let file = std::fs::File::create(log).unwrap();
-    Command::new(BIN)
-        .env_clear()
-        .envs(env(data_dir))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(file)
-        .spawn()
-        .unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
     }
 }
 
@@ -433,60 +373,6 @@ fn kill_at(data_dir: &Path, log: &Path, after_line: Option<&str>, aim: Duration)
         left_migrated: None,
     };
     (kill, text)
-}
-
-/// Every point of `metric`, sorted, through the data API.
-async fn points(server: &ChildServer, token: &str, metric: &str) -> Vec<Point> {
-    let path = format!("/data/{metric}");
-    let (r, _) = server
-        .call(Method::GET, &path, &[("X-Data-Token", token)], None)
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
-    let mut got: Vec<Point> = r
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p: &Value| {
-            let d = p["dimensions"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                .collect();
-            (
-                p["timestamp"].as_i64().unwrap(),
-                d,
-                p["value"].as_f64().unwrap().to_bits(),
-            )
-        })
-        .collect();
-    got.sort();
-    got
-}
-
-/// Asserts `got` is exactly `want` (both sorted): none missing, none duplicated, none changed.
-fn assert_same(what: &str, got: &[Point], want: &[Point]) {
-    if got == want {
-        return;
-    }
-    let dups: Vec<_> = got.windows(2).filter(|w| w[0] == w[1]).take(5).collect();
-    let missing: Vec<_> = want
-        .iter()
-        .filter(|p| got.binary_search(p).is_err())
-        .take(5)
-        .collect();
-    let extra: Vec<_> = got
-        .iter()
-        .filter(|p| want.binary_search(p).is_err())
-        .take(5)
-        .collect();
-    panic!(
-        "{what}: got {} points, want {}; duplicated {dups:?}; missing {missing:?}; \
-         unexpected {extra:?}",
-        got.len(),
-        want.len()
-    );
 }
 
 /// The final start of a round and the checks: the data API answers every point exactly once;
