@@ -34,6 +34,9 @@ pub(super) async fn auth(
     state
         .store
         .put_pending_authorization(start.state.expose(), &pending, now)?;
+    // On disk before the person leaves for Google: a crash meanwhile must not turn their return
+    // into "unknown OAuth state".
+    super::persist(&state.store).await?;
     log::info!("token {}: Google authorization started", caller.0.id);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -9,6 +9,7 @@ mod child;
 mod crash;
 mod data_api;
 mod demo;
+mod durability;
 mod flow;
 mod hostile;
 mod leak;
