@@ -1,9 +1,11 @@
 //! The running system: what a host process starts inside its actix runtime and shuts down again.
+//! It only assembles: the actors' needs (their hooks) live in `actors/`, what the routes share
+//! (`SyncHandle`, `AppState`) in `http/`, and both are re-exported here for hosts.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr, SyncArbiter};
+use actix::{Actor, SyncArbiter};
 
 use crate::actors::metric_writer::{Drain, MetricWriterActor};
 use crate::actors::push::ChannelRegistry;
@@ -15,53 +17,9 @@ use crate::http::AppState;
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 use crate::telemetry::Telemetry;
-use crate::token::TokenId;
 
-/// A check run by the writer before each sync commit; an `Err` fails that commit.
-pub type CommitHook = Arc<dyn Fn(&TokenId) -> Result<(), String> + Send + Sync>;
-/// A check run at the start of each sync; `true` makes the sync panic.
-pub type PanicHook = Arc<dyn Fn(&TokenId) -> bool + Send + Sync>;
-
-/// Failure injection points for tests. Inert by default.
-#[derive(Clone, Default)]
-pub struct Hooks {
-    /// Fails a sync commit just before it is applied.
-    pub before_commit: Option<CommitHook>,
-    /// Makes a sync panic as it starts.
-    pub panic_in_sync: Option<PanicHook>,
-}
-
-/// The handles of the running sync actors, shared with the HTTP front door.
-#[derive(Clone)]
-pub struct SyncHandle {
-    /// The supervisor, for connect/disconnect/sync-now messages.
-    pub supervisor: Addr<SyncSupervisor>,
-    /// The writer of derived data.
-    pub writer: Addr<MetricWriterActor>,
-    /// Statuses of all actors.
-    pub board: StatusBoard,
-    /// The cap on Google requests in flight, shared by every client.
-    pub in_flight: InFlight,
-    /// Unix ms of the supervisor's start.
-    pub started_at: i64,
-    /// The metrics served at `/metrics`.
-    pub telemetry: Telemetry,
-    /// The live push channels, which notifications are checked against.
-    pub channels: ChannelRegistry,
-}
-
-impl SyncHandle {
-    /// An outbound Google client for the calling thread (awc clients are per thread), sharing
-    /// the system's in-flight cap and metrics: what an HTTP handler uses for the code exchange and
-    /// revocation.
-    pub fn google_http(&self, settings: &Settings) -> GoogleHttp {
-        GoogleHttp::new(
-            &settings.google_http,
-            self.in_flight.clone(),
-            self.telemetry.clone(),
-        )
-    }
-}
+pub use crate::actors::hooks::{CommitHook, Hooks, PanicHook};
+pub use crate::http::SyncHandle;
 
 /// A started impulses-gcal system: the sync actors (when Google is configured) and the state the
 /// HTTP routes share.

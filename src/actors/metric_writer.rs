@@ -6,8 +6,8 @@
 
 use actix::{Actor, Handler, Message, SyncContext};
 
+use super::hooks::Hooks;
 use crate::store::{Selection, Store, StoreError, SyncCommit, SyncCommitStats};
-use crate::system::Hooks;
 use crate::telemetry::Telemetry;
 use crate::token::TokenId;
 

@@ -17,6 +17,7 @@
 pub mod calendar_selection;
 pub mod calendar_sync;
 pub mod channel_job;
+pub mod hooks;
 pub mod metric_writer;
 pub mod push;
 pub mod schedule;
@@ -34,7 +35,7 @@ use actix::Addr;
 use crate::google::http::GoogleHttp;
 use crate::settings::{GoogleClientConfig, Settings};
 use crate::store::Store;
-use crate::system::Hooks;
+use hooks::Hooks;
 
 /// What every sync actor needs; cheap to clone. Holds the arbiter's awc client, so it stays on
 /// the arbiter that built it.

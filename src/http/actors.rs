@@ -4,10 +4,10 @@ use actix_web::{web, HttpResponse};
 use serde_json::json;
 
 use super::extract::Admin;
+use super::SyncHandle;
 use super::{ApiError, AppState};
 use crate::actors::supervisor::{SyncNowError, SyncTokenNow};
 use crate::actors::token_sync::SyncRefused;
-use crate::system::SyncHandle;
 use crate::token::TokenId;
 
 /// Registers the actor routes.

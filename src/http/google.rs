@@ -7,6 +7,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::extract::DataCaller;
+use super::SyncHandle;
 use super::{ApiError, AppState};
 use crate::actors::metric_writer::ForgetCalendar;
 use crate::actors::status::{CalendarStatus, PushStatus};
@@ -15,7 +16,6 @@ use crate::actors::token_push::StopChannels;
 use crate::google::oauth;
 use crate::settings::GoogleClientConfig;
 use crate::store::GoogleCredentials;
-use crate::system::SyncHandle;
 use crate::token::TokenId;
 
 /// Registers the `/oauth2/google` routes.

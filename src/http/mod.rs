@@ -14,6 +14,7 @@ pub mod health;
 pub mod metrics;
 mod notifications;
 mod oauth;
+mod sync_handle;
 
 use std::sync::Arc;
 
@@ -23,7 +24,7 @@ pub use error::ApiError;
 
 use crate::settings::Settings;
 use crate::store::Store;
-use crate::system::SyncHandle;
+pub use sync_handle::SyncHandle;
 
 /// What every handler shares: settings and the store. Cheap to clone.
 #[derive(Clone)]

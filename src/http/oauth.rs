@@ -6,6 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::google::{google, Caller};
+use super::SyncHandle;
 use super::{ApiError, AppState};
 use crate::actors::metric_writer::ForgetCalendar;
 use crate::actors::supervisor::{ActorOf, Connected};
@@ -13,7 +14,6 @@ use crate::actors::token_push::StopChannels;
 use crate::google::oauth::{self, Identity};
 use crate::settings::GoogleClientConfig;
 use crate::store::{GoogleCredentials, PendingAuthorization};
-use crate::system::SyncHandle;
 use crate::token::{now_secs, DataToken, TokenId};
 
 pub(super) async fn auth(
