@@ -5,7 +5,8 @@
 //! ```sh
 //! cargo bench --bench targets            # full sizes (under a minute on 2 cores, after the build)
 //! cargo bench --bench targets -- --quick # smaller sizes (about 20 seconds)
-//! cargo bench --bench targets -- --only sync,data   # some parts: convert, data, sync, poll
+//! # push (figure 8) waits on timers: it adds about a minute, half a minute with --quick
+//! cargo bench --bench targets -- --only sync,data   # some parts: convert, data, sync, poll, push
 //! ```
 //!
 //! `cargo test` does not build it; `cargo clippy --all-targets` does.
@@ -16,6 +17,7 @@ mod convert;
 mod data_api;
 mod memory;
 mod poll;
+mod push;
 mod rig;
 mod several;
 mod store_writes;
@@ -37,6 +39,7 @@ struct Sizes {
     data: data_api::Plan,
     sync: sync::Plan,
     poll: poll::Plan,
+    push: push::Plan,
 }
 
 impl Sizes {
@@ -69,6 +72,11 @@ impl Sizes {
                 events_per_token: 20,
                 change_every: 10,
                 cycles: 3,
+            },
+            push: push::Plan {
+                push_edits: 20,
+                poll_edits: 10,
+                window: Duration::from_secs(45),
             },
         }
     }
@@ -103,6 +111,11 @@ impl Sizes {
                 change_every: 10,
                 cycles: 2,
             },
+            push: push::Plan {
+                push_edits: 10,
+                poll_edits: 5,
+                window: Duration::from_secs(30),
+            },
         }
     }
 }
@@ -110,7 +123,7 @@ impl Sizes {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only data,sync` runs some parts (convert, data, sync, poll; poll includes memory).
+    // `--only data,sync` runs some parts (convert, data, sync, poll, push; poll includes memory).
     let only: Option<Vec<String>> = args
         .iter()
         .position(|a| a == "--only")
@@ -140,6 +153,10 @@ fn main() {
             rows.extend(poll_rows);
             eprintln!("4. memory of the server binary");
             rows.extend(memory::run(&sandbox, &fleet).await);
+        }
+        if wanted("push") {
+            eprintln!("8. push notifications");
+            rows.extend(push::run(&sandbox, &sizes.push).await);
         }
         sandbox.assert_no_violations();
         sandbox.stop().await;

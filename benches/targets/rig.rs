@@ -33,9 +33,14 @@ pub const ORIGIN_API: &str = "http://api.bench:8000";
 
 /// Starts the sandbox Google in the current actix system, with our redirect URI registered.
 pub fn start_sandbox() -> Sandbox {
+    start_sandbox_with(SandboxConfig::default())
+}
+
+/// [`start_sandbox`] with other settings (e.g. a shorter channel lifetime).
+pub fn start_sandbox_with(config: SandboxConfig) -> Sandbox {
     let config = SandboxConfig {
         redirect_uris: vec![format!("{ORIGIN_API}/oauth2/google/callback")],
-        ..SandboxConfig::default()
+        ..config
     };
     Sandbox::start(config).expect("sandbox starts")
 }
@@ -73,6 +78,11 @@ pub fn settings(vars: &HashMap<String, String>) -> Settings {
     Settings::load(|name| vars.get(name).cloned()).expect("valid settings")
 }
 
+/// A listener on a free port of 127.0.0.1, for [`Server::start_on`].
+pub fn listener() -> TcpListener {
+    TcpListener::bind(("127.0.0.1", 0)).expect("bind")
+}
+
 /// The real server on 127.0.0.1, started the way `main` starts it.
 pub struct Server {
     pub addr: SocketAddr,
@@ -83,7 +93,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(settings: Settings, store: Store) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        Self::start_on(listener(), settings, store)
+    }
+
+    /// The server on a listener bound beforehand (push: `GCAL_PUSH_URL` names its address).
+    pub fn start_on(listener: TcpListener, settings: Settings, store: Store) -> Self {
         let addr = listener.local_addr().expect("address");
         let system = SyncSystem::start(settings, store);
         let server = http_server(system.app_state(), listener).expect("server");
