@@ -1,12 +1,12 @@
 //! The actor system: a supervisor, one sync actor per connected token, and the metric writer.
 //!
 //! ```text
-//!  HTTP front door ──Connected/Disconnected/SyncTokenNow──▶ SyncSupervisor
-//!                                                              │ starts, replaces, stops
-//!                                                              ▼
-//!                                       TokenSyncActor (one per token) ──CommitSync──▶ MetricWriterActor ──▶ sled
-//!                                              │ events.list, token refresh
-//!                                              ▼
+//!  HTTP front door ──Connected/Disconnected/SyncTokenNow/Notified──▶ SyncSupervisor
+//!        │ List/SelectCalendars, StopChannels (to the actor of ActorOf)  │ starts, replaces, stops
+//!        └──────────────────────────────────────────────▶ TokenSyncActor (one per token)
+//!                                      ──CommitSync/ChangeSelection──▶ MetricWriterActor ──▶ sled
+//!                       events.list, calendarList.list, events.watch, channels.stop, refresh
+//!                                                  ▼
 //!                                     GoogleHttp (shared pool, in-flight cap)
 //! ```
 //!
