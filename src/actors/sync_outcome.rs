@@ -121,7 +121,13 @@ impl TokenSyncActor {
                 }
                 CalendarOutcome::Deselected => continue,
             };
-            self.run_mut(r.slot).failure = failure;
+            // A run record is kept only while there is something to show: most calendars never
+            // fail, and ten thousand idle actors should not each hold one.
+            match self.runs.iter_mut().find(|run| run.slot == r.slot) {
+                Some(run) => run.failure = failure,
+                None if failure.is_some() => self.run_mut(r.slot).failure = failure,
+                None => {}
+            }
         }
         let outcome = if worst.is_none() { "ok" } else { "failed" };
         self.deps.telemetry.sync_done(outcome, full, took, written);
