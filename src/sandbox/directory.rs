@@ -117,15 +117,6 @@ impl State {
             .ok_or_else(|| SandboxError::UnknownCalendar(id.clone()))
     }
 
-    /// The account's primary calendar, which every account-addressed control call acts on.
-    pub fn primary_mut(
-        &mut self,
-        account: &AccountId,
-    ) -> Result<&mut CalendarRecord, SandboxError> {
-        let primary = self.account(account)?.primary.clone();
-        self.calendar_mut(&primary)
-    }
-
     /// What `calendarId` in a path names for `account`: `primary`, the account's e-mail (any
     /// case), or a live calendar in its list; `None` is Google's 404 `notFound`.
     pub fn resolve(&self, account: &AccountId, raw: &str) -> Option<(CalendarId, Role)> {

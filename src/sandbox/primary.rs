@@ -1,8 +1,8 @@
 //! The account-addressed event calls of the control API: each acts on the account's primary
-//! calendar, as they did when an account had only that one (the `*_in` calls in
-//! `calendar_control.rs` address any calendar by id).
+//! calendar, as they did when an account had only that one, through the `*_in` calls of
+//! `calendar_control.rs`, which address any calendar by id.
 
-use super::model::{AccountId, EventId, EventPatch, EventSpec, EventStatus, EventTime};
+use super::model::{AccountId, EventId, EventPatch, EventSpec, EventTime};
 use super::{Sandbox, SandboxError};
 
 impl Sandbox {
@@ -12,10 +12,7 @@ impl Sandbox {
         account: &AccountId,
         spec: EventSpec,
     ) -> Result<EventId, SandboxError> {
-        self.with(|state| {
-            let now = state.now();
-            state.primary_mut(account)?.events.insert(spec, now)
-        })
+        self.insert_event_in(&self.primary_calendar(account)?, spec)
     }
 
     /// Changes fields of an event (a single event, a series, or an occurrence by its instance id).
@@ -25,22 +22,12 @@ impl Sandbox {
         id: &EventId,
         patch: EventPatch,
     ) -> Result<(), SandboxError> {
-        self.with(|state| {
-            let now = state.now();
-            let horizon = self.horizon(now);
-            state
-                .primary_mut(account)?
-                .events
-                .patch(id, &patch, now, horizon)
-        })
+        self.patch_event_in(&self.primary_calendar(account)?, id, patch)
     }
 
     /// Deletes an event; a series goes with all its exceptions.
     pub fn delete_event(&self, account: &AccountId, id: &EventId) -> Result<(), SandboxError> {
-        self.with(|state| {
-            let now = state.now();
-            state.primary_mut(account)?.events.delete(id, now)
-        })
+        self.delete_event_in(&self.primary_calendar(account)?, id)
     }
 
     /// Moves or edits one occurrence of a series (given by its original start); returns the
@@ -52,13 +39,8 @@ impl Sandbox {
         original_start: EventTime,
         patch: EventPatch,
     ) -> Result<EventId, SandboxError> {
-        self.with(|state| {
-            let now = state.now();
-            state
-                .primary_mut(account)?
-                .events
-                .patch_occurrence(series, original_start, &patch, now)
-        })
+        let calendar = self.primary_calendar(account)?;
+        self.patch_occurrence_in(&calendar, series, original_start, patch)
     }
 
     /// Cancels one occurrence of a series, as deleting it in the web UI does.
@@ -68,11 +50,7 @@ impl Sandbox {
         series: &EventId,
         original_start: EventTime,
     ) -> Result<EventId, SandboxError> {
-        let patch = EventPatch {
-            status: Some(EventStatus::Cancelled),
-            ..EventPatch::default()
-        };
-        self.patch_occurrence(account, series, original_start, patch)
+        self.cancel_occurrence_in(&self.primary_calendar(account)?, series, original_start)
     }
 
     /// Adds many events under one lock (the fast path for 50,000-event calendars).
@@ -81,13 +59,6 @@ impl Sandbox {
         account: &AccountId,
         specs: Vec<EventSpec>,
     ) -> Result<Vec<EventId>, SandboxError> {
-        self.with(|state| {
-            let now = state.now();
-            let calendar = &mut state.primary_mut(account)?.events;
-            specs
-                .into_iter()
-                .map(|spec| calendar.insert(spec, now))
-                .collect()
-        })
+        self.seed_events_in(&self.primary_calendar(account)?, specs)
     }
 }
