@@ -58,6 +58,22 @@ impl Connected {
             .await
     }
 
+    /// A "Training" calendar of ann's (Warsaw) with one `#!Gym` session in it.
+    pub fn training_with_gym(&self) -> CalendarId {
+        let sb = self.app.sandbox();
+        let training = sb
+            .create_calendar(&self.ann, "Training", "Europe/Warsaw")
+            .unwrap();
+        let gym = measurement(
+            "#!Gym",
+            "",
+            at(chrono_tz::Europe::Warsaw, 2026, 3, 3, 18, 0),
+            60,
+        );
+        sb.insert_event_in(&training, gym).unwrap();
+        training
+    }
+
     /// Selects `ids` and waits until every selected calendar has synced since.
     pub async fn select_synced(&self, ids: &[&str]) -> Value {
         let since = now_ms();
@@ -232,15 +248,8 @@ async fn an_event_in_two_calendars_counts_once_and_stays_while_either_has_it() {
 async fn a_deleted_calendar_is_gone_the_others_sync_on_and_its_points_stay_until_deselected() {
     let c = connected().await;
     let sb = c.app.sandbox();
-    let training = sb
-        .create_calendar(&c.ann, "Training", "Europe/Warsaw")
-        .unwrap();
+    let training = c.training_with_gym();
     let w = chrono_tz::Europe::Warsaw;
-    sb.insert_event_in(
-        &training,
-        measurement("#!Gym", "", at(w, 2026, 3, 3, 18, 0), 60),
-    )
-    .unwrap();
     c.connect().await;
     c.select_synced(&["primary", training.as_str()]).await;
     assert_eq!(c.activities().await.len(), 1);
@@ -296,15 +305,8 @@ async fn a_deleted_calendar_is_gone_the_others_sync_on_and_its_points_stay_until
 async fn a_410_on_one_calendar_resyncs_only_that_one() {
     let c = connected().await;
     let sb = c.app.sandbox();
-    let training = sb
-        .create_calendar(&c.ann, "Training", "Europe/Warsaw")
-        .unwrap();
+    let training = c.training_with_gym();
     let w = chrono_tz::Europe::Warsaw;
-    sb.insert_event_in(
-        &training,
-        measurement("#!Gym", "", at(w, 2026, 3, 3, 18, 0), 60),
-    )
-    .unwrap();
     sb.insert_event(
         &c.ann,
         measurement("#!Run", "", at(w, 2026, 3, 4, 7, 0), 30),
