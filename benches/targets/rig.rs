@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use actix_web::dev::ServerHandle;
 use futures_util::StreamExt;
 use impulses_gcal::actors::status::{ActorStatus, StatusBoard};
+use impulses_gcal::actors::supervisor::SyncTokenNow;
 use impulses_gcal::google::http::{GoogleHttp, InFlight};
 use impulses_gcal::google::oauth;
 use impulses_gcal::sandbox::{AccountId, Consent, Sandbox, SandboxConfig};
@@ -249,6 +250,29 @@ pub async fn wait_status(
         }
         actix_web::rt::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// Asks the token's actor to sync now (what `POST /admin/actors/{id}/sync` sends) and waits
+/// until a sync started after the request has ended; answers its time from the request and the
+/// actor's status before and after.
+pub async fn sync_now(
+    sync: &SyncHandle,
+    token: &TokenId,
+    deadline: Duration,
+) -> (Duration, ActorStatus, ActorStatus) {
+    let before = sync.board.get(token).expect("published");
+    let asked = now_ms();
+    let start = Instant::now();
+    sync.supervisor
+        .send(SyncTokenNow(token.clone()))
+        .await
+        .expect("supervisor")
+        .expect("sync started");
+    let (took, after) = wait_status(&sync.board, token, start, deadline, |s| {
+        ended_since(s, asked)
+    })
+    .await;
+    (took, before, after)
 }
 
 /// Whether the actor has ended a sync that started at or after `asked` (unix ms): how figures 2

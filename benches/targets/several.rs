@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use impulses_gcal::actors::calendar_selection::SelectCalendars;
 use impulses_gcal::actors::status::ActorStatus;
-use impulses_gcal::actors::supervisor::{ActorOf, SyncTokenNow};
+use impulses_gcal::actors::supervisor::ActorOf;
 use impulses_gcal::google::calendar::PRIMARY;
 use impulses_gcal::sandbox::{CalendarId, Counters, Sandbox};
 use impulses_gcal::settings::Settings;
@@ -163,21 +163,8 @@ fn assert_synced(status: &ActorStatus, events: usize) {
 /// Asks for a sync with nothing new anywhere and waits until it has ended (as figure 2 does);
 /// returns its time in ms and the `events.list` calls it made, after checking them.
 async fn no_change(sandbox: &Sandbox, server: &Server, conn: &Connection) -> (f64, u64) {
-    let sync = server.sync();
-    let token = &conn.token;
-    let before = sync.board.get(token).expect("published");
     let counters = sandbox.counters();
-    let asked = rig::now_ms();
-    let start = Instant::now();
-    sync.supervisor
-        .send(SyncTokenNow(token.clone()))
-        .await
-        .expect("supervisor")
-        .expect("sync started");
-    let (took, status) = rig::wait_status(&sync.board, token, start, DEADLINE, |s| {
-        rig::ended_since(s, asked)
-    })
-    .await;
+    let (took, before, status) = rig::sync_now(&server.sync(), &conn.token, DEADLINE).await;
     assert_eq!(status.syncs_ok, before.syncs_ok + 1, "{status:?}");
     assert_eq!(
         status.full_syncs, before.full_syncs,

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use impulses_gcal::actors::supervisor::{Connected, SyncTokenNow};
+use impulses_gcal::actors::supervisor::Connected;
 use impulses_gcal::google::calendar::{fetch_page, PageRequest, PRIMARY};
 use impulses_gcal::google::http::{GoogleHttp, InFlight};
 use impulses_gcal::sandbox::{AccountId, EventId, Sandbox};
@@ -279,20 +279,8 @@ async fn incremental(
     for id in &chunk[k..] {
         sandbox.delete_event(account, id).expect("delete");
     }
-    let sync = server.sync();
-    let before = sync.board.get(token).expect("published");
     let lists_before = sandbox.counters().list_incremental;
-    let asked = rig::now_ms();
-    let start = Instant::now();
-    sync.supervisor
-        .send(SyncTokenNow(token.clone()))
-        .await
-        .expect("supervisor")
-        .expect("sync started");
-    let (took, status) = rig::wait_status(&sync.board, token, start, DEADLINE, |s| {
-        rig::ended_since(s, asked)
-    })
-    .await;
+    let (took, before, status) = rig::sync_now(&server.sync(), token, DEADLINE).await;
     assert_eq!(status.syncs_ok, before.syncs_ok + 1, "{status:?}");
     assert_eq!(
         status.full_syncs, before.full_syncs,
