@@ -65,8 +65,9 @@ fn shorten(name: &str) -> String {
 macro_rules! name_type {
     ($(#[$doc:meta])* $ty:ident, $what:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
         #[serde(transparent)]
+        #[schema(pattern = r"^[A-Za-z0-9!$%&*+,\-.:;<=>?@_()\[\]{}]{1,99}$", example = "imp.events.duration")]
         pub struct $ty(String);
 
         impl $ty {
@@ -133,15 +134,50 @@ pub type Dimensions = BTreeMap<DimensionKey, String>;
 ///
 /// Its identity within a metric is `(timestamp, dimensions)`: writing a point with the same
 /// identity replaces the value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"timestamp": 1_764_313_200_000_i64, "dimensions": {"activity": "Running", "where": "park"}, "value": 2_700_000.0}))]
 pub struct Datapoint {
     /// Milliseconds since the Unix epoch.
+    #[serde(deserialize_with = "integral")]
     pub timestamp: i64,
-    /// Sorted key/value labels.
+    /// Sorted key/value labels: at most 64, keys named like metrics, values of at most 4096 bytes.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, String>)]
     pub dimensions: Dimensions,
-    /// The measured value; always finite once validated.
+    /// The measured value; a finite number.
     pub value: f64,
+}
+
+/// Reads an integer, also when it comes written as a number with a zero fraction (`1.7e12`,
+/// `29412.0`): JSON does not tell the two apart, and clients that hold times as floats (Python,
+/// pandas) send them so. A fraction or a value outside `i64` is refused.
+fn integral<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    struct Integral;
+    impl serde::de::Visitor<'_> for Integral {
+        type Value = i64;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an integer number of milliseconds")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::custom("timestamp out of range"))
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+            // Only where every integer is exact (|v| <= 2^53, ±285,000 years of milliseconds):
+            // beyond, `-9223372036854775809` would round into range and pass for another number.
+            const EXACT: f64 = 9_007_199_254_740_992.0;
+            if v.fract() == 0.0 && (-EXACT..=EXACT).contains(&v) {
+                Ok(v as i64)
+            } else {
+                Err(E::custom(
+                    "timestamp must be a whole number of milliseconds within range",
+                ))
+            }
+        }
+    }
+    d.deserialize_any(Integral)
 }
 
 impl Datapoint {
@@ -167,6 +203,34 @@ impl Datapoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_may_come_as_whole_floats_but_not_fractions() {
+        let read = |json: &str| serde_json::from_str::<Datapoint>(json).map(|p| p.timestamp);
+        assert_eq!(
+            read(r#"{"timestamp": 29412, "value": 1}"#).ok(),
+            Some(29412)
+        );
+        assert_eq!(
+            read(r#"{"timestamp": 29412.0, "value": 1}"#).ok(),
+            Some(29412)
+        );
+        assert_eq!(
+            read(r#"{"timestamp": 1.7e12, "value": 1}"#).ok(),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(read(r#"{"timestamp": -5.0, "value": 1}"#).ok(), Some(-5));
+        assert!(read(r#"{"timestamp": 1.5, "value": 1}"#).is_err());
+        assert!(read(r#"{"timestamp": 1e19, "value": 1}"#).is_err());
+        assert!(read(r#"{"timestamp": -9223372036854775809, "value": 1}"#).is_err());
+        assert_eq!(
+            read(r#"{"timestamp": -9223372036854775808, "value": 1}"#).ok(),
+            Some(i64::MIN)
+        );
+        assert!(read(r#"{"timestamp": 9223372036854775808, "value": 1}"#).is_err());
+        assert!(read(r#"{"timestamp": "5", "value": 1}"#).is_err());
+        assert!(read(r#"{"timestamp": null, "value": 1}"#).is_err());
+    }
 
     #[test]
     fn names_follow_the_impulses_alphabet() {

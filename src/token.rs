@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::secret::Secret;
 
 /// What a data token may do with its user's metrics, as in the Impulses server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Capability {
     /// Read metrics (and connect a calendar).
@@ -34,8 +34,14 @@ impl Capability {
 
 /// The public identifier of a data token: random, safe to log and to put in URLs, unrelated to
 /// the secret plaintext.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
+#[schema(
+    pattern = "^[0-9a-f]{32}$",
+    example = "953db0589c1f4e2b8a0d6f3e2c1b7a94"
+)]
 pub struct TokenId(String);
 
 impl TokenId {
@@ -93,7 +99,7 @@ pub fn generate_plaintext() -> Secret<String> {
 }
 
 /// A data token as stored and as listed by the admin API: never its plaintext or hash.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DataToken {
     /// Public id.
     pub id: TokenId,

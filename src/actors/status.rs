@@ -52,7 +52,7 @@ impl ActorState {
 }
 
 /// One actor's status, as `/admin/actors` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ActorStatus {
     /// The data token.
     pub token_id: TokenId,
@@ -62,7 +62,9 @@ pub struct ActorStatus {
     pub token_name: String,
     /// The connected Google account's e-mail.
     pub google_account: String,
-    /// The state machine's state.
+    /// The state machine's state: `idle`, `syncing`, `backoff`, `needs_reauth`, `error`,
+    /// `expired` or `stopped`.
+    #[schema(example = "idle")]
     pub state: &'static str,
     /// Unix ms of the next attempt while backing off.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -97,7 +99,7 @@ pub struct ActorStatus {
 }
 
 /// One selected calendar's sync, as the status pages show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CalendarStatus {
     /// `primary` or the Google calendar id.
     pub calendar_id: String,
@@ -121,7 +123,7 @@ pub struct CalendarStatus {
 }
 
 /// A calendar's push channel, as the status pages show it.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct PushStatus {
     /// `off` (push not configured), `healthy` (a live channel), `failing` (`events.watch` was
     /// refused: `error` says why; the calendar polls at the normal interval) or `pending` (no

@@ -121,7 +121,7 @@ impl GoogleError {
 }
 
 #[derive(Deserialize)]
-struct ApiErrorBody {
+struct ApiDetail {
     error: ApiErrorInner,
 }
 
@@ -142,7 +142,7 @@ struct ApiErrorItem {
 /// body (`{"error": {"errors": [{"reason"}], "code", "message"}}`); a body of another shape keeps
 /// the status and a cut of the text.
 pub fn api_error(status: u16, retry_after: Option<&str>, body: &[u8]) -> GoogleError {
-    let (reason, message) = match serde_json::from_slice::<ApiErrorBody>(body) {
+    let (reason, message) = match serde_json::from_slice::<ApiDetail>(body) {
         Ok(b) => (
             b.error.errors.into_iter().find_map(|e| e.reason),
             b.error.message,

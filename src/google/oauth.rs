@@ -217,11 +217,11 @@ pub async fn revoke(
         return Ok(());
     }
     #[derive(Deserialize)]
-    struct OAuthErrorBody {
+    struct OAuthDetail {
         error: String,
         error_description: Option<String>,
     }
-    match serde_json::from_slice::<OAuthErrorBody>(&answer.body) {
+    match serde_json::from_slice::<OAuthDetail>(&answer.body) {
         Ok(b) => Err(GoogleError::OAuth {
             status: answer.status.as_u16(),
             error: b.error,

@@ -1,20 +1,23 @@
 //! Admin status of the sync actors: `/admin/actors`.
 
-use actix_web::{web, HttpResponse};
-use serde_json::json;
+use std::collections::HashMap;
+
+use actix_web::{get, post, web, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::extract::Admin;
+use super::openapi::{Detail, Routes};
 use super::SyncHandle;
 use super::{ApiError, AppState};
+use crate::actors::status::ActorStatus;
 use crate::actors::supervisor::{SyncNowError, SyncTokenNow};
 use crate::actors::token_sync::SyncRefused;
 use crate::token::TokenId;
 
 /// Registers the actor routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/actors", web::get().to(list))
-        .route("/admin/actors/{token_id}", web::get().to(one))
-        .route("/admin/actors/{token_id}/sync", web::post().to(sync_now));
+pub fn routes(r: &mut Routes) {
+    r.add(list_actors).add(get_actor).add(sync_actor);
 }
 
 fn sync(state: &AppState) -> Result<&SyncHandle, ApiError> {
@@ -27,22 +30,72 @@ fn not_found() -> ApiError {
     ApiError::NotFound("no sync actor for this token".into())
 }
 
-async fn list(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let sync = sync(&state)?;
-    let actors = sync.board.all();
-    Ok(HttpResponse::Ok().json(json!({
-        "supervisor": {
-            "started_at": sync.started_at,
-            "poll_interval_secs": state.settings.poll_interval.as_secs(),
-            "actor_count": actors.len(),
-            "restarts": sync.board.restarts(),
-            "by_state": sync.board.count_by_state(),
-        },
-        "actors": actors,
-    })))
+/// The supervisor's summary.
+#[derive(Serialize, ToSchema)]
+struct SupervisorSummary {
+    /// Unix seconds when the sync system started.
+    started_at: i64,
+    /// `GCAL_POLL_INTERVAL_SECS`.
+    poll_interval_secs: u64,
+    /// Running sync actors (one per connected token).
+    actor_count: usize,
+    /// Actors restarted after a panic.
+    restarts: u64,
+    /// Actors per state.
+    by_state: HashMap<&'static str, u64>,
 }
 
-async fn one(
+/// Every sync actor, with the supervisor's summary.
+#[derive(Serialize, ToSchema)]
+struct ActorList {
+    supervisor: SupervisorSummary,
+    actors: Vec<ActorStatus>,
+}
+
+/// The state of every sync actor (one per connected data token).
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "list_actors",
+    security(("admin" = [])),
+    responses(
+        (status = 200, description = "The supervisor and its actors.", body = ActorList),
+        (status = 401, description = "No or a wrong admin token.", body = Detail),
+        (status = 403, description = "The admin API is disabled (no ADMIN_TOKEN).", body = Detail),
+        (status = 503, description = "The Google integration is not configured.", body = Detail),
+    )
+)]
+#[get("/admin/actors")]
+async fn list_actors(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let sync = sync(&state)?;
+    let actors = sync.board.all();
+    Ok(HttpResponse::Ok().json(ActorList {
+        supervisor: SupervisorSummary {
+            started_at: sync.started_at,
+            poll_interval_secs: state.settings.poll_interval.as_secs(),
+            actor_count: actors.len(),
+            restarts: sync.board.restarts(),
+            by_state: sync.board.count_by_state(),
+        },
+        actors,
+    }))
+}
+
+/// One sync actor's state.
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "get_actor",
+    security(("admin" = [])),
+    params(("token_id" = String, Path, description = "The data token's id.")),
+    responses(
+        (status = 200, description = "The actor's state.", body = ActorStatus),
+        (status = 401, description = "No or a wrong admin token.", body = Detail),
+        (status = 403, description = "The admin API is disabled (no ADMIN_TOKEN).", body = Detail),
+        (status = 404, description = "No actor for this token: it has no Google connection.", body = Detail),
+        (status = 503, description = "The Google integration is not configured.", body = Detail),
+    )
+)]
+#[get("/admin/actors/{token_id}")]
+async fn get_actor(
     _: Admin,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -53,7 +106,24 @@ async fn one(
     Ok(HttpResponse::Ok().json(status))
 }
 
-async fn sync_now(
+/// Starts a sync of one actor's calendars now (or right after the one running).
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "sync_actor",
+    security(("admin" = [])),
+    params(("token_id" = String, Path, description = "The data token's id.")),
+    responses(
+        (status = 202, description = "The sync started.", body = Detail,
+            example = json!({"detail": "sync started"})),
+        (status = 401, description = "No or a wrong admin token.", body = Detail),
+        (status = 403, description = "The admin API is disabled (no ADMIN_TOKEN).", body = Detail),
+        (status = 404, description = "No actor for this token: it has no Google connection.", body = Detail),
+        (status = 409, description = "The connection needs the person to reconnect, or the token expired.", body = Detail),
+        (status = 503, description = "The Google integration is not configured.", body = Detail),
+    )
+)]
+#[post("/admin/actors/{token_id}/sync")]
+async fn sync_actor(
     _: Admin,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -66,7 +136,9 @@ async fn sync_now(
         .await
         .map_err(ApiError::internal)?
     {
-        Ok(()) => Ok(HttpResponse::Accepted().json(json!({ "detail": "sync started" }))),
+        Ok(()) => Ok(HttpResponse::Accepted().json(Detail {
+            detail: "sync started".into(),
+        })),
         Err(SyncNowError::NotFound) => Err(not_found()),
         Err(SyncNowError::Refused(r @ SyncRefused::NeedsReauth))
         | Err(SyncNowError::Refused(r @ SyncRefused::Expired)) => {

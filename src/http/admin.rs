@@ -1,10 +1,12 @@
 //! Admin routes: data token management. Guarded by the admin bearer token.
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::extract::Admin;
+use super::openapi::{Detail, Routes};
 use super::{ApiError, AppState};
 use crate::store::NewToken;
 use crate::token::{now_secs, Capability, DataToken, TokenId};
@@ -14,33 +16,36 @@ pub const MAX_TOKEN_LIFETIME_SECS: i64 = 365 * 24 * 3600;
 const MAX_LABEL_LEN: usize = 128;
 
 /// Registers the admin routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/admin/tokens")
-            .route(web::post().to(create_token))
-            .route(web::get().to(list_tokens))
-            .default_service(web::to(super::method_not_allowed)),
-    )
-    .service(
-        web::resource("/admin/tokens/{id}")
-            .route(web::delete().to(delete_token))
-            .default_service(web::to(super::method_not_allowed)),
-    );
+pub fn routes(r: &mut Routes) {
+    r.add(create_token).add(list_tokens).add(delete_token);
 }
 
-#[derive(Debug, Deserialize)]
+/// A new data token.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"user": "ann", "name": "phone", "capability": "SUPER"}))]
 struct CreateToken {
+    /// The user whose metrics the token reads and writes: 1-128 characters (surrounding spaces
+    /// are trimmed), no control characters.
+    #[schema(min_length = 1, max_length = 128)]
     user: String,
+    /// A name unique per user: 1-128 characters (surrounding spaces are trimmed), no control
+    /// characters.
+    #[schema(min_length = 1, max_length = 128)]
     name: String,
+    /// What the token may do: API reads, INGEST writes, SUPER both.
     capability: Capability,
+    /// Unix seconds after which the token stops working: in the future, at most a year ahead
+    /// (later is cut to a year). A year when absent.
     expires_at: Option<i64>,
 }
 
-#[derive(Serialize)]
+/// A created data token, with its plaintext: shown this once and never again.
+#[derive(Serialize, ToSchema)]
 struct CreatedToken<'a> {
     #[serde(flatten)]
     token: &'a DataToken,
+    /// The secret to send as `X-Data-Token`.
     token_plaintext: &'a str,
 }
 
@@ -66,6 +71,39 @@ fn expiry(requested: Option<i64>, now: i64) -> Result<i64, ApiError> {
     }
 }
 
+/// Creates a data token. The answer is the only place its plaintext ever appears; it is on disk
+/// before the answer.
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "create_token",
+    security(("admin" = [])),
+    request_body = CreateToken,
+    responses(
+        (status = 201, description = "Created.", body = CreatedToken, links(
+            ("DeleteToken" = (operation_id = "delete_token", parameters(("id" = "$response.body#/id")))),
+            ("ActorOfToken" = (operation_id = "get_actor", parameters(("token_id" = "$response.body#/id")))),
+            ("SyncActorOfToken" = (operation_id = "sync_actor", parameters(("token_id" = "$response.body#/id")))),
+            ("ListMetrics" = (operation_id = "list_metrics", parameters(("header.X-Data-Token" = "$response.body#/token_plaintext")))),
+            ("ReadMetric" = (operation_id = "read_metric", parameters(("header.X-Data-Token" = "$response.body#/token_plaintext")))),
+            ("WriteMetric" = (operation_id = "write_metric", parameters(("header.X-Data-Token" = "$response.body#/token_plaintext")))),
+            ("DeleteMetric" = (operation_id = "delete_metric", parameters(("header.X-Data-Token" = "$response.body#/token_plaintext")))),
+            ("StartConnection" = (operation_id = "start_authorization", parameters(("header.X-Data-Token" = "$response.body#/token_plaintext")))),
+            ("Connections" = (operation_id = "list_connections", parameters(("header.X-Data-Token" = "$response.body#/token_plaintext")))),
+            ("Disconnect" = (operation_id = "disconnect", parameters(("header.X-Data-Token" = "$response.body#/token_plaintext"), ("token_id" = "$response.body#/id")))),
+            ("Calendars" = (operation_id = "list_calendars", parameters(("header.X-Data-Token" = "$response.body#/token_plaintext")))),
+            ("SelectCalendars" = (operation_id = "select_calendars", parameters(("header.X-Data-Token" = "$response.body#/token_plaintext")))),
+        )),
+        (status = 400, description = "The body is not JSON.", body = Detail),
+        (status = 401, description = "No or a wrong admin token.", body = Detail),
+        (status = 403, description = "The admin API is disabled (no ADMIN_TOKEN).", body = Detail),
+        (status = 408, description = "The body took too long to arrive.", body = Detail),
+        (status = 409, description = "The user already has a token of this name.", body = Detail),
+        (status = 413, description = "The body is larger than MAX_BODY_BYTES.", body = Detail),
+        (status = 415, description = "The body is not `application/json`.", body = Detail),
+        (status = 422, description = "A field is missing or invalid: the message names it.", body = Detail),
+    )
+)]
+#[post("/admin/tokens")]
 async fn create_token(
     _: Admin,
     state: web::Data<AppState>,
@@ -97,11 +135,26 @@ async fn create_token(
         }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only this user's tokens.
     user: Option<String>,
 }
 
+/// The data tokens (never their plaintexts), of one user or of all.
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "list_tokens",
+    security(("admin" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The tokens.", body = Vec<DataToken>),
+        (status = 401, description = "No or a wrong admin token.", body = Detail),
+        (status = 403, description = "The admin API is disabled (no ADMIN_TOKEN).", body = Detail),
+    )
+)]
+#[get("/admin/tokens")]
 async fn list_tokens(
     _: Admin,
     state: web::Data<AppState>,
@@ -111,6 +164,21 @@ async fn list_tokens(
     Ok(HttpResponse::Ok().json(tokens))
 }
 
+/// Deletes a data token: it stops working at once, its Google connection (if any) is
+/// disconnected and the grant revoked at Google; the user's datapoints stay.
+#[utoipa::path(
+    tag = "admin",
+    operation_id = "delete_token",
+    security(("admin" = [])),
+    params(("id" = String, Path, description = "The token's id (32 hex digits).")),
+    responses(
+        (status = 204, description = "Deleted, on disk."),
+        (status = 401, description = "No or a wrong admin token.", body = Detail),
+        (status = 403, description = "The admin API is disabled (no ADMIN_TOKEN).", body = Detail),
+        (status = 404, description = "No token with this id.", body = Detail),
+    )
+)]
+#[delete("/admin/tokens/{id}")]
 async fn delete_token(
     _: Admin,
     state: web::Data<AppState>,

@@ -3,10 +3,12 @@
 //! credentials) and the selection change; this module checks the caller and shapes the answer.
 
 use actix::Addr;
-use actix_web::{web, HttpResponse};
+use actix_web::{get, put, web, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::google::{google, Caller};
+use super::openapi::{DataTokenHeader, Detail};
 use super::{ApiError, AppState};
 use crate::actors::calendar_selection::{CalendarListing, ListCalendars, SelectCalendars};
 use crate::actors::status::CalendarStatus;
@@ -15,25 +17,34 @@ use crate::actors::token_sync::TokenSyncActor;
 use crate::google::calendar::PRIMARY;
 
 /// One calendar of the answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct CalendarEntry {
     /// Google's id (the primary's is the account's e-mail).
     id: String,
     /// The name the person knows it by (their own name for a shared calendar, if they gave
     /// one); `null` for a selected calendar Google no longer lists.
     summary: Option<String>,
+    /// Whether it is the account's primary calendar.
     primary: bool,
+    /// Its IANA time zone, as Google lists it.
     time_zone: Option<String>,
+    /// `owner`, `writer`, `reader` or `freeBusyReader` (which cannot be selected).
     access_role: Option<String>,
+    /// Whether the connection syncs it.
     selected: bool,
-    /// For a selected calendar: unix seconds of its last successful sync.
+    /// For a selected calendar: unix seconds of its last successful sync (`null`: not yet).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
     last_sync_at: Option<Option<i64>>,
+    /// For a selected calendar: its events that hold datapoints.
     #[serde(skip_serializing_if = "Option::is_none")]
     events: Option<u64>,
+    /// For a selected calendar: the datapoints they hold.
     #[serde(skip_serializing_if = "Option::is_none")]
     datapoints: Option<u64>,
+    /// For a selected calendar: why its last sync failed (`null`: it did not).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     last_error: Option<Option<String>>,
     /// For a selected calendar: whether Google no longer has it (deleted, or unshared).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -77,8 +88,10 @@ impl CalendarEntry {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// The account's calendars and the selection.
+#[derive(Debug, Serialize, ToSchema)]
 struct CalendarsAnswer {
+    /// Google's calendars in Google's order, then any selected calendar Google no longer lists.
     calendars: Vec<CalendarEntry>,
 }
 
@@ -138,6 +151,22 @@ async fn actor_of(state: &AppState, caller: Caller) -> Result<Addr<TokenSyncActo
         .ok_or_else(not_connected)
 }
 
+/// The calendars of the connected Google account, and which of them the connection syncs.
+#[utoipa::path(
+    tag = "google",
+    operation_id = "list_calendars",
+    params(DataTokenHeader),
+    security(("data_token" = [])),
+    responses(
+        (status = 200, description = "The calendars.", body = CalendarsAnswer),
+        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
+        (status = 403, description = "The token may not read (capability INGEST).", body = Detail),
+        (status = 409, description = "The token has no Google connection, or it needs the person to reconnect.", body = Detail),
+        (status = 502, description = "Google failed or refused the calendar list: the message says why.", body = Detail),
+        (status = 503, description = "The Google integration is not configured.", body = Detail),
+    )
+)]
+#[get("/oauth2/google/calendars")]
 pub(super) async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -151,12 +180,37 @@ pub(super) async fn list(
 }
 
 /// The body of `PUT /oauth2/google/calendars`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"selected": ["primary", "training@group.calendar.google.com"]}))]
 pub(super) struct SelectBody {
+    /// The calendars to sync: 1-50 ids as `GET` lists them (`primary` for the primary).
     selected: Vec<String>,
 }
 
+/// Chooses which calendars the connection syncs. A newly selected calendar syncs in full at once;
+/// a deselected one's datapoints are gone, on disk, by the time of the answer.
+#[utoipa::path(
+    tag = "google",
+    operation_id = "select_calendars",
+    params(DataTokenHeader),
+    security(("data_token" = [])),
+    request_body = SelectBody,
+    responses(
+        (status = 200, description = "The new selection, on disk.", body = CalendarsAnswer),
+        (status = 400, description = "The body is not JSON.", body = Detail),
+        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
+        (status = 403, description = "The token may not read (capability INGEST).", body = Detail),
+        (status = 408, description = "The body took too long to arrive.", body = Detail),
+        (status = 409, description = "The token has no Google connection, or it needs the person to reconnect.", body = Detail),
+        (status = 413, description = "The body is larger than MAX_BODY_BYTES.", body = Detail),
+        (status = 415, description = "The body is not `application/json`.", body = Detail),
+        (status = 422, description = "Not a valid selection: an unknown or duplicate id, none, more than 50, or a free/busy-only calendar.", body = Detail),
+        (status = 502, description = "Google failed or refused the calendar list: the message says why.", body = Detail),
+        (status = 503, description = "The Google integration is not configured.", body = Detail),
+    )
+)]
+#[put("/oauth2/google/calendars")]
 pub(super) async fn select(
     state: web::Data<AppState>,
     caller: Caller,

@@ -1,27 +1,21 @@
 //! The Impulses data API: `GET /data`, `GET/POST/DELETE /data/{metric}`.
 
-use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{read_body, DataCaller};
+use super::openapi::{DataTokenHeader, Detail, Routes};
 use super::{error::json_error, ApiError, AppState};
 use crate::metric::{Datapoint, MetricName};
 use crate::store::TimeRange;
 
 /// Registers the data routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/data")
-            .route(web::get().to(list_metrics))
-            .default_service(web::to(super::method_not_allowed)),
-    )
-    .service(
-        web::resource("/data/{metric}")
-            .route(web::get().to(read_metric))
-            .route(web::post().to(write_metric))
-            .route(web::delete().to(delete_metric))
-            .default_service(web::to(super::method_not_allowed)),
-    );
+pub fn routes(r: &mut Routes) {
+    r.add(list_metrics)
+        .add(read_metric)
+        .add(write_metric)
+        .add(delete_metric);
 }
 
 fn metric_name(raw: &str) -> Result<MetricName, ApiError> {
@@ -38,6 +32,20 @@ fn writable(raw: &str) -> Result<MetricName, ApiError> {
     Ok(metric)
 }
 
+/// The names of the caller's metrics, sorted.
+#[utoipa::path(
+    tag = "data",
+    operation_id = "list_metrics",
+    params(DataTokenHeader),
+    security(("data_token" = [])),
+    responses(
+        (status = 200, description = "The metric names.", body = Vec<String>,
+            example = json!(["imp.events.duration", "weight"])),
+        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
+        (status = 403, description = "The token may not read (capability INGEST).", body = Detail),
+    )
+)]
+#[get("/data")]
 async fn list_metrics(
     state: web::Data<AppState>,
     caller: DataCaller,
@@ -49,12 +57,43 @@ async fn list_metrics(
 }
 
 /// `?from=&to=`: milliseconds, `from` inclusive, `to` exclusive.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RangeQuery {
+    /// The first millisecond of the range (inclusive); unbounded when absent.
     from: Option<i64>,
+    /// The end of the range in milliseconds (exclusive); unbounded when absent.
     to: Option<i64>,
 }
 
+/// The name of a metric in a path.
+#[derive(IntoParams)]
+#[into_params(names("metric"), parameter_in = Path)]
+struct MetricPath(
+    /// A metric name: 1-99 characters of letters, digits and `!$%&*+,-.:;<=>?@_()[]{}`.
+    #[param(
+        pattern = r"^[A-Za-z0-9!$%&*+,\-.:;<=>?@_()\[\]{}]{1,99}$",
+        example = "weight"
+    )]
+    #[allow(dead_code)]
+    String,
+);
+
+/// One metric's datapoints within a time range, in timestamp order. An unknown metric has none.
+#[utoipa::path(
+    tag = "data",
+    operation_id = "read_metric",
+    params(MetricPath, RangeQuery, DataTokenHeader),
+    security(("data_token" = [])),
+    responses(
+        (status = 200, description = "The datapoints.", body = Vec<Datapoint>),
+        (status = 400, description = "`from` or `to` is not an integer.", body = Detail),
+        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
+        (status = 403, description = "The token may not read (capability INGEST).", body = Detail),
+        (status = 422, description = "Not a valid metric name.", body = Detail),
+    )
+)]
+#[get("/data/{metric}")]
 async fn read_metric(
     state: web::Data<AppState>,
     caller: DataCaller,
@@ -75,6 +114,40 @@ async fn read_metric(
         .body(body))
 }
 
+/// The answer to a write.
+#[derive(Serialize, ToSchema)]
+struct Written {
+    /// How many datapoints were stored (a point with the same timestamp and dimensions as a
+    /// stored one replaces it).
+    written: usize,
+}
+
+/// The answer to a deletion.
+#[derive(Serialize, ToSchema)]
+struct Deleted {
+    /// How many datapoints were removed.
+    deleted: usize,
+}
+
+/// Writes datapoints to one of the caller's metrics, all or none, durably before the answer.
+/// Names starting with `imp.` belong to the calendar sync and are refused.
+#[utoipa::path(
+    tag = "data",
+    operation_id = "write_metric",
+    params(MetricPath, DataTokenHeader),
+    security(("data_token" = [])),
+    request_body(content = Vec<Datapoint>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stored, on disk.", body = Written, example = json!({"written": 1})),
+        (status = 400, description = "The body is not JSON.", body = Detail),
+        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
+        (status = 403, description = "The token may not write (capability API), or the metric is reserved (`imp.`).", body = Detail),
+        (status = 408, description = "The body took too long to arrive.", body = Detail),
+        (status = 413, description = "The body is larger than MAX_BODY_BYTES.", body = Detail),
+        (status = 422, description = "An invalid metric name, or a datapoint that is not valid: the message names it.", body = Detail),
+    )
+)]
+#[post("/data/{metric}")]
 async fn write_metric(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -95,9 +168,23 @@ async fn write_metric(
     web::block(move || store.upsert_datapoints(&caller.0.user, &metric, &points)).await??;
     // Acknowledged means durable: a crash right after the answer must not lose the write.
     super::persist(&state.store).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "written": count })))
+    Ok(HttpResponse::Ok().json(Written { written: count }))
 }
 
+/// Deletes one of the caller's metrics with all its datapoints, durably before the answer.
+#[utoipa::path(
+    tag = "data",
+    operation_id = "delete_metric",
+    params(MetricPath, DataTokenHeader),
+    security(("data_token" = [])),
+    responses(
+        (status = 200, description = "Deleted, on disk (0 for a metric that did not exist).", body = Deleted, example = json!({"deleted": 12})),
+        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
+        (status = 403, description = "The token may not write (capability API), or the metric is reserved (`imp.`).", body = Detail),
+        (status = 422, description = "Not a valid metric name.", body = Detail),
+    )
+)]
+#[delete("/data/{metric}")]
 async fn delete_metric(
     state: web::Data<AppState>,
     caller: DataCaller,
@@ -108,5 +195,5 @@ async fn delete_metric(
     let store = state.store.clone();
     let deleted = web::block(move || store.delete_metric(&caller.0.user, &metric)).await??;
     super::persist(&state.store).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "deleted": deleted })))
+    Ok(HttpResponse::Ok().json(Deleted { deleted }))
 }

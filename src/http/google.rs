@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, web, HttpResponse};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::extract::DataCaller;
+use super::openapi::{DataTokenHeader, Detail, Routes};
 use super::SyncHandle;
 use super::{ApiError, AppState};
 use crate::actors::metric_writer::ForgetCalendar;
@@ -19,21 +21,14 @@ use crate::store::GoogleCredentials;
 use crate::token::TokenId;
 
 /// Registers the `/oauth2/google` routes.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/oauth2/google")
-            .route("/auth", web::get().to(super::oauth::auth))
-            .route("/callback", web::get().to(super::oauth::callback))
-            .route("/configs", web::get().to(configs))
-            .route("/calendars", web::get().to(super::calendars::list))
-            .route("/calendars", web::put().to(super::calendars::select))
-            .route(
-                "/notifications",
-                web::post().to(super::notifications::receive),
-            )
-            .route("/configs/{token_id}", web::delete().to(disconnect))
-            .default_service(web::to(unknown)),
-    );
+pub fn routes(r: &mut Routes) {
+    r.add(super::oauth::auth)
+        .add(super::oauth::callback)
+        .add(configs)
+        .add(disconnect)
+        .add(super::calendars::list)
+        .add(super::calendars::select)
+        .add(super::notifications::receive);
 }
 
 /// The Google side of the state, or 503 when the integration is not configured.
@@ -47,26 +42,31 @@ pub(super) fn google(state: &AppState) -> Result<(&GoogleClientConfig, &SyncHand
     }
 }
 
-async fn unknown(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    google(&state)?;
-    Err(ApiError::NotFound("no such Google route".into()))
-}
-
 /// The Google routes check the configuration before the caller, so an unconfigured server answers
 /// 503 to everyone.
 pub(super) type Caller = Result<DataCaller, ApiError>;
 
-/// One entry of `/configs`.
-#[derive(Serialize)]
+/// One Google connection of the caller's user, as the Impulses UI lists it.
+#[derive(Serialize, ToSchema)]
 struct ConfigEntry {
+    /// Always `google`.
     provider: &'static str,
+    /// Always `calendar`.
     product: &'static str,
+    /// The data token the connection belongs to.
     token_id: TokenId,
+    /// That token's name.
     token_name: String,
+    /// Always `true`: tokens without a connection are not listed.
     connected: bool,
+    /// The Google account's e-mail.
     account_email: String,
+    /// `ok`, `syncing`, `retrying`, `error`, `needs_reauth`, `expired` or `pending`.
+    #[schema(example = "ok")]
     status: &'static str,
+    /// Unix seconds of the last change to the stored credentials.
     updated_at: i64,
+    /// Unix seconds when the current Google access token expires.
     token_expiry: i64,
     /// The primary calendar's sync (or, when it is not selected, the first selected one's), as
     /// before a connection could sync several calendars.
@@ -75,13 +75,20 @@ struct ConfigEntry {
     calendars: Vec<CalendarStatus>,
 }
 
-#[derive(Serialize)]
+/// One calendar's sync, in the shape of the time before several calendars.
+#[derive(Serialize, ToSchema)]
 struct SyncSummary {
+    /// `primary` or the Google calendar id.
     calendar_id: String,
+    /// Unix seconds of the last successful sync.
     last_sync_at: Option<i64>,
+    /// Whether an incremental sync can follow.
     has_sync_token: bool,
+    /// Why the last sync failed, if it did.
     last_error: Option<String>,
+    /// Events holding datapoints.
     events: u64,
+    /// Datapoints held.
     datapoints: u64,
 }
 
@@ -102,6 +109,20 @@ fn status_word(actor_state: Option<&str>, creds: &GoogleCredentials) -> &'static
     }
 }
 
+/// The Google connections of the caller's user (one per data token that has one).
+#[utoipa::path(
+    tag = "google",
+    operation_id = "list_connections",
+    params(DataTokenHeader),
+    security(("data_token" = [])),
+    responses(
+        (status = 200, description = "The connections.", body = Vec<ConfigEntry>),
+        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
+        (status = 403, description = "The token may not read (capability INGEST).", body = Detail),
+        (status = 503, description = "The Google integration is not configured.", body = Detail),
+    )
+)]
+#[get("/oauth2/google/configs")]
 async fn configs(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let (_, sync) = google(&state)?;
     let caller = caller?;
@@ -161,12 +182,36 @@ async fn configs(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespo
     Ok(HttpResponse::Ok().json(out))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DisconnectQuery {
+    /// Also delete the calendar's datapoints (kept by default).
     #[serde(default)]
     purge: bool,
 }
 
+/// Disconnects a data token of the caller's user from Google: its sync stops, its push channels
+/// are stopped, its credentials are forgotten and the grant is revoked at Google. The calendar's
+/// datapoints stay unless `purge=true`.
+#[utoipa::path(
+    tag = "google",
+    operation_id = "disconnect",
+    params(
+        ("token_id" = String, Path, description = "The connected data token's id."),
+        DisconnectQuery,
+        DataTokenHeader,
+    ),
+    security(("data_token" = [])),
+    responses(
+        (status = 204, description = "Disconnected, on disk."),
+        (status = 400, description = "`purge` is not `true` or `false`.", body = Detail),
+        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
+        (status = 403, description = "The token may not read (capability INGEST).", body = Detail),
+        (status = 404, description = "No Google connection of the caller's user for this token.", body = Detail),
+        (status = 503, description = "The Google integration is not configured.", body = Detail),
+    )
+)]
+#[delete("/oauth2/google/configs/{token_id}")]
 async fn disconnect(
     state: web::Data<AppState>,
     caller: Caller,

@@ -1,16 +1,31 @@
 //! `GET /metrics`: Prometheus text format. Open to loopback callers (a local scraper or sidecar),
 //! admin bearer for everyone else, so a public port does not leak who syncs how often.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 
 use super::extract::Admin;
+use super::openapi::{Detail, Routes};
 use super::{ApiError, AppState};
 
 /// Registers `GET /metrics`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/metrics", web::get().to(metrics));
+pub fn routes(r: &mut Routes) {
+    r.add(metrics);
 }
 
+/// Prometheus metrics of the sync actors, the store and Google's answers. Loopback callers need
+/// no credential.
+#[utoipa::path(
+    tag = "operations",
+    security((), ("admin" = [])),
+    responses(
+        (status = 200, description = "Prometheus text exposition format 0.0.4.",
+            content_type = "text/plain; version=0.0.4", body = String),
+        (status = 401, description = "Not on loopback and no or a wrong admin token.", body = Detail),
+        (status = 403, description = "Not on loopback and the admin API is disabled (no ADMIN_TOKEN).", body = Detail),
+        (status = 503, description = "The Google integration is not configured.", body = Detail),
+    )
+)]
+#[get("/metrics")]
 async fn metrics(
     req: HttpRequest,
     state: web::Data<AppState>,

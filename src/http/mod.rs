@@ -14,11 +14,12 @@ pub mod health;
 pub mod metrics;
 mod notifications;
 mod oauth;
+pub mod openapi;
 mod sync_handle;
 
 use std::sync::Arc;
 
-use actix_web::{middleware, web, HttpResponse};
+use actix_web::{middleware, web, HttpRequest, HttpResponse};
 
 pub use error::ApiError;
 
@@ -38,7 +39,8 @@ pub struct AppState {
 }
 
 /// Mounts every route of impulses-gcal, with extractor configs that answer malformed input with
-/// JSON 4xx errors. Use it as `App::new().configure(|cfg| http::configure(cfg, &state))`.
+/// JSON 4xx errors, and `/openapi.json` describing them all. Use it as
+/// `App::new().configure(|cfg| http::configure(cfg, &state)).default_service(web::to(http::not_found))`.
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     cfg.app_data(web::Data::new(state.clone()))
         .app_data(
@@ -47,13 +49,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 .error_handler(error::handlers::json),
         )
         .app_data(web::QueryConfig::default().error_handler(error::handlers::query))
-        .app_data(web::PathConfig::default().error_handler(error::handlers::path))
-        .configure(health::routes)
-        .configure(data::routes)
-        .configure(admin::routes)
-        .configure(actors::routes)
-        .configure(metrics::routes)
-        .configure(google::routes);
+        .app_data(web::PathConfig::default().error_handler(error::handlers::path));
+    let mut routes = openapi::Routes::new(cfg);
+    health::routes(&mut routes);
+    data::routes(&mut routes);
+    admin::routes(&mut routes);
+    actors::routes(&mut routes);
+    metrics::routes(&mut routes);
+    google::routes(&mut routes);
+    routes.finish();
 }
 
 /// CORS for the Impulses UI: admits `ORIGIN` with the headers the UI sends.
@@ -86,14 +90,27 @@ pub async fn persist(store: &crate::store::Store) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// JSON 404 for paths no route matches.
-pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound("no such route".into()))
-}
-
-/// JSON 405 for a known path with an unsupported method.
-pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed(
-        "method not allowed on this route".into(),
-    ))
+/// The app's default service: JSON 405 for a known path with a method no route takes (each
+/// route is a resource guarded by its method, so such a request falls through to here), JSON 404
+/// for a path no route matches.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    use actix_web::ResponseError;
+    let allowed = req.app_data::<web::Data<openapi::Allowed>>();
+    let methods = req
+        .resource_map()
+        .match_pattern(req.path())
+        .and_then(|pattern| allowed.and_then(|a| a.of(&pattern)).map(str::to_string));
+    match methods {
+        Some(methods) => {
+            let mut answer = ApiError::MethodNotAllowed("method not allowed on this route".into())
+                .error_response();
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&methods) {
+                answer
+                    .headers_mut()
+                    .insert(actix_web::http::header::ALLOW, value);
+            }
+            answer
+        }
+        None => ApiError::NotFound("no such route".into()).error_response(),
+    }
 }

@@ -4,9 +4,10 @@
 //! channel token all match a live channel reaches the calendar's actor, which gathers a burst
 //! into one sync; everything else is counted and costs nothing more.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse};
 
 use super::google::google;
+use super::openapi::Detail;
 use super::{ApiError, AppState};
 use crate::actors::push::Verdict;
 use crate::actors::supervisor::Notified;
@@ -18,6 +19,24 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
+/// Google's push notification that a watched calendar changed. Always 200 when push is
+/// configured: the channel is checked here, and only a live channel's notification causes a sync.
+#[utoipa::path(
+    tag = "google",
+    operation_id = "receive_notification",
+    params(
+        ("X-Goog-Channel-ID" = Option<String>, Header, description = "The channel's id."),
+        ("X-Goog-Resource-ID" = Option<String>, Header, description = "The watched resource's id."),
+        ("X-Goog-Channel-Token" = Option<String>, Header, description = "The channel's secret token."),
+        ("X-Goog-Resource-State" = Option<String>, Header, description = "`sync`, `exists` or `not_exists`."),
+    ),
+    responses(
+        (status = 200, description = "Received (whatever it said).", body = Detail,
+            example = json!({"detail": "received"})),
+        (status = 503, description = "The Google integration is not configured.", body = Detail),
+    )
+)]
+#[post("/oauth2/google/notifications")]
 pub(super) async fn receive(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -45,5 +64,7 @@ pub(super) async fn receive(
         log::debug!("push: notification ignored: {outcome}");
     }
     sync.telemetry.notification(outcome);
-    Ok(HttpResponse::Ok().finish())
+    Ok(HttpResponse::Ok().json(Detail {
+        detail: "received".into(),
+    }))
 }

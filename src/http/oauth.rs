@@ -2,10 +2,12 @@
 //! The callback always ends in a redirect to `ORIGIN`, never in a page of ours.
 
 use actix_web::http::header;
-use actix_web::{web, HttpResponse};
-use serde::Deserialize;
+use actix_web::{get, web, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::google::{google, Caller};
+use super::openapi::{DataTokenHeader, Detail};
 use super::SyncHandle;
 use super::{ApiError, AppState};
 use crate::actors::metric_writer::ForgetCalendar;
@@ -16,6 +18,31 @@ use crate::settings::GoogleClientConfig;
 use crate::store::{GoogleCredentials, PendingAuthorization};
 use crate::token::{now_secs, DataToken, TokenId};
 
+/// Where to send the person: Google's consent page.
+#[derive(Serialize, ToSchema)]
+struct AuthorizationStart {
+    /// Google's consent page, with this flow's state and PKCE challenge.
+    #[schema(
+        example = "https://accounts.google.com/o/oauth2/v2/auth?response_type=code&client_id=..."
+    )]
+    url: String,
+}
+
+/// Starts connecting the caller's data token to a Google Calendar (OAuth2 with PKCE). The pending
+/// flow is on disk before the answer, and lives ten minutes.
+#[utoipa::path(
+    tag = "google",
+    operation_id = "start_authorization",
+    params(DataTokenHeader),
+    security(("data_token" = [])),
+    responses(
+        (status = 200, description = "Send the person's browser to `url`.", body = AuthorizationStart),
+        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
+        (status = 403, description = "The token may not read (capability INGEST).", body = Detail),
+        (status = 503, description = "The Google integration is not configured.", body = Detail),
+    )
+)]
+#[get("/oauth2/google/auth")]
 pub(super) async fn auth(
     state: web::Data<AppState>,
     caller: Caller,
@@ -40,15 +67,21 @@ pub(super) async fn auth(
     log::info!("token {}: Google authorization started", caller.0.id);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "url": start.url })))
+        .json(AuthorizationStart { url: start.url }))
 }
 
 /// What Google's redirect carries.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct CallbackQuery {
+    /// The flow's state, as `/oauth2/google/auth` made it: usable once, for ten minutes.
+    #[param(required = true, min_length = 1, max_length = 512)]
     state: Option<String>,
+    /// The authorization code.
     code: Option<String>,
+    /// The scopes granted, space-separated.
     scope: Option<String>,
+    /// Why Google did not grant access (`access_denied`, ...).
     error: Option<String>,
 }
 
@@ -66,6 +99,21 @@ fn redirect(state: &AppState, params: &[(&str, &str)]) -> HttpResponse {
         .finish()
 }
 
+/// Where Google sends the person back. Finishes the flow and redirects the browser to
+/// `<ORIGIN>/tokens?google_oauth2=authorized&token_id=…&token_name=…`, or to
+/// `<ORIGIN>/tokens?google_oauth2=error&detail=…` with the reason in words.
+#[utoipa::path(
+    tag = "google",
+    operation_id = "oauth_callback",
+    params(CallbackQuery),
+    responses(
+        (status = 302, description = "Back to the UI, with the outcome in the query string.",
+            headers(("Location" = String, description = "`<ORIGIN>/tokens?google_oauth2=…`"))),
+        (status = 400, description = "An unknown, expired or already used state.", body = Detail),
+        (status = 503, description = "The Google integration is not configured.", body = Detail),
+    )
+)]
+#[get("/oauth2/google/callback")]
 pub(super) async fn callback(
     state: web::Data<AppState>,
     query: web::Query<CallbackQuery>,

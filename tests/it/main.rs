@@ -16,6 +16,7 @@ mod leak;
 mod load;
 mod migration;
 mod oauth;
+mod openapi;
 mod push;
 mod sandbox;
 mod schema2;
