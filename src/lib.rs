@@ -12,7 +12,8 @@
 //!   verifiers are sealed with an AEAD under a key kept apart from the records
 //!   ([`store::cipher`], [`store::keyring`]); data tokens are kept only as hashes.
 //! - [`http`]: the actix-web front door (data API, admin, Google routes); [`http::configure`]
-//!   mounts it into any `App`, so a host process can embed the whole system.
+//!   mounts it into any `App`, so a host process can embed the whole system. It serves its own
+//!   OpenAPI document at `/openapi.json`, made from the mounted handlers ([`http::openapi`]).
 //! - [`system`]: the running system a host starts on an open store.
 //! - [`server`]: the stand-alone HTTP server used by the binary and the tests; it cuts off
 //!   clients that send their request too slowly.
@@ -27,7 +28,10 @@
 //! let system = SyncSystem::start(settings, store);
 //! let state = system.app_state();
 //! actix_web::HttpServer::new(move || {
-//!     actix_web::App::new().configure(|cfg| http::configure(cfg, &state))
+//!     actix_web::App::new()
+//!         .configure(|cfg| http::configure(cfg, &state))
+//!         // JSON 404s, and 405s with `Allow`, for what no route takes.
+//!         .default_service(actix_web::web::to(http::not_found))
 //! })
 //! .bind(("127.0.0.1", 8000))?
 //! .run()

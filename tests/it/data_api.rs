@@ -443,3 +443,37 @@ async fn data_and_tokens_survive_a_restart() {
         json!([{"timestamp":7,"dimensions":{"k":"v"},"value":1.25}])
     );
 }
+
+/// Found by Schemathesis: JSON Schema counts `29412.0` as an integer, and Python clients holding
+/// times as floats send it so; a number beyond `i64` must not round into range and be stored as
+/// another timestamp.
+#[actix_web::test]
+async fn whole_float_timestamps_are_accepted_and_out_of_range_ones_refused() {
+    let app = TestApp::spawn().await;
+    let (_, t) = app.token("ann", "phone", "SUPER").await;
+    let body = r#"[{"timestamp":29412.0,"value":1},{"timestamp":1.7e12,"value":2}]"#;
+    let r = app.data(Method::POST, "/data/weight", &t, Some(body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for bad in [
+        r#"[{"timestamp":-9223372036854775809,"value":1}]"#,
+        r#"[{"timestamp":9223372036854775808,"value":1}]"#,
+        r#"[{"timestamp":1.5,"value":1}]"#,
+    ] {
+        let r = app.data(Method::POST, "/data/weight", &t, Some(bad)).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            r.body
+        );
+    }
+    let r = app.data(Method::GET, "/data/weight", &t, None).await;
+    let ts: Vec<i64> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["timestamp"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ts, vec![29412, 1_700_000_000_000]);
+}
