@@ -30,6 +30,7 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("google_calendar_api_base", "GOOGLE_CALENDAR_API_BASE"),
     ("origin", "ORIGIN"),
     ("origin_api", "ORIGIN_API"),
+    ("console", "CONSOLE"),
     ("gcal_poll_interval_secs", "GCAL_POLL_INTERVAL_SECS"),
     ("gcal_push_url", "GCAL_PUSH_URL"),
     ("gcal_push_backstop_secs", "GCAL_PUSH_BACKSTOP_SECS"),
@@ -83,10 +84,12 @@ pub struct Settings {
     pub google: Option<GoogleClientConfig>,
     /// Base URL of the Calendar API, without a trailing slash.
     pub calendar_api_base: String,
-    /// Origin of the Impulses UI.
+    /// Origin of the Impulses UI (this server's own when unset, for the built-in console).
     pub origin: Origin,
     /// This server's public origin.
     pub origin_api: Origin,
+    /// Whether the built-in console is served under `/`.
+    pub console: bool,
     /// Time between two polls of one calendar.
     pub poll_interval: Duration,
     /// Push notifications; `None` polls only.
@@ -167,6 +170,8 @@ impl Settings {
                 .unwrap_or(var);
             raw(key, var)
         };
+        let origin_api =
+            Origin::parse(&get("ORIGIN_API")).map_err(|p| SettingsError::new("ORIGIN_API", p))?;
         Ok(Self {
             port: parse_num("PORT", &get("PORT"))?,
             bind_address: get("BIND_ADDRESS").trim().parse().map_err(|_| {
@@ -179,9 +184,14 @@ impl Settings {
                 .map_err(|problem| SettingsError::new("GOOGLE_OAUTH2_CREDS", problem))?,
             calendar_api_base: google_creds::endpoint(&get("GOOGLE_CALENDAR_API_BASE"))
                 .map_err(|p| SettingsError::new("GOOGLE_CALENDAR_API_BASE", p))?,
-            origin: Origin::parse(&get("ORIGIN")).map_err(|p| SettingsError::new("ORIGIN", p))?,
-            origin_api: Origin::parse(&get("ORIGIN_API"))
-                .map_err(|p| SettingsError::new("ORIGIN_API", p))?,
+            origin: match optional(&get("ORIGIN")) {
+                Some(origin) => {
+                    Origin::parse(&origin).map_err(|p| SettingsError::new("ORIGIN", p))?
+                }
+                None => origin_api.clone(),
+            },
+            origin_api,
+            console: switch("CONSOLE", &get("CONSOLE"))?,
             poll_interval: Duration::from_secs(positive(
                 "GCAL_POLL_INTERVAL_SECS",
                 &get("GCAL_POLL_INTERVAL_SECS"),
@@ -253,6 +263,17 @@ fn optional(raw: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
+fn switch(setting: &'static str, raw: &str) -> Result<bool, SettingsError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        other => Err(SettingsError::new(
+            setting,
+            format!("{other:?} must be on or off"),
+        )),
+    }
+}
+
 fn non_empty(setting: &'static str, raw: &str) -> Result<String, SettingsError> {
     optional(raw).ok_or_else(|| SettingsError::new(setting, "must not be empty"))
 }
@@ -322,6 +343,16 @@ mod tests {
             s.redirect_uri(),
             "http://localhost:8000/oauth2/google/callback"
         );
+        // Without an external UI, the OAuth round trip ends on the built-in console.
+        assert_eq!(s.origin.to_string(), "http://localhost:8000");
+        assert!(s.console);
+        let s = load(&[
+            ("ORIGIN_API", "https://gcal.example.com"),
+            ("CONSOLE", "off"),
+        ])
+        .unwrap();
+        assert_eq!(s.origin.to_string(), "https://gcal.example.com");
+        assert!(!s.console);
     }
 
     #[test]
@@ -383,6 +414,7 @@ mod tests {
             ("GCAL_PUSH_URL", "http://gcal.example.com"),
             ("GCAL_PUSH_URL", "gcal.example.com"),
             ("GCAL_PUSH_URL", "ftp://gcal.example.com"),
+            ("CONSOLE", "maybe"),
         ];
         for (var, value) in cases {
             let err = load(&[(var, value)])

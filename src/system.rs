@@ -74,6 +74,7 @@ impl SyncSystem {
                 started_at: chrono::Utc::now().timestamp_millis(),
                 telemetry,
                 channels,
+                own_syncs: Default::default(),
             }
         });
         Self {

@@ -12,12 +12,13 @@ use super::metric_writer::CommitSync;
 use super::schedule::{backoff_delay, jitter_unit, MAX_IN_SYNC_DELAY};
 use super::sync_job::{refresh, Stop};
 use super::SyncDeps;
-use crate::convert::{convert_event, Conversion, ConvertContext};
+use crate::convert::{convert_event, short_title, Conversion, ConvertContext};
 use crate::google::calendar::{fetch_page, PageRequest};
 use crate::google::error::{Disposition, GoogleError};
 use crate::google::model::EventsPage;
+use crate::store::skip_notices::MAX_SKIP_NOTICES;
 use crate::store::{
-    EventChange, GoogleCredentials, StoreError, SyncCommit, SyncCommitStats, SyncState,
+    EventChange, GoogleCredentials, SkipNotice, StoreError, SyncCommit, SyncCommitStats, SyncState,
 };
 use crate::token::{now_secs, TokenId};
 
@@ -155,6 +156,7 @@ async fn commit(
         full,
         changes: acc.changes.into_values().collect(),
         state: state.clone(),
+        notices: acc.notices,
     };
     match deps.writer.send(CommitSync(commit)).await {
         Ok(Ok(stats)) => Ok(CalendarSynced {
@@ -184,6 +186,8 @@ struct Accumulator {
     items: usize,
     pages: u32,
     skipped: u64,
+    /// The skipped events, to show the person (at most [`MAX_SKIP_NOTICES`]).
+    notices: Vec<SkipNotice>,
 }
 
 impl Accumulator {
@@ -196,6 +200,7 @@ impl Accumulator {
             items: 0,
             pages: 0,
             skipped: 0,
+            notices: Vec::new(),
         }
     }
 
@@ -222,6 +227,15 @@ impl Accumulator {
                     if !reason.is_beyond_horizon() {
                         self.skipped += 1;
                         log::debug!("event {}: skipped: {reason}", event.id);
+                    }
+                    if reason.is_malformed() && self.notices.len() < MAX_SKIP_NOTICES {
+                        self.notices.push(SkipNotice {
+                            event_id: event.id.clone(),
+                            title: short_title(&event),
+                            start: ctx.start_ms(&event),
+                            reason: reason.to_string(),
+                            seen_at: chrono::Utc::now().timestamp_millis(),
+                        });
                     }
                     Vec::new()
                 }

@@ -59,7 +59,7 @@ mod scenario_tests;
 
 use chrono_tz::Tz;
 
-use crate::google::model::EventsPage;
+use crate::google::model::{Event, EventsPage};
 use crate::metric::{Datapoint, MetricName};
 
 pub use description::CUSTOM_PREFIX;
@@ -87,6 +87,21 @@ impl ConvertContext {
             horizon_end_ms,
         }
     }
+
+    /// Unix ms of `event`'s start as the converter reads it (an all-day date at midnight in the
+    /// calendar's zone), `None` when it has no readable start: to tell a person which event
+    /// was skipped.
+    pub fn start_ms(&self, event: &Event) -> Option<i64> {
+        let start = event.start.as_ref();
+        time::resolve(start, || time::all_day_zone(self.calendar_time_zone, start))
+            .ok()
+            .map(|i| i.ms)
+    }
+}
+
+/// An event's title cut to a readable length, for reports of skipped events.
+pub fn short_title(event: &Event) -> String {
+    skip::shorten(event.summary.as_deref().unwrap_or_default())
 }
 
 /// One datapoint together with the metric it belongs to.

@@ -11,8 +11,6 @@ use super::openapi::{Detail, Routes};
 use super::SyncHandle;
 use super::{ApiError, AppState};
 use crate::actors::status::ActorStatus;
-use crate::actors::supervisor::{SyncNowError, SyncTokenNow};
-use crate::actors::token_sync::SyncRefused;
 use crate::token::TokenId;
 
 /// Registers the actor routes.
@@ -33,7 +31,7 @@ fn not_found() -> ApiError {
 /// The supervisor's summary.
 #[derive(Serialize, ToSchema)]
 struct SupervisorSummary {
-    /// Unix seconds when the sync system started.
+    /// Unix ms when the sync system started.
     started_at: i64,
     /// `GCAL_POLL_INTERVAL_SECS`.
     poll_interval_secs: u64,
@@ -130,19 +128,10 @@ async fn sync_actor(
 ) -> Result<HttpResponse, ApiError> {
     let sync = sync(&state)?;
     let id = TokenId::parse(&path).ok_or_else(not_found)?;
-    match sync
-        .supervisor
-        .send(SyncTokenNow(id))
-        .await
-        .map_err(ApiError::internal)?
-    {
-        Ok(()) => Ok(HttpResponse::Accepted().json(Detail {
-            detail: "sync started".into(),
-        })),
-        Err(SyncNowError::NotFound) => Err(not_found()),
-        Err(SyncNowError::Refused(r @ SyncRefused::NeedsReauth))
-        | Err(SyncNowError::Refused(r @ SyncRefused::Expired)) => {
-            Err(ApiError::Conflict(r.to_string()))
-        }
+    if !sync.sync_now(id).await? {
+        return Err(not_found());
     }
+    Ok(HttpResponse::Accepted().json(Detail {
+        detail: "sync started".into(),
+    }))
 }

@@ -42,6 +42,14 @@ pub enum ApiError {
     /// 422: well-formed but invalid (names, types, values).
     #[error("{0}")]
     Unprocessable(String),
+    /// 429: too soon after the same request; `retry_after` seconds until it is welcome.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// What to wait for, in words.
+        detail: String,
+        /// Whole seconds to wait (the `Retry-After` header).
+        retry_after: u64,
+    },
     /// 502: Google failed or refused a call this request needed.
     #[error("{0}")]
     BadGateway(String),
@@ -116,6 +124,7 @@ impl ResponseError for ApiError {
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -129,6 +138,9 @@ impl ResponseError for ApiError {
         let mut resp = HttpResponse::build(self.status_code());
         if matches!(self, Self::Unauthorized(_)) {
             resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Self::TooManyRequests { retry_after, .. } = self {
+            resp.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }
         resp.insert_header((header::CACHE_CONTROL, "no-store"));
         resp.json(json!({ "detail": self.to_string() }))

@@ -28,6 +28,8 @@ pub fn routes(r: &mut Routes) {
         .add(disconnect)
         .add(super::calendars::list)
         .add(super::calendars::select)
+        .add(super::connection::sync_now)
+        .add(super::connection::skipped)
         .add(super::notifications::receive);
 }
 
@@ -68,6 +70,10 @@ struct ConfigEntry {
     updated_at: i64,
     /// Unix seconds when the current Google access token expires.
     token_expiry: i64,
+    /// Unix seconds of the next planned sync, if one is planned.
+    next_sync_at: Option<i64>,
+    /// While Google is rate-limiting or failing (`retrying`): unix seconds of the next try.
+    retry_at: Option<i64>,
     /// The primary calendar's sync (or, when it is not selected, the first selected one's), as
     /// before a connection could sync several calendars.
     sync: SyncSummary,
@@ -159,6 +165,11 @@ async fn configs(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespo
             account_email: creds.account_email.clone(),
             updated_at: creds.updated_at,
             token_expiry: creds.access_expires_at,
+            next_sync_at: actor.as_ref().and_then(|a| a.next_sync).map(|ms| ms / 1000),
+            retry_at: actor
+                .as_ref()
+                .and_then(|a| a.backoff_until)
+                .map(|ms| ms / 1000),
             sync: SyncSummary {
                 calendar_id: if sync_state.calendar_id.is_empty() {
                     "primary".into()

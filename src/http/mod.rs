@@ -6,6 +6,8 @@
 pub mod actors;
 pub mod admin;
 mod calendars;
+mod connection;
+// TEMP mod console;
 pub mod data;
 mod error;
 pub mod extract;
@@ -57,6 +59,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     actors::routes(&mut routes);
     metrics::routes(&mut routes);
     google::routes(&mut routes);
+    if state.settings.console {
+        // TEMP console::routes(&mut routes);
+    }
     routes.finish();
 }
 

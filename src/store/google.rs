@@ -147,6 +147,10 @@ pub struct SyncState {
     /// Unix seconds of the last full sync.
     #[serde(default)]
     pub last_full_sync_at: Option<i64>,
+    /// The `#!` events of this calendar that gave no datapoint, oldest first
+    /// ([`super::skip_notices`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip_notices: Vec<super::SkipNotice>,
 }
 
 /// Reads a schema-3 `sync_state` record: one calendar's state.

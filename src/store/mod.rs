@@ -36,6 +36,7 @@ pub mod keys;
 mod migrate;
 mod oauth_states;
 pub mod push_channels;
+pub mod skip_notices;
 mod sync_commit;
 mod tokens;
 
@@ -48,6 +49,7 @@ pub use error::StoreError;
 pub use google::{GoogleCredentials, SyncState};
 pub use oauth_states::{PendingAuthorization, MAX_PENDING_PER_TOKEN};
 pub use push_channels::PushChannel;
+pub use skip_notices::SkipNotice;
 pub use sync_commit::{EventChange, SyncCommit, SyncCommitStats};
 pub use tokens::NewToken;
 

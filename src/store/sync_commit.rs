@@ -15,6 +15,7 @@ use super::blocks::{self, Ops};
 use super::calendars::{encode_selection, IndexEntry, Selection};
 use super::cipher::Cipher;
 use super::google::{decode_credentials, SyncState};
+use super::skip_notices::{self, SkipNotice};
 use super::{codec, keys, Store, StoreError};
 use crate::convert::MetricPoint;
 use crate::token::TokenId;
@@ -43,8 +44,11 @@ pub struct SyncCommit {
     /// The changed events (all events for a full sync), each once.
     pub changes: Vec<EventChange>,
     /// The calendar's state to save with the data, including the new sync token; its `slot`
-    /// and `calendar_id` name the calendar synced.
+    /// and `calendar_id` name the calendar synced. Its `skip_notices` are ignored: the stored
+    /// ones are merged with `notices`.
     pub state: SyncState,
+    /// The `#!` events of this sync that gave no datapoint.
+    pub notices: Vec<SkipNotice>,
 }
 
 /// What a commit did.
@@ -255,9 +259,14 @@ impl Store {
             stats.events = (previous.events + new_events).saturating_sub(old_events);
             stats.datapoints = (previous.datapoints + new_points).saturating_sub(old_points);
         }
+        let skip_notices =
+            skip_notices::merge(&previous.skip_notices, &commit.notices, commit.full, |id| {
+                last.contains_key(id)
+            });
         selection.update(SyncState {
             events: stats.events,
             datapoints: stats.datapoints,
+            skip_notices,
             ..commit.state.clone()
         });
         stats.removed =

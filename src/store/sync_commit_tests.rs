@@ -36,6 +36,7 @@ fn commit(
     sync_token: &str,
 ) -> SyncCommit {
     SyncCommit {
+        notices: Vec::new(),
         token_id: token.clone(),
         user: user.into(),
         connection_id: "c1".into(),
@@ -199,4 +200,68 @@ fn index_refs_round_trip() {
     assert_eq!(decode_refs(&refs).unwrap(), keys);
     assert!(decode_refs(&[0, 0, 0, 2, 0, 1, 7]).is_err());
     assert!(decode_refs(&[0, 0]).is_err());
+}
+
+fn skipped(id: &str, seen_at: i64) -> SkipNotice {
+    SkipNotice {
+        event_id: id.into(),
+        title: "#!<img src=x onerror=alert(1)>".into(),
+        start: Some(1_000),
+        reason: "event ends before it starts".into(),
+        seen_at,
+    }
+}
+
+#[test]
+fn skipped_events_are_kept_with_the_sync_that_found_them_until_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = TokenId::generate();
+    connect(&store, &t, "c1");
+    let d = "imp.events.duration";
+    let mut full = commit(
+        &t,
+        "ann",
+        true,
+        vec![change("ok", vec![point(d, "ok", 1, 1.0)])],
+        "s1",
+    );
+    full.notices = vec![skipped("bad1", 1), skipped("bad2", 1)];
+    store.commit_sync(&full).unwrap();
+    let ids = |store: &Store| -> Vec<String> {
+        primary(store, &t)
+            .skip_notices
+            .iter()
+            .map(|n| n.event_id.clone())
+            .collect()
+    };
+    assert_eq!(ids(&store), ["bad1", "bad2"]);
+    assert_eq!(
+        primary(&store, &t).skip_notices[0].title,
+        "#!<img src=x onerror=alert(1)>"
+    );
+    // bad1 was fixed (it now gives points), bad3 is newly broken; bad2 was not touched.
+    let mut inc = commit(
+        &t,
+        "ann",
+        false,
+        vec![
+            change("bad1", vec![point(d, "bad1", 2, 2.0)]),
+            change("bad3", vec![]),
+        ],
+        "s2",
+    );
+    inc.notices = vec![skipped("bad3", 2)];
+    store.commit_sync(&inc).unwrap();
+    assert_eq!(ids(&store), ["bad2", "bad3"]);
+    // A refused commit leaves them as they were; a full sync replaces them.
+    connect(&store, &t, "c2");
+    let mut stale = commit(&t, "ann", true, vec![], "s3");
+    stale.notices = vec![skipped("other", 3)];
+    assert!(store.commit_sync(&stale).is_err());
+    assert_eq!(ids(&store), ["bad2", "bad3"]);
+    let mut full = commit(&t, "ann", true, vec![], "s4");
+    full.connection_id = "c2".into();
+    store.commit_sync(&full).unwrap();
+    assert!(ids(&store).is_empty());
 }

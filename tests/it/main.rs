@@ -6,6 +6,7 @@ mod binary;
 mod calendar_routes;
 mod calendars;
 mod child;
+mod connection;
 mod crash;
 mod data_api;
 mod demo;

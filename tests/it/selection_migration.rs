@@ -139,6 +139,7 @@ fn want_selection(state: &schema3::State) -> Selection {
             last_success_at: state.last_success_at,
             skipped: state.skipped,
             last_full_sync_at: state.last_full_sync_at,
+            skip_notices: Vec::new(),
         }],
         next_slot: 1,
     }
