@@ -35,6 +35,7 @@ const ASSETS: &[Asset] = assets![
     "app.js",
     "api.js",
     "dom.js",
+    "session.js",
     "pages/signin.js",
     "pages/connection.js",
     "pages/metrics.js",
@@ -78,7 +79,7 @@ fn index() -> &'static str {
 
 /// Registers the console's page and assets.
 pub fn routes(r: &mut Routes) {
-    r.add(page).add(oauth_landing).add(asset);
+    r.add(console_page).add(oauth_landing).add(serve_asset);
 }
 
 fn content_type(path: &str) -> &'static str {
@@ -110,7 +111,7 @@ fn html_page() -> HttpResponse {
     responses((status = 200, description = "The console's page.", content_type = "text/html"))
 )]
 #[get("/", wrap = "Compress::default()")]
-async fn page() -> HttpResponse {
+async fn console_page() -> HttpResponse {
     html_page()
 }
 
@@ -138,7 +139,7 @@ async fn oauth_landing() -> HttpResponse {
     )
 )]
 #[get("/console/{version}/{file:.*}", wrap = "Compress::default()")]
-async fn asset(path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+async fn serve_asset(path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
     let (v, file) = path.into_inner();
     let found = ASSETS
         .iter()
@@ -176,7 +177,11 @@ mod tests {
                 if path.is_dir() {
                     dirs.push(path);
                 } else {
-                    let rel = path.strip_prefix(&root).unwrap().to_string_lossy().to_string();
+                    let rel = path
+                        .strip_prefix(&root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .to_string();
                     found.push(rel.replace('\\', "/"));
                 }
             }
@@ -195,7 +200,11 @@ mod tests {
         assert!(page.contains(&format!("/console/{}/app.js", version())));
         assert!(!page.contains("<style"), "inline style");
         assert!(!page.contains("style="), "inline style attribute");
-        assert!(!page.contains(" on"), "inline event handler?");
+        let handler = page.split(" on").skip(1).any(|rest| {
+            let name: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
+            !name.is_empty() && rest[name.len()..].starts_with('=')
+        });
+        assert!(!handler, "inline event handler");
         for script in page.split("<script").skip(1) {
             assert!(script.contains("src="), "inline script: {script}");
         }

@@ -7,7 +7,7 @@ pub mod actors;
 pub mod admin;
 mod calendars;
 mod connection;
-// TEMP mod console;
+pub mod console;
 pub mod data;
 mod error;
 pub mod extract;
@@ -60,7 +60,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     metrics::routes(&mut routes);
     google::routes(&mut routes);
     if state.settings.console {
-        // TEMP console::routes(&mut routes);
+        console::routes(&mut routes);
     }
     routes.finish();
 }

@@ -3,10 +3,12 @@
 
 mod admin;
 mod binary;
+mod browser;
 mod calendar_routes;
 mod calendars;
 mod child;
 mod connection;
+mod console;
 mod crash;
 mod data_api;
 mod demo;

@@ -78,18 +78,41 @@ impl TestApp {
     }
 
     pub async fn spawn_google_with(
-        mut config: SandboxConfig,
+        config: SandboxConfig,
         extra: &[(&str, &str)],
         hooks: Hooks,
     ) -> Self {
-        config.redirect_uris = vec![format!("{ORIGIN_API}/oauth2/google/callback")];
+        Self::spawn_at(config, ORIGIN_API, extra, hooks).await
+    }
+
+    /// A server a browser can use: its `ORIGIN_API` is its real address and `ORIGIN` is unset,
+    /// so the OAuth round trip ends on its own console.
+    pub async fn spawn_console(config: SandboxConfig) -> Self {
+        let port = TcpListener::bind(("127.0.0.1", 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+            .to_string();
+        let origin = format!("http://127.0.0.1:{port}");
+        let extra = [("ORIGIN", ""), (PUSH_PORT, port.as_str())];
+        Self::spawn_at(config, &origin, &extra, Hooks::default()).await
+    }
+
+    async fn spawn_at(
+        mut config: SandboxConfig,
+        origin_api: &str,
+        extra: &[(&str, &str)],
+        hooks: Hooks,
+    ) -> Self {
+        config.redirect_uris = vec![format!("{origin_api}/oauth2/google/callback")];
         let sandbox = Sandbox::start(config).unwrap();
         let creds = sandbox.client_secret_json().to_string();
         let base = sandbox.calendar_api_base();
         let mut vars: Vec<(&str, &str)> = vec![
             ("GOOGLE_OAUTH2_CREDS", &creds),
             ("GOOGLE_CALENDAR_API_BASE", &base),
-            ("ORIGIN_API", ORIGIN_API),
+            ("ORIGIN_API", origin_api),
             ("GCAL_MAX_RETRIES", "3"),
         ];
         vars.extend_from_slice(extra);
