@@ -206,6 +206,11 @@ fn instructions(r: &Report<'_>) -> String {
         format!("  admin token:    {admin}"),
         format!("  data dir:       {}", r.data_dir),
         String::new(),
+        "Open the console in a browser, signed in (the token rides in the URL's fragment, which the".into(),
+        "browser never sends to a server); Disconnect, then Connect, walks through the sandbox's consent:".into(),
+        format!("  as \"demo\":      {base}/#token={token}"),
+        format!("  as the operator: {base}/#admin={admin}"),
+        String::new(),
         format!(
             "The demo calendar was connected through the real OAuth flow and synced: {} events gave {} datapoints",
             r.status["events"], r.status["datapoints"]

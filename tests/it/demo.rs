@@ -47,6 +47,20 @@ fn the_sandbox_command_prints_working_curl_commands() {
         .find_map(|l| l.split("data dir: ").nth(1))
         .map(|d| d.trim().to_string());
 
+    // The console link opens the console, the token only in the fragment.
+    let console = log
+        .lines()
+        .find_map(|l| l.split("as \"demo\":").nth(1))
+        .map(|l| l.trim().to_string())
+        .unwrap_or_else(|| panic!("no console link:\n{log}"));
+    let (page, fragment) = console.split_once('#').unwrap();
+    assert!(fragment.starts_with("token="), "{console}");
+    let html = Command::new("curl").args(["-s", page]).output().unwrap().stdout;
+    assert!(
+        String::from_utf8_lossy(&html).contains("<script type=\"module\""),
+        "{console}"
+    );
+
     let metrics = run(curls[0]);
     assert_eq!(
         metrics,
