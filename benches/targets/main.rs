@@ -6,13 +6,14 @@
 //! cargo bench --bench targets            # full sizes (under a minute on 2 cores, after the build)
 //! cargo bench --bench targets -- --quick # smaller sizes (about 20 seconds)
 //! # push (figure 8) waits on timers: it adds about a minute, half a minute with --quick
-//! cargo bench --bench targets -- --only sync,data   # some parts: convert, data, sync, poll, push
+//! cargo bench --bench targets -- --only sync,data   # some parts: convert, data, sync, poll, push, console
 //! ```
 //!
 //! `cargo test` does not build it; `cargo clippy --all-targets` does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod calendar;
+mod console;
 mod convert;
 mod data_api;
 mod memory;
@@ -123,7 +124,8 @@ impl Sizes {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
-    // `--only data,sync` runs some parts (convert, data, sync, poll, push; poll includes memory).
+    // `--only data,sync` runs some parts (convert, data, sync, poll, push, console; poll includes
+    // memory).
     let only: Option<Vec<String>> = args
         .iter()
         .position(|a| a == "--only")
@@ -141,6 +143,10 @@ fn main() {
         if wanted("data") {
             eprintln!("6, 7. store writes and data API");
             rows.extend(data_api::run(&sizes.data).await);
+        }
+        if wanted("console") {
+            eprintln!("9. the console");
+            rows.extend(console::run(if quick { 2 } else { 5 }).await);
         }
         let sandbox = rig::start_sandbox();
         if wanted("sync") {

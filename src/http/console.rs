@@ -157,6 +157,14 @@ async fn serve_asset(path: web::Path<(String, String)>) -> Result<HttpResponse, 
     Ok(answer.body(found.bytes))
 }
 
+/// The path of every file a browser loads for the console: the page, then each asset.
+pub fn paths() -> Vec<String> {
+    let assets = ASSETS
+        .iter()
+        .map(|a| format!("/console/{}/{}", version(), a.path));
+    std::iter::once("/".to_string()).chain(assets).collect()
+}
+
 /// Bytes of the whole console, uncompressed: the page and every asset.
 pub fn size() -> usize {
     INDEX.len() + ASSETS.iter().map(|a| a.bytes.len()).sum::<usize>()

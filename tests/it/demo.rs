@@ -55,7 +55,11 @@ fn the_sandbox_command_prints_working_curl_commands() {
         .unwrap_or_else(|| panic!("no console link:\n{log}"));
     let (page, fragment) = console.split_once('#').unwrap();
     assert!(fragment.starts_with("token="), "{console}");
-    let html = Command::new("curl").args(["-s", page]).output().unwrap().stdout;
+    let html = Command::new("curl")
+        .args(["-s", page])
+        .output()
+        .unwrap()
+        .stdout;
     assert!(
         String::from_utf8_lossy(&html).contains("<script type=\"module\""),
         "{console}"
