@@ -516,3 +516,66 @@ async fn pure_helpers_compute_ranges_buckets_downsampling_and_csv() {
     );
     b.close().await;
 }
+
+#[actix_web::test]
+async fn the_console_is_served_with_a_strict_policy_and_cached_assets() {
+    let app = TestApp::spawn_console(SandboxConfig::default()).await;
+    for page in [
+        "/",
+        "/tokens?google_oauth2=authorized&token_id=x&token_name=y",
+    ] {
+        let r = app.call(Method::GET, page, &[], None).await;
+        assert_eq!(r.status, StatusCode::OK, "{page}");
+        assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+        let csp = r.header("content-security-policy").unwrap();
+        for part in [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(part), "{csp}");
+        }
+        assert!(!csp.contains("unsafe"), "{csp}");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+        assert_eq!(r.header("cache-control"), Some("no-cache"));
+    }
+    let paths = impulses_gcal::http::console::paths();
+    let app_js = paths.iter().find(|p| p.ends_with("/app.js")).unwrap();
+    let r = app
+        .call(Method::GET, app_js, &[("Accept-Encoding", "gzip")], None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(
+        r.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    // Another version's file, or a file that is not the console's, is not found.
+    let stale = app_js.replace(impulses_gcal::http::console::version(), "0000000000");
+    let r = app.call(Method::GET, &stale, &[], None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let other = app_js.replace("app.js", "../../Cargo.toml");
+    assert_eq!(
+        app.call(Method::GET, &other, &[], None).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[actix_web::test]
+async fn console_off_leaves_only_the_api() {
+    let app = TestApp::spawn_google(&[("CONSOLE", "off")], Default::default()).await;
+    let r = app.call(Method::GET, "/", &[], None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let doc = app.call(Method::GET, "/openapi.json", &[], None).await;
+    assert!(doc.body["paths"].get("/").is_none());
+    assert_eq!(
+        app.call(Method::GET, "/healthz", &[], None).await.status,
+        StatusCode::OK
+    );
+}
