@@ -12,10 +12,10 @@ use super::metric_writer::CommitSync;
 use super::schedule::{backoff_delay, jitter_unit, MAX_IN_SYNC_DELAY};
 use super::sync_job::{refresh, Stop};
 use super::SyncDeps;
-use crate::convert::{convert_event, short_title, Conversion, ConvertContext};
+use crate::convert::{convert_event, ignored_values, short_title, Conversion, ConvertContext};
 use crate::google::calendar::{fetch_page, PageRequest};
 use crate::google::error::{Disposition, GoogleError};
-use crate::google::model::EventsPage;
+use crate::google::model::{Event, EventsPage};
 use crate::store::skip_notices::MAX_SKIP_NOTICES;
 use crate::store::{
     EventChange, GoogleCredentials, SkipNotice, StoreError, SyncCommit, SyncCommitStats, SyncState,
@@ -221,7 +221,15 @@ impl Accumulator {
         }
         for event in page.items {
             let points = match convert_event(&event, &ctx) {
-                Conversion::Points(p) => p,
+                Conversion::Points(p) => {
+                    let customs = p.len().saturating_sub(1);
+                    if self.notices.len() < MAX_SKIP_NOTICES {
+                        if let Some(reason) = ignored_values(&event, customs) {
+                            self.notices.push(notice(&event, &ctx, reason));
+                        }
+                    }
+                    p
+                }
                 Conversion::NotAMeasurement => Vec::new(),
                 Conversion::Skipped(reason) => {
                     if !reason.is_beyond_horizon() {
@@ -229,13 +237,7 @@ impl Accumulator {
                         log::debug!("event {}: skipped: {reason}", event.id);
                     }
                     if reason.is_malformed() && self.notices.len() < MAX_SKIP_NOTICES {
-                        self.notices.push(SkipNotice {
-                            event_id: event.id.clone(),
-                            title: short_title(&event),
-                            start: ctx.start_ms(&event),
-                            reason: reason.to_string(),
-                            seen_at: chrono::Utc::now().timestamp_millis(),
-                        });
+                        self.notices.push(notice(&event, &ctx, reason.to_string()));
                     }
                     Vec::new()
                 }
@@ -254,6 +256,17 @@ impl Accumulator {
                 },
             );
         }
+    }
+}
+
+/// What the person sees of an event that gave no datapoint, or only some.
+fn notice(event: &Event, ctx: &ConvertContext, reason: String) -> SkipNotice {
+    SkipNotice {
+        event_id: event.id.clone(),
+        title: short_title(event),
+        start: ctx.start_ms(event),
+        reason,
+        seen_at: chrono::Utc::now().timestamp_millis(),
     }
 }
 

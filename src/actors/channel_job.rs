@@ -75,6 +75,10 @@ pub async fn open(
                     log::error!("token {token}: could not store a push channel: {e}");
                     continue;
                 }
+                // Trusted from now, not from the end of the job: a change made while the
+                // calendars are listed is notified, and a notification the registry did not
+                // know yet would be dropped, leaving the change to the backstop poll.
+                deps.channels.add(token, &channel);
                 deps.telemetry.channel("opened");
                 log::info!(
                     "token {token}: push channel {} open on calendar {calendar_id} until {}",

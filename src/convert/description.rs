@@ -65,6 +65,25 @@ fn is_key_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'.' || c == b'_'
 }
 
+/// The lines of a description's text that read as `name=value` but whose value is not a number
+/// (`distance=10 km`), each with that value: ignored by the conversion, and almost always a
+/// typo the person wants to hear about. Runs apart from [`parse_fields`], only for events whose
+/// custom values look fewer than their `=` signs, so the common path pays nothing.
+pub fn not_numbers(text: &str) -> Vec<(&str, &str)> {
+    lines(text)
+        .filter(|line| classify_line(line) == Line::Ignored)
+        .filter_map(|line| {
+            let line = line.trim();
+            let (key, value) = line.split_once('=')?;
+            let (key, value) = (key.trim_end(), value.trim());
+            let named = !key.is_empty()
+                && key.bytes().all(is_key_char)
+                && key.bytes().any(|c| c.is_ascii_alphabetic() || c == b'_');
+            (named && !value.is_empty()).then_some((line, value))
+        })
+        .collect()
+}
+
 /// Prefix of the metrics named by `name=number` description lines.
 pub const CUSTOM_PREFIX: &str = "imp.events.custom.";
 
@@ -162,6 +181,17 @@ fn upsert_custom(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_that_are_not_numbers_are_found_and_nothing_else() {
+        let text =
+            "distance=10 km\nlaps=12\nwhere:park\n3=2\nnote = see you\nempty=\n18:00 run\nx=1e400";
+        assert_eq!(
+            not_numbers(text),
+            [("distance=10 km", "10 km"), ("note = see you", "see you")]
+        );
+        assert!(not_numbers("km=5\npace=4.5").is_empty());
+    }
 
     #[test]
     fn lines_are_classified() {

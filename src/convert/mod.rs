@@ -99,6 +99,34 @@ impl ConvertContext {
     }
 }
 
+/// Why some `name=value` lines of a converted event gave no datapoint (`distance=10 km`: not a
+/// number), in words, or `None`. `customs` is how many custom values the conversion produced:
+/// unless the description holds more `=` signs than that, it costs one byte scan.
+pub fn ignored_values(event: &Event, customs: usize) -> Option<String> {
+    let raw = event.description.as_deref()?;
+    if raw.bytes().filter(|&b| b == b'=').count() <= customs {
+        return None;
+    }
+    let text = html::description_text(raw);
+    let found = description::not_numbers(&text);
+    let shown: Vec<String> = found
+        .iter()
+        .take(3)
+        .map(|(line, value)| {
+            format!(
+                "{:?} ({:?} is not a number)",
+                skip::shorten(line),
+                skip::shorten(value)
+            )
+        })
+        .collect();
+    match found.len() {
+        0 => None,
+        1 => Some(format!("a line was ignored: {}", shown.join(", "))),
+        n => Some(format!("{n} lines were ignored: {}", shown.join(", "))),
+    }
+}
+
 /// An event's title cut to a readable length, for reports of skipped events.
 pub fn short_title(event: &Event) -> String {
     skip::shorten(event.summary.as_deref().unwrap_or_default())

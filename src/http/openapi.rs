@@ -149,10 +149,38 @@ struct Served(String);
 pub struct Allowed(HashMap<String, String>);
 
 impl Allowed {
-    /// The methods of the path template `pattern`, if it is mounted.
+    /// The methods of the route `pattern` (as actix names it: `/console/{version}/{file:.*}`),
+    /// if it is mounted.
     pub fn of(&self, pattern: &str) -> Option<&str> {
-        self.0.get(pattern).map(String::as_str)
+        self.0.get(&template(pattern)).map(String::as_str)
     }
+}
+
+/// The document's path for an actix pattern: `{name:regex}` segments become `{name}`.
+fn template(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    // Braces open inside a `{name...}` segment, and whether its regex part has begun.
+    let (mut depth, mut regex) = (0usize, false);
+    for c in pattern.chars() {
+        match (c, depth) {
+            ('{', 0) => {
+                depth = 1;
+                out.push(c);
+            }
+            ('{', _) => depth += 1,
+            ('}', 1) => {
+                (depth, regex) = (0, false);
+                out.push(c);
+            }
+            ('}', 0) => out.push(c),
+            ('}', _) => depth -= 1,
+            (':', 1) => regex = true,
+            (_, 0) => out.push(c),
+            _ if !regex => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 fn methods(item: &PathItem) -> String {
@@ -186,6 +214,17 @@ async fn document(served: web::Data<Served>) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+
+    #[test]
+    fn actix_patterns_become_document_paths() {
+        assert_eq!(super::template("/data/{metric}"), "/data/{metric}");
+        assert_eq!(
+            super::template("/console/{version}/{file:.*}"),
+            "/console/{version}/{file}"
+        );
+        assert_eq!(super::template("/a/{id:[0-9]{2}}/b"), "/a/{id}/b");
+        assert_eq!(super::template("/healthz"), "/healthz");
+    }
 
     /// The document lists what is mounted because [`super::Routes::add`] is the only way the
     /// front door mounts a route: any other (`cfg.route`, `web::resource`, a scope) would serve

@@ -109,6 +109,17 @@ async fn skipped_events_say_why_and_leave_the_list_once_fixed() {
         measurement("#!Gym", "", at(Warsaw, 2026, 3, 5, 7, 0), 30),
     )
     .unwrap();
+    // Gives its duration and laps, but not the distance a person meant.
+    sb.insert_event(
+        &ann,
+        measurement(
+            "#!Cycling",
+            "distance=10 km\nlaps=3",
+            at(Warsaw, 2026, 3, 6, 7, 0),
+            30,
+        ),
+    )
+    .unwrap();
     app.connect(&t, &ann).await;
     app.wait_first_sync(&id).await;
 
@@ -133,6 +144,10 @@ async fn skipped_events_say_why_and_leave_the_list_once_fixed() {
             (
                 hostile.to_string(),
                 "custom metric \"x\" has a value that is not a finite number".to_string()
+            ),
+            (
+                "#!Cycling".to_string(),
+                "a line was ignored: \"distance=10 km\" (\"10 km\" is not a number)".to_string()
             ),
             (
                 "#!Running".to_string(),
@@ -165,9 +180,10 @@ async fn skipped_events_say_why_and_leave_the_list_once_fixed() {
         .iter()
         .map(|e| e["title"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(titles.len(), 2, "{titles:?}");
+    assert_eq!(titles.len(), 3, "{titles:?}");
     assert!(!titles.contains(&"#!Running".to_string()));
-    assert_eq!(app.points(&t, "imp.events.duration").await.len(), 2);
+    assert_eq!(app.points(&t, "imp.events.duration").await.len(), 3);
+    assert_eq!(app.points(&t, "imp.events.custom.laps").await.len(), 1);
 
     // Another user's token sees nothing of it.
     let (_, bob) = app.token("bob", "phone", "SUPER").await;

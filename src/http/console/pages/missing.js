@@ -8,7 +8,7 @@ import { h, setText, say } from '../dom.js';
 import { request, isAbort } from '../api.js';
 import { formatDateTime } from '../lib/format.js';
 
-const EMPTY = 'Nothing skipped: every #! event of the last syncs gave datapoints.';
+const EMPTY = 'Nothing skipped: every #! event of the last syncs gave all its datapoints.';
 
 /** Reasons (as the converter words them) and what the person can do about them. */
 const ADVICE = [
@@ -21,6 +21,7 @@ const ADVICE = [
   [/not a valid metric name/, 'Use a shorter name before the = in the description.'],
   [/not a valid dimension key/, 'Use a shorter key before the : in the description.'],
   [/not a finite number/, 'Write a smaller number after the = in the description.'],
+  [/is not a number\)/, 'Write only a number after the =, e.g. "distance=10000" (the unit belongs in the name: "distance_m=10000").'],
   [/recurring series master/, 'Nothing to do: the occurrences of the series are converted one by one.'],
   [/beyond horizon/, 'Nothing to do: the event lies far in the future and is converted as it comes closer.'],
   [/no id|no (start|end) time|unparseable/, 'Google sent the event incomplete; editing and saving it again usually fixes it.'],
@@ -81,7 +82,7 @@ export function mount(view, ctx) {
     h('h1', { tabindex: -1 }, 'Why missing?'),
     h('p', {},
       'Events whose title starts with #! become datapoints. The events below were marked #! ',
-      'but gave no datapoint in the last syncs, each with the reason. Change the event in Google ',
+      'but gave no datapoint in the last syncs (or lost a line of their description), each with the reason. Change the event in Google ',
       'Calendar; the next sync picks the change up.'),
     message, note,
     h('div', { class: 'table-wrap' }, table),
