@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::Admin;
-use super::openapi::{Detail, Routes};
+use super::openapi::{AdminRefused, Detail, GoogleOff, Routes};
 use super::SyncHandle;
 use super::{ApiError, AppState};
 use crate::actors::status::ActorStatus;
@@ -57,9 +57,8 @@ struct ActorList {
     security(("admin" = [])),
     responses(
         (status = 200, description = "The supervisor and its actors.", body = ActorList),
-        (status = 401, description = "No or a wrong admin token.", body = Detail),
-        (status = 403, description = "The admin API is disabled (no ADMIN_TOKEN).", body = Detail),
-        (status = 503, description = "The Google integration is not configured.", body = Detail),
+        AdminRefused,
+        GoogleOff,
     )
 )]
 #[get("/admin/actors")]
@@ -86,10 +85,9 @@ async fn list_actors(_: Admin, state: web::Data<AppState>) -> Result<HttpRespons
     params(("token_id" = String, Path, description = "The data token's id.")),
     responses(
         (status = 200, description = "The actor's state.", body = ActorStatus),
-        (status = 401, description = "No or a wrong admin token.", body = Detail),
-        (status = 403, description = "The admin API is disabled (no ADMIN_TOKEN).", body = Detail),
+        AdminRefused,
         (status = 404, description = "No actor for this token: it has no Google connection.", body = Detail),
-        (status = 503, description = "The Google integration is not configured.", body = Detail),
+        GoogleOff,
     )
 )]
 #[get("/admin/actors/{token_id}")]
@@ -113,11 +111,10 @@ async fn get_actor(
     responses(
         (status = 202, description = "The sync started.", body = Detail,
             example = json!({"detail": "sync started"})),
-        (status = 401, description = "No or a wrong admin token.", body = Detail),
-        (status = 403, description = "The admin API is disabled (no ADMIN_TOKEN).", body = Detail),
+        AdminRefused,
         (status = 404, description = "No actor for this token: it has no Google connection.", body = Detail),
         (status = 409, description = "The connection needs the person to reconnect, or the token expired.", body = Detail),
-        (status = 503, description = "The Google integration is not configured.", body = Detail),
+        GoogleOff,
     )
 )]
 #[post("/admin/actors/{token_id}/sync")]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::Admin;
-use super::openapi::{Detail, Routes};
+use super::openapi::{AdminRefused, BodyRefused, Detail, Routes};
 use super::{ApiError, AppState};
 use crate::store::NewToken;
 use crate::token::{now_secs, Capability, DataToken, TokenId};
@@ -96,12 +96,9 @@ fn expiry(requested: Option<i64>, now: i64) -> Result<i64, ApiError> {
             ("Calendars" = (operation_id = "list_calendars", parameters(("header.X-Data-Token" = "$response.body#/token_plaintext")))),
             ("SelectCalendars" = (operation_id = "select_calendars", parameters(("header.X-Data-Token" = "$response.body#/token_plaintext")))),
         )),
-        (status = 400, description = "The body is not JSON.", body = Detail),
-        (status = 401, description = "No or a wrong admin token.", body = Detail),
-        (status = 403, description = "The admin API is disabled (no ADMIN_TOKEN).", body = Detail),
-        (status = 408, description = "The body took too long to arrive.", body = Detail),
+        BodyRefused,
+        AdminRefused,
         (status = 409, description = "The user already has a token of this name.", body = Detail),
-        (status = 413, description = "The body is larger than MAX_BODY_BYTES.", body = Detail),
         (status = 415, description = "The body is not `application/json`.", body = Detail),
         (status = 422, description = "A field is missing or invalid: the message names it.", body = Detail),
     )
@@ -153,8 +150,7 @@ struct ListQuery {
     params(ListQuery),
     responses(
         (status = 200, description = "The tokens.", body = Vec<DataToken>),
-        (status = 401, description = "No or a wrong admin token.", body = Detail),
-        (status = 403, description = "The admin API is disabled (no ADMIN_TOKEN).", body = Detail),
+        AdminRefused,
     )
 )]
 #[get("/admin/tokens")]
@@ -176,8 +172,7 @@ async fn list_tokens(
     params(("id" = String, Path, description = "The token's id (32 hex digits).")),
     responses(
         (status = 204, description = "Deleted, on disk."),
-        (status = 401, description = "No or a wrong admin token.", body = Detail),
-        (status = 403, description = "The admin API is disabled (no ADMIN_TOKEN).", body = Detail),
+        AdminRefused,
         (status = 404, description = "No token with this id.", body = Detail),
     )
 )]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::google::{google, Caller};
-use super::openapi::{DataTokenHeader, Detail};
+use super::openapi::{BodyRefused, DataTokenHeader, DataTokenRefused, Detail, GoogleOff};
 use super::{ApiError, AppState};
 use crate::actors::calendar_selection::{CalendarListing, ListCalendars, SelectCalendars};
 use crate::actors::status::CalendarStatus;
@@ -159,11 +159,10 @@ async fn actor_of(state: &AppState, caller: Caller) -> Result<Addr<TokenSyncActo
     security(("data_token" = [])),
     responses(
         (status = 200, description = "The calendars.", body = CalendarsAnswer),
-        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
-        (status = 403, description = "The token may not read (capability INGEST).", body = Detail),
+        DataTokenRefused,
         (status = 409, description = "The token has no Google connection, or it needs the person to reconnect.", body = Detail),
         (status = 502, description = "Google failed or refused the calendar list: the message says why.", body = Detail),
-        (status = 503, description = "The Google integration is not configured.", body = Detail),
+        GoogleOff,
     )
 )]
 #[get("/oauth2/google/calendars")]
@@ -198,16 +197,13 @@ pub(super) struct SelectBody {
     request_body = SelectBody,
     responses(
         (status = 200, description = "The new selection, on disk.", body = CalendarsAnswer),
-        (status = 400, description = "The body is not JSON.", body = Detail),
-        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
-        (status = 403, description = "The token may not read (capability INGEST).", body = Detail),
-        (status = 408, description = "The body took too long to arrive.", body = Detail),
+        BodyRefused,
+        DataTokenRefused,
         (status = 409, description = "The token has no Google connection, or it needs the person to reconnect.", body = Detail),
-        (status = 413, description = "The body is larger than MAX_BODY_BYTES.", body = Detail),
         (status = 415, description = "The body is not `application/json`.", body = Detail),
         (status = 422, description = "Not a valid selection: an unknown or duplicate id, none, more than 50, or a free/busy-only calendar.", body = Detail),
         (status = 502, description = "Google failed or refused the calendar list: the message says why.", body = Detail),
-        (status = 503, description = "The Google integration is not configured.", body = Detail),
+        GoogleOff,
     )
 )]
 #[put("/oauth2/google/calendars")]

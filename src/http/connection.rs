@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::google::{google, Caller};
-use super::openapi::{DataTokenHeader, Detail};
+use super::openapi::{DataTokenHeader, DataTokenRefused, Detail, GoogleOff};
 use super::{ApiError, AppState};
 use crate::store::SkipNotice;
 use crate::token::TokenId;
@@ -65,12 +65,11 @@ impl SyncLimiter {
     responses(
         (status = 202, description = "The sync started.", body = Detail,
             example = json!({"detail": "sync started"})),
-        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
-        (status = 403, description = "The token may not read (capability INGEST).", body = Detail),
+        DataTokenRefused,
         (status = 409, description = "The token has no Google connection, or it needs the person to reconnect.", body = Detail),
         (status = 429, description = "A sync was started less than 10 seconds ago.", body = Detail,
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
-        (status = 503, description = "The Google integration is not configured.", body = Detail),
+        GoogleOff,
     )
 )]
 #[post("/oauth2/google/sync")]
@@ -135,9 +134,8 @@ struct SkippedEvents {
     security(("data_token" = [])),
     responses(
         (status = 200, description = "The skipped events (none when not connected).", body = SkippedEvents),
-        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
-        (status = 403, description = "The token may not read (capability INGEST).", body = Detail),
-        (status = 503, description = "The Google integration is not configured.", body = Detail),
+        DataTokenRefused,
+        GoogleOff,
     )
 )]
 #[get("/oauth2/google/skipped")]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{read_body, DataCaller};
-use super::openapi::{DataTokenHeader, Detail, Routes};
+use super::openapi::{BodyRefused, DataTokenHeader, DataTokenRefused, Detail, Routes};
 use super::{error::json_error, ApiError, AppState};
 use crate::metric::{Datapoint, MetricName};
 use crate::store::TimeRange;
@@ -41,8 +41,7 @@ fn writable(raw: &str) -> Result<MetricName, ApiError> {
     responses(
         (status = 200, description = "The metric names.", body = Vec<String>,
             example = json!(["imp.events.duration", "weight"])),
-        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
-        (status = 403, description = "The token may not read (capability INGEST).", body = Detail),
+        DataTokenRefused,
     )
 )]
 #[get("/data")]
@@ -88,8 +87,7 @@ struct MetricPath(
     responses(
         (status = 200, description = "The datapoints.", body = Vec<Datapoint>),
         (status = 400, description = "`from` or `to` is not an integer.", body = Detail),
-        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
-        (status = 403, description = "The token may not read (capability INGEST).", body = Detail),
+        DataTokenRefused,
         (status = 422, description = "Not a valid metric name.", body = Detail),
     )
 )]
@@ -139,11 +137,9 @@ struct Deleted {
     request_body(content = Vec<Datapoint>, content_type = "application/json"),
     responses(
         (status = 200, description = "Stored, on disk.", body = Written, example = json!({"written": 1})),
-        (status = 400, description = "The body is not JSON.", body = Detail),
+        BodyRefused,
         (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
         (status = 403, description = "The token may not write (capability API), or the metric is reserved (`imp.`).", body = Detail),
-        (status = 408, description = "The body took too long to arrive.", body = Detail),
-        (status = 413, description = "The body is larger than MAX_BODY_BYTES.", body = Detail),
         (status = 422, description = "An invalid metric name, or a datapoint that is not valid: the message names it.", body = Detail),
     )
 )]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::DataCaller;
-use super::openapi::{DataTokenHeader, Detail, Routes};
+use super::openapi::{DataTokenHeader, DataTokenRefused, Detail, GoogleOff, Routes};
 use super::SyncHandle;
 use super::{ApiError, AppState};
 use crate::actors::metric_writer::ForgetCalendar;
@@ -123,9 +123,8 @@ fn status_word(actor_state: Option<&str>, creds: &GoogleCredentials) -> &'static
     security(("data_token" = [])),
     responses(
         (status = 200, description = "The connections.", body = Vec<ConfigEntry>),
-        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
-        (status = 403, description = "The token may not read (capability INGEST).", body = Detail),
-        (status = 503, description = "The Google integration is not configured.", body = Detail),
+        DataTokenRefused,
+        GoogleOff,
     )
 )]
 #[get("/oauth2/google/configs")]
@@ -216,10 +215,9 @@ struct DisconnectQuery {
     responses(
         (status = 204, description = "Disconnected, on disk."),
         (status = 400, description = "`purge` is not `true` or `false`.", body = Detail),
-        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
-        (status = 403, description = "The token may not read (capability INGEST).", body = Detail),
+        DataTokenRefused,
         (status = 404, description = "No Google connection of the caller's user for this token.", body = Detail),
-        (status = 503, description = "The Google integration is not configured.", body = Detail),
+        GoogleOff,
     )
 )]
 #[delete("/oauth2/google/configs/{token_id}")]

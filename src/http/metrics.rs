@@ -4,7 +4,7 @@
 use actix_web::{get, web, HttpRequest, HttpResponse};
 
 use super::extract::Admin;
-use super::openapi::{Detail, Routes};
+use super::openapi::{Detail, GoogleOff, Routes};
 use super::{ApiError, AppState};
 
 /// Registers `GET /metrics`.
@@ -22,7 +22,7 @@ pub fn routes(r: &mut Routes) {
             content_type = "text/plain; version=0.0.4", body = String),
         (status = 401, description = "Not on loopback and no or a wrong admin token.", body = Detail),
         (status = 403, description = "Not on loopback and the admin API is disabled (no ADMIN_TOKEN).", body = Detail),
-        (status = 503, description = "The Google integration is not configured.", body = Detail),
+        GoogleOff,
     )
 )]
 #[get("/metrics")]

@@ -7,7 +7,7 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 
 use super::google::google;
-use super::openapi::Detail;
+use super::openapi::{Detail, GoogleOff};
 use super::{ApiError, AppState};
 use crate::actors::push::Verdict;
 use crate::actors::supervisor::Notified;
@@ -33,7 +33,7 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> &'a str {
     responses(
         (status = 200, description = "Received (whatever it said).", body = Detail,
             example = json!({"detail": "received"})),
-        (status = 503, description = "The Google integration is not configured.", body = Detail),
+        GoogleOff,
     )
 )]
 #[post("/oauth2/google/notifications")]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::google::{google, Caller};
-use super::openapi::{DataTokenHeader, Detail};
+use super::openapi::{DataTokenHeader, DataTokenRefused, Detail, GoogleOff};
 use super::SyncHandle;
 use super::{ApiError, AppState};
 use crate::actors::metric_writer::ForgetCalendar;
@@ -37,9 +37,8 @@ struct AuthorizationStart {
     security(("data_token" = [])),
     responses(
         (status = 200, description = "Send the person's browser to `url`.", body = AuthorizationStart),
-        (status = 401, description = "No, an unknown or an expired data token.", body = Detail),
-        (status = 403, description = "The token may not read (capability INGEST).", body = Detail),
-        (status = 503, description = "The Google integration is not configured.", body = Detail),
+        DataTokenRefused,
+        GoogleOff,
     )
 )]
 #[get("/oauth2/google/auth")]
@@ -110,7 +109,7 @@ fn redirect(state: &AppState, params: &[(&str, &str)]) -> HttpResponse {
         (status = 302, description = "Back to the UI, with the outcome in the query string.",
             headers(("Location" = String, description = "`<ORIGIN>/tokens?google_oauth2=…`"))),
         (status = 400, description = "An unknown, expired or already used state.", body = Detail),
-        (status = 503, description = "The Google integration is not configured.", body = Detail),
+        GoogleOff,
     )
 )]
 #[get("/oauth2/google/callback")]

@@ -30,6 +30,51 @@ pub struct Detail {
     pub detail: String,
 }
 
+/// The answers of a route that takes a data token, before it does anything (the `DataCaller`
+/// extractor and `require_read`). Listed with `responses(...)` so their wording lives here once.
+#[derive(utoipa::IntoResponses)]
+pub enum DataTokenRefused {
+    /// No, an unknown or an expired data token.
+    #[response(status = 401)]
+    Unauthorized(Detail),
+    /// The token may not read (capability INGEST).
+    #[response(status = 403)]
+    Forbidden(Detail),
+}
+
+/// The answers of an admin route before it does anything (the `Admin` extractor).
+#[derive(utoipa::IntoResponses)]
+pub enum AdminRefused {
+    /// No or a wrong admin token.
+    #[response(status = 401)]
+    Unauthorized(Detail),
+    /// The admin API is disabled (no ADMIN_TOKEN).
+    #[response(status = 403)]
+    Forbidden(Detail),
+}
+
+/// The answer of a route that needs Google when the server has none.
+#[derive(utoipa::IntoResponses)]
+pub enum GoogleOff {
+    /// The Google integration is not configured.
+    #[response(status = 503)]
+    Unavailable(Detail),
+}
+
+/// The answers to a JSON body that cannot be read, whatever the route.
+#[derive(utoipa::IntoResponses)]
+pub enum BodyRefused {
+    /// The body is not JSON.
+    #[response(status = 400)]
+    Malformed(Detail),
+    /// The body took too long to arrive.
+    #[response(status = 408)]
+    Slow(Detail),
+    /// The body is larger than MAX_BODY_BYTES.
+    #[response(status = 413)]
+    TooLarge(Detail),
+}
+
 /// The data token header, declared as a parameter too (besides the `data_token` security
 /// scheme) so that links can carry a token created by `POST /admin/tokens` into the operations
 /// that use it.
