@@ -235,6 +235,32 @@ async fn the_metrics_page_draws_what_the_api_returns_and_keeps_calendar_text_as_
     )
     .await;
 
+    // Own data written through the data API shows the same way.
+    let now = Utc::now().timestamp_millis();
+    let weights = format!(
+        r#"[{{"timestamp":{},"value":70.5}},{{"timestamp":{},"value":70.1}},{{"timestamp":{},"value":69.8}}]"#,
+        now - 3 * 86_400_000,
+        now - 2 * 86_400_000,
+        now - 86_400_000
+    );
+    let r = app
+        .data(Method::POST, "/data/weight", &t, Some(&weights))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    b.goto(&app.url("/#/metrics?metric=weight")).await;
+    b.until(
+        "the weight chart",
+        "document.querySelector('#chart[data-point-count=\"3\"] svg')",
+    )
+    .await;
+    let rows = b
+        .js(
+            "return document.querySelectorAll('#points-table tbody tr').length",
+            vec![],
+        )
+        .await;
+    assert_eq!(rows, json!(3));
+
     // Why is my run missing: the hostile broken event, as text.
     b.goto(&app.url("/#/missing")).await;
     let title = b.text_with("#skipped tbody .title", "<img").await;
