@@ -5,13 +5,13 @@
 //! the document. So the document lists exactly what is mounted, and a route cannot be served
 //! without being described.
 
+use std::collections::HashMap;
+
 use actix_web::dev::HttpServiceFactory;
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
-use std::collections::HashMap;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-
 use utoipa::openapi::path::PathItem;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, RefOr, Schema};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_actix_web::OpenApiFactory;
@@ -26,7 +26,7 @@ pub const ADMIN: &str = "admin";
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"detail": "missing X-Data-Token header"}))]
 pub struct Detail {
-    /// What went wrong, in words.
+    /// What went wrong (or what was done), in words.
     pub detail: String,
 }
 
