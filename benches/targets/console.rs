@@ -4,8 +4,7 @@
 //! they are not installed).
 
 use impulses_gcal::metric::{Datapoint, MetricName};
-use impulses_gcal::store::{NewToken, Store};
-use impulses_gcal::token::{now_secs, Capability};
+use impulses_gcal::store::Store;
 
 use crate::rig::{self, Server};
 use crate::table::{Goal, Row};
@@ -53,19 +52,7 @@ fn fill(store: &Store) -> String {
             .upsert_datapoints("console", &metric, batch)
             .expect("points");
     }
-    let now = now_secs();
-    let (_, plaintext) = store
-        .create_token(
-            NewToken {
-                user: "console".into(),
-                name: "browser".into(),
-                capability: Capability::Api,
-                expires_at: now + 3600,
-            },
-            now,
-        )
-        .expect("token");
-    plaintext.expose().to_string()
+    rig::reader(store, "console")
 }
 
 async fn transfer_size(server: &Server) -> Vec<Row> {

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use impulses_gcal::metric::MetricName;
-use impulses_gcal::store::{NewToken, Store};
-use impulses_gcal::token::{now_secs, Capability};
+use impulses_gcal::store::Store;
 use rand::{Rng, SeedableRng};
 
 use crate::rig::{self, Server};
@@ -45,15 +44,18 @@ pub async fn run(plan: &Plan) -> Vec<Row> {
     let metric = MetricName::new(METRIC).expect("metric name");
     let writes = store_writes::run(&store, "big", &metric, plan.big, plan.big / 10);
     store_writes::run(&store, "whole", &metric, plan.whole, plan.whole);
-    let whole_token = reader(&store, "whole");
-    let big_token = reader(&store, "big");
+    let whole_token = rig::reader(&store, "whole");
+    let big_token = rig::reader(&store, "big");
     let server = Server::start(settings, store.clone());
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(60))
         .finish();
     let base = server.url(&format!("/data/{METRIC}"));
 
-    assert_eq!(count(&client, &base, &whole_token).await, plan.whole);
+    assert_eq!(
+        rig::count_points(&client, &base, &whole_token).await,
+        plan.whole
+    );
     let mut whole = Vec::new();
     for _ in 0..plan.whole_runs {
         let start = Instant::now();
@@ -69,7 +71,10 @@ pub async fn run(plan: &Plan) -> Vec<Row> {
         format!("{base}?from={from}&to={to}")
     };
     let probe = range_url(&mut rng);
-    assert_eq!(count(&client, &probe, &big_token).await, plan.range);
+    assert_eq!(
+        rig::count_points(&client, &probe, &big_token).await,
+        plan.range
+    );
     let mut ranges = Vec::new();
     for _ in 0..plan.range_runs {
         let url = range_url(&mut rng);
@@ -135,34 +140,6 @@ pub async fn run(plan: &Plan) -> Vec<Row> {
 }
 
 /// A read-only data token of `user`; returns its plaintext.
-fn reader(store: &Store, user: &str) -> String {
-    let now = now_secs();
-    let (_, plaintext) = store
-        .create_token(
-            NewToken {
-                user: user.into(),
-                name: "reader".into(),
-                capability: Capability::Api,
-                expires_at: now + 3600,
-            },
-            now,
-        )
-        .expect("token");
-    plaintext.expose().clone()
-}
-
-/// One read, body and all; returns the body.
-async fn get(client: &awc::Client, url: &str, token: &str) -> actix_web::web::Bytes {
-    let mut resp = client
-        .get(url)
-        .insert_header(("X-Data-Token", token))
-        .send()
-        .await
-        .expect("an answer");
-    assert!(resp.status().is_success(), "{url}: {}", resp.status());
-    resp.body().limit(256 << 20).await.expect("a body")
-}
-
 /// One timed read: the whole body is received, chunk by chunk, but not assembled (a client
 /// that parses as it reads does not copy it either), so the client's share of the two cores
 /// stays small.
@@ -180,13 +157,6 @@ async fn receive(client: &awc::Client, url: &str, token: &str) -> usize {
     }
     assert!(bytes > 2, "{url}: empty answer");
     bytes
-}
-
-/// How many points a read returns (checked once, outside the timings).
-async fn count(client: &awc::Client, url: &str, token: &str) -> usize {
-    let body = get(client, url, token).await;
-    let points: Vec<serde_json::Value> = serde_json::from_slice(&body).expect("JSON");
-    points.len()
 }
 
 fn ms(d: Duration) -> f64 {

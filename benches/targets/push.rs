@@ -20,8 +20,8 @@
 use std::time::{Duration, Instant};
 
 use impulses_gcal::sandbox::{AccountId, ChannelState, Sandbox, SandboxConfig};
-use impulses_gcal::store::{NewToken, Store};
-use impulses_gcal::token::{now_secs, Capability, TokenId};
+use impulses_gcal::store::Store;
+use impulses_gcal::token::TokenId;
 
 use crate::calendar;
 use crate::rig::{self, Server};
@@ -231,23 +231,12 @@ async fn calendar(sandbox: &Sandbox, name: &str, extra: &[(&str, &str)], push: b
         // Let the channel's `sync` message land before anything is measured.
         actix_web::rt::time::sleep(Duration::from_millis(300)).await;
     }
-    let now = now_secs();
-    let (_, reader) = store
-        .create_token(
-            NewToken {
-                user: name.into(),
-                name: "reader".into(),
-                capability: Capability::Api,
-                expires_at: now + 3600,
-            },
-            now,
-        )
-        .expect("token");
+    let reader = rig::reader(&store, name);
     Calendar {
         server,
         account,
         token,
-        reader: reader.expose().clone(),
+        reader,
         _dir: dir,
     }
 }
@@ -267,7 +256,7 @@ async fn edit_times(sandbox: &Sandbox, cal: &Calendar, edits: usize, spread: Dur
         .timeout(Duration::from_secs(10))
         .finish();
     let url = cal.server.url(&format!("/data/{METRIC}"));
-    let mut have = points(&client, &url, &cal.reader).await;
+    let mut have = rig::count_points(&client, &url, &cal.reader).await;
     assert_eq!(have, SEEDED, "seeded points");
     let deadline = Duration::from_secs(POLL_SECS * 4 + 10);
     let mut times = Vec::with_capacity(edits);
@@ -279,7 +268,7 @@ async fn edit_times(sandbox: &Sandbox, cal: &Calendar, edits: usize, spread: Dur
             .insert_event(&cal.account, calendar::measurement(SEEDED + k))
             .expect("insert");
         loop {
-            let got = points(&client, &url, &cal.reader).await;
+            let got = rig::count_points(&client, &url, &cal.reader).await;
             if got == have + 1 {
                 break;
             }
@@ -302,22 +291,6 @@ async fn edit_times(sandbox: &Sandbox, cal: &Calendar, edits: usize, spread: Dur
     times
 }
 
-/// The points `GET /data/{metric}` returns now.
-async fn points(client: &awc::Client, url: &str, token: &str) -> usize {
-    let mut resp = client
-        .get(url)
-        .insert_header(("X-Data-Token", token))
-        .send()
-        .await
-        .expect("an answer");
-    assert!(resp.status().is_success(), "{url}: {}", resp.status());
-    let body = resp.body().limit(16 << 20).await.expect("a body");
-    let points: Vec<serde_json::Value> = serde_json::from_slice(&body).expect("JSON");
-    points.len()
-}
-
-/// The requests of an idle calendar with push and one without over `window`, and the requests
-/// of neither kind (`calendarList.list`, token endpoint, userinfo) both servers made.
 async fn idle_requests(sandbox: &Sandbox, window: Duration) -> (Seen, Seen, u64) {
     let idle_poll = IDLE_POLL_SECS.to_string();
     let backstop = IDLE_BACKSTOP_SECS.to_string();

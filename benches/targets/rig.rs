@@ -287,3 +287,34 @@ pub fn ended_since(s: &ActorStatus, asked: i64) -> bool {
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
+
+/// A data token that may read `user`'s metrics for an hour; its plaintext.
+pub fn reader(store: &Store, user: &str) -> String {
+    let now = now_secs();
+    let (_, plaintext) = store
+        .create_token(
+            NewToken {
+                user: user.into(),
+                name: "reader".into(),
+                capability: Capability::Api,
+                expires_at: now + 3600,
+            },
+            now,
+        )
+        .expect("token");
+    plaintext.expose().clone()
+}
+
+/// How many points `GET /data/{metric}` at `url` answers now (outside any timing).
+pub async fn count_points(client: &awc::Client, url: &str, token: &str) -> usize {
+    let mut resp = client
+        .get(url)
+        .insert_header(("X-Data-Token", token))
+        .send()
+        .await
+        .expect("an answer");
+    assert!(resp.status().is_success(), "{url}: {}", resp.status());
+    let body = resp.body().limit(256 << 20).await.expect("a body");
+    let points: Vec<serde_json::Value> = serde_json::from_slice(&body).expect("JSON");
+    points.len()
+}

@@ -7,6 +7,15 @@ use serde_json::json;
 
 use crate::support::{wait_for, TestApp, ORIGIN};
 
+/// The timestamps of a `GET /data/{metric}` answer, in its order.
+fn timestamps(body: &serde_json::Value) -> Vec<i64> {
+    let points = body.as_array().unwrap();
+    points
+        .iter()
+        .map(|p| p["timestamp"].as_i64().unwrap())
+        .collect()
+}
+
 #[actix_web::test]
 async fn health_answers_up() {
     let app = TestApp::spawn().await;
@@ -35,11 +44,7 @@ async fn points_round_trip_sorted_and_upsert_by_timestamp_and_dimensions() {
     let r = app.data(Method::GET, "/data/weight", &t, None).await;
     assert_eq!(r.status, StatusCode::OK);
     let points = r.body.as_array().unwrap();
-    let ts: Vec<i64> = points
-        .iter()
-        .map(|p| p["timestamp"].as_i64().unwrap())
-        .collect();
-    assert_eq!(ts, vec![-50, 100, 100, 300]);
+    assert_eq!(timestamps(&r.body), vec![-50, 100, 100, 300]);
     assert!(points.contains(&json!({"timestamp":100,"dimensions":{},"value":10.0})));
     assert!(points.contains(&json!({"timestamp":100,"dimensions":{"a":"b"},"value":11.0})));
     assert!(points.contains(&json!({"timestamp":300,"dimensions":{"where":"park"},"value":3.0})));
@@ -63,13 +68,7 @@ async fn range_reads_are_inclusive_from_and_exclusive_to() {
     let r = app
         .data(Method::GET, "/data/steps?from=100&to=200", &t, None)
         .await;
-    let ts: Vec<i64> = r
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["timestamp"].as_i64().unwrap())
-        .collect();
+    let ts = timestamps(&r.body);
     assert_eq!(ts, (10..20).map(|i| i * 10).collect::<Vec<_>>());
     let r = app
         .data(Method::GET, "/data/steps?from=485", &t, None)
@@ -468,12 +467,6 @@ async fn whole_float_timestamps_are_accepted_and_out_of_range_ones_refused() {
         );
     }
     let r = app.data(Method::GET, "/data/weight", &t, None).await;
-    let ts: Vec<i64> = r
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["timestamp"].as_i64().unwrap())
-        .collect();
+    let ts = timestamps(&r.body);
     assert_eq!(ts, vec![29412, 1_700_000_000_000]);
 }

@@ -6,25 +6,6 @@ use serde_json::{json, Value};
 
 use super::support::*;
 
-async fn admin(w: &World, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let url = format!("{}/_sandbox{path}", w.sandbox.base_url());
-    let req = match method {
-        "POST" => w.client.post(&url),
-        "PATCH" => w.client.patch(&url),
-        "DELETE" => w.client.delete(&url),
-        _ => w.client.get(&url),
-    };
-    let mut res = match body {
-        Some(body) => req.send_json(&body).await.unwrap(),
-        None => req.send().await.unwrap(),
-    };
-    let bytes = res.body().await.unwrap();
-    (
-        res.status(),
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
 fn dinner() -> Value {
     json!({"summary": "Dinner", "description": "at <i>Rosa</i>",
         "start": {"dateTime": "2026-03-05T19:00:00", "timeZone": "Europe/Warsaw"},

@@ -27,6 +27,32 @@ pub struct World {
     pub client: awc::Client,
 }
 
+/// Calls the sandbox's own admin API (`/_sandbox{path}`); answers the status and the JSON body
+/// (Null when there is none).
+pub async fn admin(
+    w: &World,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let url = format!("{}/_sandbox{path}", w.sandbox.base_url());
+    let req = match method {
+        "POST" => w.client.post(&url),
+        "PATCH" => w.client.patch(&url),
+        "DELETE" => w.client.delete(&url),
+        _ => w.client.get(&url),
+    };
+    let mut res = match body {
+        Some(body) => req.send_json(&body).await.unwrap(),
+        None => req.send().await.unwrap(),
+    };
+    let bytes = res.body().await.unwrap();
+    (
+        res.status(),
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
 pub fn world_with(config: SandboxConfig) -> World {
     let sandbox = Sandbox::start(config).unwrap();
     let ann = sandbox
