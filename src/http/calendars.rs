@@ -7,7 +7,7 @@ use actix_web::{get, put, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::google::{google, Caller};
+use super::google::{connected_caller, not_connected, Caller};
 use super::openapi::{BodyRefused, DataTokenHeader, DataTokenRefused, Detail, GoogleOff};
 use super::{ApiError, AppState};
 use crate::actors::calendar_selection::{CalendarListing, ListCalendars, SelectCalendars};
@@ -136,16 +136,9 @@ fn answer(listing: CalendarListing) -> CalendarsAnswer {
 
 /// The caller's sync actor: 409 when its token has no Google connection.
 async fn actor_of(state: &AppState, caller: Caller) -> Result<Addr<TokenSyncActor>, ApiError> {
-    let (_, sync) = google(state)?;
-    let caller = caller?;
-    caller.require_read()?;
-    let not_connected =
-        || ApiError::Conflict("this data token has no Google Calendar connection".into());
-    if state.store.credentials(&caller.0.id)?.is_none() {
-        return Err(not_connected());
-    }
+    let (sync, id) = connected_caller(state, caller)?;
     sync.supervisor
-        .send(ActorOf(caller.0.id.clone()))
+        .send(ActorOf(id))
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(not_connected)

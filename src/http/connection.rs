@@ -10,7 +10,7 @@ use actix_web::{get, post, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::google::{google, Caller};
+use super::google::{connected_caller, google, not_connected, Caller};
 use super::openapi::{DataTokenHeader, DataTokenRefused, Detail, GoogleOff};
 use super::{ApiError, AppState};
 use crate::store::SkipNotice;
@@ -77,15 +77,7 @@ pub(super) async fn sync_now(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, sync) = google(&state)?;
-    let caller = caller?;
-    caller.require_read()?;
-    let id = caller.0.id;
-    let not_connected =
-        || ApiError::Conflict("this data token has no Google Calendar connection".into());
-    if state.store.credentials(&id)?.is_none() {
-        return Err(not_connected());
-    }
+    let (sync, id) = connected_caller(&state, caller)?;
     sync.own_syncs.claim(&id, Instant::now()).map_err(|wait| {
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         ApiError::TooManyRequests {

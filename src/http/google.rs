@@ -48,6 +48,26 @@ pub(super) fn google(state: &AppState) -> Result<(&GoogleClientConfig, &SyncHand
 /// 503 to everyone.
 pub(super) type Caller = Result<DataCaller, ApiError>;
 
+/// 409 for a route about the caller's own connection when its token has none.
+pub(super) fn not_connected() -> ApiError {
+    ApiError::Conflict("this data token has no Google Calendar connection".into())
+}
+
+/// The caller of a route about its own connection: a data token that may read and has a Google
+/// connection (409 otherwise), with the sync system.
+pub(super) fn connected_caller(
+    state: &AppState,
+    caller: Caller,
+) -> Result<(&SyncHandle, TokenId), ApiError> {
+    let (_, sync) = google(state)?;
+    let caller = caller?;
+    caller.require_read()?;
+    if state.store.credentials(&caller.0.id)?.is_none() {
+        return Err(not_connected());
+    }
+    Ok((sync, caller.0.id))
+}
+
 /// One Google connection of the caller's user, as the Impulses UI lists it.
 #[derive(Serialize, ToSchema)]
 struct ConfigEntry {
