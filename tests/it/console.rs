@@ -6,7 +6,9 @@
 use actix_web::http::{Method, StatusCode};
 use chrono::{Duration as Days, TimeZone, Utc};
 use chrono_tz::Europe::Warsaw;
-use impulses_gcal::sandbox::{AccountId, Consent, EventTime, SandboxConfig};
+use impulses_gcal::sandbox::{
+    AccountId, Consent, Endpoint, EventTime, Fault, SandboxConfig, Times,
+};
 use serde_json::{json, Value};
 
 use crate::browser::Browser;
@@ -604,4 +606,32 @@ async fn console_off_leaves_only_the_api() {
         app.call(Method::GET, "/healthz", &[], None).await.status,
         StatusCode::OK
     );
+}
+
+#[actix_web::test]
+async fn a_rate_limited_connection_says_when_google_is_tried_again() {
+    let Some(b) = Browser::start("console rate limit", 1280, 900).await else {
+        return;
+    };
+    let (app, ann, id, t) = app_with_calendar().await;
+    app.connect(&t, &ann).await;
+    app.wait_first_sync(&id).await;
+    sign_in_by_link(&b, &app, &t, "token").await;
+    b.text_with("#connection-state", "Syncing normally").await;
+    let sb = app.sandbox();
+    sb.inject_fault(
+        Fault::error(Endpoint::List, 429, "rateLimitExceeded").times(Times::UntilCleared),
+    );
+    b.click("#sync-now").await;
+    let state = b.text_with("#connection-state", "next try at").await;
+    let at = state.rsplit("next try at ").next().unwrap().trim();
+    assert!(
+        at.len() == 5
+            && at.as_bytes()[2] == b':'
+            && at.chars().filter(char::is_ascii_digit).count() == 4,
+        "a local HH:MM: {state}"
+    );
+    b.screenshot("rate-limited").await;
+    sb.clear_faults();
+    b.close().await;
 }
