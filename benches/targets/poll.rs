@@ -102,7 +102,7 @@ pub async fn run(sandbox: &Sandbox, plan: &Plan) -> (Vec<Row>, Fleet) {
                 plan.events_per_token, plan.change_every
             ),
             "s",
-            Goal::AtMost(10.0),
+            Goal::AtMost(0.6),
             times,
         ),
         Row::new(

@@ -190,6 +190,43 @@ fn a_commit_for_a_replaced_connection_is_refused_and_changes_nothing() {
 }
 
 #[test]
+fn a_commit_that_changes_nothing_stores_its_sync_token_unless_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = TokenId::generate();
+    connect(&store, &t, "c1");
+    let d = "imp.events.duration";
+    let full = vec![change("a", vec![point(d, "a", 1, 1.0)])];
+    store
+        .commit_sync(&commit(&t, "ann", true, full, "s1"))
+        .unwrap();
+    // Nothing changed (the path without a transaction): the token and the counts.
+    let stats = store
+        .commit_sync(&commit(&t, "ann", false, Vec::new(), "s2"))
+        .unwrap();
+    assert_eq!((stats.written, stats.removed), (0, 0));
+    let state = primary(&store, &t);
+    assert_eq!(state.sync_token.as_deref(), Some("s2"));
+    assert_eq!((state.events, state.datapoints), (1, 1));
+    assert_eq!(values(&store, "ann", d), vec![(1, 1.0)]);
+    // A replaced connection: refused, the stored token stays.
+    connect(&store, &t, "c2");
+    let err = store
+        .commit_sync(&commit(&t, "ann", false, Vec::new(), "s3"))
+        .err();
+    assert!(matches!(err, Some(StoreError::Stale)), "{err:?}");
+    assert_eq!(primary(&store, &t).sync_token.as_deref(), Some("s2"));
+    // A disconnected token: refused, and no selection comes back.
+    store.forget_calendar(&t, true, true).unwrap();
+    let err = store
+        .commit_sync(&commit(&t, "ann", false, Vec::new(), "s4"))
+        .err();
+    assert!(matches!(err, Some(StoreError::Stale)), "{err:?}");
+    assert_eq!(primary(&store, &t).sync_token, None);
+    assert!(store.inner.sync_state.get(t.as_str()).unwrap().is_none());
+}
+
+#[test]
 fn index_refs_round_trip() {
     use crate::store::calendars::decode_refs;
     let keys: Vec<Vec<u8>> = vec![vec![1, 2, 3], vec![], vec![255; 300]];
