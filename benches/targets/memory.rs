@@ -7,9 +7,9 @@
 //!    peak, start-up included) at the end. The same binary on an empty store gives the base, so
 //!    the bytes held per connection are (idle − base) / tokens.
 //! 10. CPU per no-change sync, on the server's own schedule: the binary polls every calendar
-//!    every few seconds (nothing changes); after the start-up syncs, the whole process's CPU time
-//!    (`utime + stime` of `/proc/<pid>/stat`, every thread: sled's included) over several poll
-//!    intervals is divided by the list requests the sandbox answered meanwhile.
+//!     every few seconds (nothing changes); after the start-up syncs, the whole process's CPU time
+//!     (`utime + stime` of `/proc/<pid>/stat`, every thread: sled's included) over several poll
+//!     intervals is divided by the list requests the sandbox answered meanwhile.
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
