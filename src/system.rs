@@ -11,7 +11,7 @@ use crate::actors::metric_writer::{Drain, MetricWriterActor};
 use crate::actors::push::ChannelRegistry;
 use crate::actors::status::StatusBoard;
 use crate::actors::supervisor::{ShutdownSync, SyncSupervisor};
-use crate::actors::SyncDeps;
+use crate::actors::{SyncDeps, SyncSlots};
 use crate::google::http::{GoogleHttp, InFlight};
 use crate::http::AppState;
 use crate::settings::Settings;
@@ -64,6 +64,7 @@ impl SyncSystem {
                 board: board.clone(),
                 hooks,
                 channels: channels.clone(),
+                slots: SyncSlots::new(settings.google_http.max_in_flight),
             };
             let supervisor = SyncSupervisor::new(deps).start();
             SyncHandle {

@@ -194,11 +194,31 @@ fn free_port() -> u16 {
     listener.local_addr().expect("address").port()
 }
 
-/// The server binary on a free port of its own.
+/// The server binary on a free port of its own. For profiling what these figures measure,
+/// `BENCH_SERVER_WRAP` is a command to start it under (`valgrind --tool=massif`, say) and
+/// `BENCH_SERVER_ENV` adds settings (`STORE_CACHE_BYTES=8388608,RUST_LOG=info`).
 fn spawn(vars: &mut HashMap<String, String>) -> (Child, u16) {
     let port = free_port();
     vars.insert("PORT".into(), port.to_string());
-    let child = Command::new(env!("CARGO_BIN_EXE_impulses-gcal"))
+    let extra = std::env::var("BENCH_SERVER_ENV").unwrap_or_default();
+    for pair in extra.split(',').filter(|p| !p.is_empty()) {
+        let (k, v) = pair
+            .split_once('=')
+            .expect("BENCH_SERVER_ENV: NAME=value,...");
+        vars.insert(k.into(), v.into());
+    }
+    let binary = env!("CARGO_BIN_EXE_impulses-gcal");
+    let wrap = std::env::var("BENCH_SERVER_WRAP").unwrap_or_default();
+    let mut words = wrap.split_whitespace();
+    let mut command = match words.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(words).arg(binary);
+            c
+        }
+        None => Command::new(binary),
+    };
+    let child = command
         .env_clear()
         .envs(&*vars)
         .stdout(Stdio::null())

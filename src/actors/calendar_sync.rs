@@ -134,6 +134,26 @@ async fn commit(
     sync_token: String,
 ) -> Result<CalendarSynced, Stop> {
     let now = now_secs();
+    if acc.nothing_new(previous, &sync_token) {
+        // Google answered "no change" with the very token stored (it often does): the stored
+        // state already is this sync's, but for the time of this success, which the actor
+        // shows and the next commit that writes stores. Nothing to write, so no round trip
+        // to the writer: most polls end here.
+        return Ok(CalendarSynced {
+            full: false,
+            stats: SyncCommitStats {
+                events: previous.events,
+                datapoints: previous.datapoints,
+                ..SyncCommitStats::default()
+            },
+            state: SyncState {
+                last_success_at: Some(now),
+                ..previous.clone()
+            },
+            items: 0,
+            pages: acc.pages,
+        });
+    }
     let state = SyncState {
         slot: previous.slot,
         calendar_id: previous.calendar_id.clone(),
@@ -202,6 +222,16 @@ impl Accumulator {
             skipped: 0,
             notices: Vec::new(),
         }
+    }
+
+    /// Whether this incremental sync found nothing and ends on the stored token, so that
+    /// committing it would store exactly what is stored.
+    fn nothing_new(&self, previous: &SyncState, sync_token: &str) -> bool {
+        !self.full
+            && self.items == 0
+            && previous.sync_token.as_deref() == Some(sync_token)
+            && self.time_zone == previous.time_zone
+            && previous.skipped == 0
     }
 
     fn add(&mut self, page: EventsPage) {

@@ -59,4 +59,28 @@ pub struct SyncDeps {
     pub telemetry: crate::telemetry::Telemetry,
     /// The live push channels, checked by the notification route.
     pub channels: push::ChannelRegistry,
+    /// Turns to run a sync, shared by every token ([`SyncSlots`]).
+    pub slots: SyncSlots,
+}
+
+/// The turns to run a sync: a sync takes one before its state (credentials, selection, paging,
+/// conversion: about 4 KiB) exists. Ten thousand tokens asked to sync at once (start-up, a
+/// restart) then wait as a queue of small futures instead of ten thousand syncs each waiting for
+/// a Google request slot, which was most of the start-up memory peak. Twice the Google request
+/// cap, so conversions and commits overlap the requests.
+#[derive(Clone)]
+pub struct SyncSlots(Arc<tokio::sync::Semaphore>);
+
+impl SyncSlots {
+    /// Turns for `max_in_flight` Google requests.
+    pub fn new(max_in_flight: usize) -> Self {
+        Self(Arc::new(tokio::sync::Semaphore::new(
+            max_in_flight.max(1).saturating_mul(2),
+        )))
+    }
+
+    /// Waits for a turn (in order of asking); the turn ends when the permit drops.
+    pub async fn turn(self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.0.acquire_owned().await.ok()
+    }
 }

@@ -85,7 +85,14 @@ impl TokenSyncActor {
             let label = calendar_label(&r.calendar_id);
             let failure = match r.outcome {
                 CalendarOutcome::Synced(s) => {
-                    log::info!(
+                    // A poll that found nothing is most polls: not worth a line at `info`.
+                    let level = if s.full || s.items > 0 {
+                        log::Level::Info
+                    } else {
+                        log::Level::Debug
+                    };
+                    log::log!(
+                        level,
                         "token {id}{label}: {} sync done in {} ms: {} items in {} pages, {} written, {} removed, {} events hold {} datapoints",
                         if s.full { "full" } else { "incremental" },
                         self.stats.last_sync_ms.unwrap_or(0),

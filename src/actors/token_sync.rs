@@ -210,29 +210,36 @@ impl TokenSyncActor {
         if scope.is_none() {
             self.dirty.clear();
         }
-        let input = JobInput {
-            token_id: self.token.id.clone(),
-            user: self.token.user.clone(),
-            creds: self.creds.clone(),
-            selection: self.selection.clone(),
-            scope,
-            channels: self.channel_plan(),
-        };
-        let deps = self.deps.clone();
-        let inject_panic = self
-            .deps
-            .hooks
-            .panic_in_sync
-            .as_ref()
-            .is_some_and(|f| f(&self.token.id));
-        let job = async move {
-            if inject_panic {
-                panic!("injected panic in sync");
-            }
-            sync_job::run(deps, input).await
-        };
-        let handle = ctx.spawn(AssertUnwindSafe(job).catch_unwind().into_actor(self).map(
-            |result, act, ctx| match result {
+        // The sync's input is taken when its turn comes, so it is what the actor holds then.
+        let turn = actix::fut::wrap_future::<_, Self>(self.deps.slots.clone().turn());
+        let handle = ctx.spawn(
+            turn.then(move |permit, act, _| {
+                let input = JobInput {
+                    token_id: act.token.id.clone(),
+                    user: act.token.user.clone(),
+                    creds: act.creds.clone(),
+                    selection: act.selection.clone(),
+                    scope,
+                    channels: act.channel_plan(),
+                };
+                let deps = act.deps.clone();
+                let inject_panic = act
+                    .deps
+                    .hooks
+                    .panic_in_sync
+                    .as_ref()
+                    .is_some_and(|f| f(&act.token.id));
+                let job = async move {
+                    let _permit = permit;
+                    if inject_panic {
+                        panic!("injected panic in sync");
+                    }
+                    // Boxed: the waiting future above stays small.
+                    Box::pin(sync_job::run(deps, input)).await
+                };
+                AssertUnwindSafe(job).catch_unwind().into_actor(act)
+            })
+            .map(|result, act, ctx| match result {
                 Ok(r) => act.finish(r, ctx),
                 Err(_) => {
                     log::error!("token {}: sync panicked; the actor restarts", act.token.id);
@@ -240,8 +247,8 @@ impl TokenSyncActor {
                     act.panics += 1;
                     ctx.stop();
                 }
-            },
-        ));
+            }),
+        );
         self.running = Some(handle);
     }
 
