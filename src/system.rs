@@ -11,7 +11,7 @@ use crate::actors::metric_writer::{Drain, MetricWriterActor};
 use crate::actors::push::ChannelRegistry;
 use crate::actors::status::StatusBoard;
 use crate::actors::supervisor::{ShutdownSync, SyncSupervisor};
-use crate::actors::{SyncDeps, SyncSlots};
+use crate::actors::{Deps, SyncDeps, SyncSlots};
 use crate::google::http::{GoogleHttp, InFlight};
 use crate::http::AppState;
 use crate::settings::Settings;
@@ -54,7 +54,7 @@ impl SyncSystem {
             });
             let board = StatusBoard::default();
             let channels = ChannelRegistry::default();
-            let deps = SyncDeps {
+            let deps = SyncDeps::new(Deps {
                 settings: settings.clone(),
                 google: Arc::new(google),
                 store: store.clone(),
@@ -65,7 +65,7 @@ impl SyncSystem {
                 hooks,
                 channels: channels.clone(),
                 slots: SyncSlots::new(settings.google_http.max_in_flight),
-            };
+            });
             let supervisor = SyncSupervisor::new(deps).start();
             SyncHandle {
                 supervisor,

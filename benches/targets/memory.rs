@@ -36,32 +36,30 @@ pub async fn run(sandbox: &Sandbox, fleet: &Fleet) -> Vec<Row> {
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(60))
         .finish();
-    let url = format!("http://127.0.0.1:{port}/admin/actors");
+    // Idle is read from the Prometheus gauge, not `/admin/actors`, whose answer (every actor's
+    // status, about 7 MB of JSON for 10,000) would itself grow the heap being measured.
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let idle_line = format!("impulses_gcal_actors{{state=\"idle\"}} {}", fleet.tokens);
     let start = Instant::now();
-    let mut rss = Vec::new();
     loop {
-        // Sample first: the answer below lists every actor and would itself grow the heap.
-        actix_web::rt::time::sleep(Duration::from_secs(2)).await;
-        let sample = status_kib(child.id(), "VmRSS");
+        actix_web::rt::time::sleep(Duration::from_secs(1)).await;
         let mut resp = client
             .get(&url)
             .insert_header(("Authorization", format!("Bearer {}", rig::ADMIN)))
             .send()
             .await
-            .expect("admin answers");
-        let body: serde_json::Value = resp.json().limit(64 << 20).await.expect("JSON");
-        let idle = body["supervisor"]["by_state"]["idle"].as_u64().unwrap_or(0);
-        if idle == fleet.tokens as u64 {
-            rss.push(sample);
+            .expect("metrics answer");
+        let body = resp.body().limit(1 << 20).await.expect("metrics body");
+        if String::from_utf8_lossy(&body)
+            .lines()
+            .any(|l| l == idle_line)
+        {
             break;
         }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "not all idle: {}",
-            body["supervisor"]
-        );
+        assert!(start.elapsed() < DEADLINE, "not all idle");
     }
-    for _ in 1..SAMPLES {
+    let mut rss = Vec::new();
+    for _ in 0..SAMPLES {
         actix_web::rt::time::sleep(Duration::from_secs(1)).await;
         rss.push(status_kib(child.id(), "VmRSS"));
     }

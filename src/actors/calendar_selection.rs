@@ -2,6 +2,8 @@
 //! the token's actor, which owns the credentials the Google calls need and the selection the
 //! syncs read. The rules of a valid selection are [`plan_selection`], a pure function.
 
+use std::sync::Arc;
+
 use actix::prelude::*;
 
 use super::metric_writer::ChangeSelection;
@@ -121,7 +123,11 @@ impl TokenSyncActor {
             (ActorState::NeedsReauth, None) => {
                 Err(SelectionError::NeedsReauth("Google refused access".into()))
             }
-            _ => Ok((self.deps.clone(), self.token.id.clone(), self.creds.clone())),
+            _ => Ok((
+                self.deps.clone(),
+                self.token.id.clone(),
+                (*self.creds).clone(),
+            )),
         }
     }
 
@@ -130,7 +136,7 @@ impl TokenSyncActor {
         if creds.connection_id == self.creds.connection_id
             && creds.access_expires_at > self.creds.access_expires_at
         {
-            self.creds = creds;
+            self.creds = Arc::new(creds);
         }
     }
 
@@ -153,7 +159,7 @@ impl TokenSyncActor {
         }
         self.runs
             .retain(|r| stored.calendars.iter().any(|c| c.slot == r.slot));
-        self.selection = stored;
+        self.selection = Arc::new(stored);
     }
 }
 
@@ -184,7 +190,7 @@ impl Handler<SelectCalendars> for TokenSyncActor {
             Ok(parts) => parts,
             Err(refused) => return Box::pin(fut::ready(Err(refused))),
         };
-        let current = self.selection.clone();
+        let current = Arc::clone(&self.selection);
         let call = async move {
             let result = async {
                 let google = calendar_list(&deps, &token, &mut creds).await?;

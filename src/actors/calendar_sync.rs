@@ -6,6 +6,7 @@
 //! about 25 % faster). A failure of that request is handled as if it had been made afterwards.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::metric_writer::CommitSync;
@@ -52,7 +53,7 @@ pub(super) struct Target<'a> {
 pub(super) async fn sync_calendar(
     deps: &SyncDeps,
     target: &Target<'_>,
-    creds: &mut GoogleCredentials,
+    creds: &mut Arc<GoogleCredentials>,
     state: &SyncState,
     refreshed_after_401: &mut bool,
 ) -> Result<CalendarSynced, Stop> {
@@ -115,7 +116,7 @@ pub(super) async fn sync_calendar(
                     }
                     Disposition::Refresh if !*refreshed_after_401 => {
                         *refreshed_after_401 = true;
-                        refresh(deps, token, creds).await?;
+                        refresh(deps, token, Arc::make_mut(creds)).await?;
                     }
                     _ => return Err(e.into()),
                 },

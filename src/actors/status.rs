@@ -98,6 +98,33 @@ pub struct ActorStatus {
     pub calendars: Vec<CalendarStatus>,
 }
 
+impl ActorStatus {
+    /// The status of `token_id` with nothing known yet.
+    pub fn empty(token_id: TokenId) -> Self {
+        Self {
+            token_id,
+            user: String::new(),
+            token_name: String::new(),
+            google_account: String::new(),
+            state: "",
+            backoff_until: None,
+            last_sync_start: None,
+            last_sync_end: None,
+            last_success: None,
+            next_sync: None,
+            last_error: None,
+            consecutive_failures: 0,
+            syncs_ok: 0,
+            syncs_failed: 0,
+            full_syncs: 0,
+            events: 0,
+            datapoints: 0,
+            last_sync_ms: None,
+            calendars: Vec::new(),
+        }
+    }
+}
+
 /// One selected calendar's sync, as the status pages show it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CalendarStatus {
@@ -168,24 +195,41 @@ impl CalendarStatus {
     /// The status of a calendar with its stored state, the failure of its last sync and its
     /// push channel.
     pub fn new(state: &SyncState, failure: Option<&Failure>, push: PushStatus) -> Self {
-        let word = match failure {
+        let mut status = Self {
+            calendar_id: String::new(),
+            state: "",
+            last_success: None,
+            last_error: None,
+            gone: false,
+            has_sync_token: false,
+            events: 0,
+            datapoints: 0,
+            push: PushStatus::default(),
+        };
+        status.fill(state, failure, push);
+        status
+    }
+
+    /// [`Self::new`] written over this status, reusing its strings' memory.
+    pub fn fill(&mut self, state: &SyncState, failure: Option<&Failure>, push: PushStatus) {
+        self.state = match failure {
             Some(f) if f.gone => "gone",
             Some(f) if f.transient => "retrying",
             Some(_) => "error",
             None if state.last_success_at.is_none() => "pending",
             None => "ok",
         };
-        Self {
-            calendar_id: state.calendar_id.clone(),
-            state: word,
-            last_success: state.last_success_at.map(|s| s * 1000),
-            last_error: failure.map(|f| f.error.clone()),
-            gone: failure.is_some_and(|f| f.gone),
-            has_sync_token: state.sync_token.is_some(),
-            events: state.events,
-            datapoints: state.datapoints,
-            push,
+        self.calendar_id.clone_from(&state.calendar_id);
+        self.last_success = state.last_success_at.map(|s| s * 1000);
+        match failure {
+            Some(f) => self.last_error.get_or_insert_default().clone_from(&f.error),
+            None => self.last_error = None,
         }
+        self.gone = failure.is_some_and(|f| f.gone);
+        self.has_sync_token = state.sync_token.is_some();
+        self.events = state.events;
+        self.datapoints = state.datapoints;
+        self.push = push;
     }
 }
 
@@ -206,6 +250,20 @@ impl StatusBoard {
     /// Publishes an actor's status.
     pub fn publish(&self, status: ActorStatus) {
         self.lock().insert(status.token_id.clone(), status);
+    }
+
+    /// Publishes an actor's status by writing over the one it published before (`fill` gets an
+    /// empty status the first time): an actor publishes at the start and the end of every sync,
+    /// and writing in place reuses the memory of its strings instead of allocating them anew.
+    pub fn update(&self, token: &TokenId, fill: impl FnOnce(&mut ActorStatus)) {
+        let mut actors = self.lock();
+        if let Some(status) = actors.get_mut(token) {
+            fill(status);
+            return;
+        }
+        let mut status = ActorStatus::empty(token.clone());
+        fill(&mut status);
+        actors.insert(token.clone(), status);
     }
 
     /// Forgets an actor that was stopped for good.

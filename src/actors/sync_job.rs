@@ -5,6 +5,7 @@
 //! A calendar that fails (gone, access lost, rate-limited) does not stop the others; a refused
 //! grant or a replaced connection stops the whole sync, since no calendar can go on with it.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::calendar_sync::{sync_calendar, CalendarSynced, Target};
@@ -30,9 +31,9 @@ pub struct JobInput {
     /// Its user.
     pub user: String,
     /// Its credentials as the actor holds them.
-    pub creds: GoogleCredentials,
+    pub creds: Arc<GoogleCredentials>,
     /// Its selected calendars as stored.
-    pub selection: Selection,
+    pub selection: Arc<Selection>,
     /// The slots of the calendars to list; `None` lists every selected one.
     pub scope: Option<Vec<u32>>,
     /// The push channels to open before the listing and to stop after it.
@@ -119,7 +120,7 @@ pub struct JobResult {
     /// How it ended.
     pub outcome: Outcome,
     /// Credentials after the sync.
-    pub creds: GoogleCredentials,
+    pub creds: Arc<GoogleCredentials>,
     /// What happened to the token's push channels.
     pub channels: ChannelResult,
 }
@@ -150,7 +151,7 @@ pub async fn run(deps: SyncDeps, input: JobInput) -> JobResult {
     } = input;
     let mut channels = ChannelResult::default();
     if creds.access_expires_at - now_secs() < REFRESH_MARGIN_SECS {
-        if let Err(stop) = refresh(&deps, &token_id, &mut creds).await {
+        if let Err(stop) = refresh(&deps, &token_id, Arc::make_mut(&mut creds)).await {
             let outcome = token_stop(stop);
             return JobResult {
                 outcome,

@@ -2,6 +2,7 @@
 //! selection and the statuses, the token's state the worst of them, and the next sync planned
 //! (the poll interval, or a backoff after a transient failure).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -42,7 +43,7 @@ impl TokenSyncActor {
                 if let Err(e) = marked {
                     log::error!("token {id}: could not record needs-reauth: {e}");
                 }
-                self.creds.needs_reauth = Some(reason.clone());
+                Arc::make_mut(&mut self.creds).needs_reauth = Some(reason.clone());
                 self.fail(reason);
                 self.phase = ActorState::NeedsReauth;
                 self.stats.next_sync = None;
@@ -107,7 +108,7 @@ impl TokenSyncActor {
                     full |= s.full;
                     synced = true;
                     self.stats.full_syncs += u64::from(s.full);
-                    self.selection.update(s.state);
+                    Arc::make_mut(&mut self.selection).update(s.state);
                     None
                 }
                 CalendarOutcome::Failed(f) => {

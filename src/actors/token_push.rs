@@ -134,7 +134,11 @@ impl TokenSyncActor {
         for c in &channels {
             self.deps.channels.remove(&c.id);
         }
-        let (deps, token, creds) = (self.deps.clone(), self.token.id.clone(), self.creds.clone());
+        let (deps, token, creds) = (
+            self.deps.clone(),
+            self.token.id.clone(),
+            (*self.creds).clone(),
+        );
         ctx.spawn(
             async move {
                 for c in &channels {
@@ -197,7 +201,11 @@ impl Handler<StopChannels> for TokenSyncActor {
         for c in &channels {
             self.deps.channels.remove(&c.id);
         }
-        let (deps, token, creds) = (self.deps.clone(), self.token.id.clone(), self.creds.clone());
+        let (deps, token, creds) = (
+            self.deps.clone(),
+            self.token.id.clone(),
+            (*self.creds).clone(),
+        );
         Box::pin(
             async move {
                 for c in &channels {

@@ -3,6 +3,7 @@
 //! grant is gone, and survives a panic in its sync (the supervisor restarts it).
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -23,10 +24,10 @@ pub(super) fn now_ms() -> i64 {
 pub struct TokenSyncActor {
     pub(super) deps: SyncDeps,
     pub(super) token: DataToken,
-    pub(super) creds: GoogleCredentials,
+    pub(super) creds: Arc<GoogleCredentials>,
     /// The selected calendars, as stored: replaced by a selection change, updated per calendar
     /// by each commit.
-    pub(super) selection: Selection,
+    pub(super) selection: Arc<Selection>,
     /// What the last sync of each selected calendar left to show, by slot.
     pub(super) runs: Vec<CalendarRun>,
     pub(super) phase: ActorState,
@@ -88,8 +89,8 @@ impl TokenSyncActor {
         Self {
             deps,
             token,
-            creds,
-            selection,
+            creds: Arc::new(creds),
+            selection: Arc::new(selection),
             channels,
             dirty: Vec::new(),
             push_timer: None,
@@ -107,49 +108,65 @@ impl TokenSyncActor {
         }
     }
 
+    /// The failure of the last sync of the calendar in `slot`, if it failed.
+    fn calendar_failure(&self, slot: u32) -> Option<&Failure> {
+        self.runs
+            .iter()
+            .find(|r| r.slot == slot)
+            .and_then(|r| r.failure.as_ref())
+    }
+
     /// Each selected calendar's status, in selection order.
     pub(super) fn calendar_statuses(&self) -> Vec<CalendarStatus> {
         self.selection
             .calendars
             .iter()
             .map(|c| {
-                let failure = self
-                    .runs
-                    .iter()
-                    .find(|r| r.slot == c.slot)
-                    .and_then(|r| r.failure.as_ref());
-                CalendarStatus::new(c, failure, self.push_status(c.slot))
+                CalendarStatus::new(c, self.calendar_failure(c.slot), self.push_status(c.slot))
             })
             .collect()
     }
 
     pub(super) fn publish(&self) {
-        let s = &self.stats;
+        self.deps
+            .board
+            .update(&self.token.id, |status| self.fill_status(status));
+    }
+
+    /// Writes this actor's status over `s`, reusing the memory of its strings.
+    fn fill_status(&self, s: &mut ActorStatus) {
+        let st = &self.stats;
         let main = self.selection.main();
-        self.deps.board.publish(ActorStatus {
-            token_id: self.token.id.clone(),
-            user: self.token.user.clone(),
-            token_name: self.token.name.clone(),
-            google_account: self.creds.account_email.clone(),
-            state: self.phase.name(),
-            backoff_until: match self.phase {
-                ActorState::Backoff { until_ms, .. } => Some(until_ms),
-                _ => None,
-            },
-            last_sync_start: s.last_sync_start,
-            last_sync_end: s.last_sync_end,
-            last_success: s.last_success,
-            next_sync: s.next_sync,
-            last_error: s.last_error.clone(),
-            consecutive_failures: s.consecutive_failures,
-            syncs_ok: s.syncs_ok,
-            syncs_failed: s.syncs_failed,
-            full_syncs: s.full_syncs,
-            events: main.map_or(0, |c| c.events),
-            datapoints: main.map_or(0, |c| c.datapoints),
-            last_sync_ms: s.last_sync_ms,
-            calendars: self.calendar_statuses(),
-        });
+        s.user.clone_from(&self.token.user);
+        s.token_name.clone_from(&self.token.name);
+        s.google_account.clone_from(&self.creds.account_email);
+        s.state = self.phase.name();
+        s.backoff_until = match self.phase {
+            ActorState::Backoff { until_ms, .. } => Some(until_ms),
+            _ => None,
+        };
+        s.last_sync_start = st.last_sync_start;
+        s.last_sync_end = st.last_sync_end;
+        s.last_success = st.last_success;
+        s.next_sync = st.next_sync;
+        s.last_error.clone_from(&st.last_error);
+        s.consecutive_failures = st.consecutive_failures;
+        s.syncs_ok = st.syncs_ok;
+        s.syncs_failed = st.syncs_failed;
+        s.full_syncs = st.full_syncs;
+        s.events = main.map_or(0, |c| c.events);
+        s.datapoints = main.map_or(0, |c| c.datapoints);
+        s.last_sync_ms = st.last_sync_ms;
+        let calendars = &self.selection.calendars;
+        s.calendars.truncate(calendars.len());
+        for (i, c) in calendars.iter().enumerate() {
+            let failure = self.calendar_failure(c.slot);
+            let push = self.push_status(c.slot);
+            match s.calendars.get_mut(i) {
+                Some(status) => status.fill(c, failure, push),
+                None => s.calendars.push(CalendarStatus::new(c, failure, push)),
+            }
+        }
     }
 
     pub(super) fn schedule(&mut self, delay: Duration, ctx: &mut Context<Self>) {
@@ -217,8 +234,8 @@ impl TokenSyncActor {
                 let input = JobInput {
                     token_id: act.token.id.clone(),
                     user: act.token.user.clone(),
-                    creds: act.creds.clone(),
-                    selection: act.selection.clone(),
+                    creds: Arc::clone(&act.creds),
+                    selection: Arc::clone(&act.selection),
                     scope,
                     channels: act.channel_plan(),
                 };
