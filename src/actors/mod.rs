@@ -41,12 +41,12 @@ use hooks::Hooks;
 /// copy of [`Deps`]: 340 bytes of ten thousand actors). Holds the arbiter's awc client, so it
 /// stays on the arbiter that built it.
 #[derive(Clone)]
-pub struct SyncDeps(Arc<Deps>);
+pub struct SyncDeps(std::rc::Rc<Deps>);
 
 impl SyncDeps {
     /// Shares `deps`.
     pub fn new(deps: Deps) -> Self {
-        Self(Arc::new(deps))
+        Self(std::rc::Rc::new(deps))
     }
 }
 
