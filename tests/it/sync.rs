@@ -610,6 +610,8 @@ async fn prometheus_metrics_count_syncs_requests_and_states() {
     app.connect(&t, &ann).await;
     app.wait_first_sync(&id).await;
     app.sandbox().expire_access_tokens(&ann).unwrap();
+    // Something to commit: an incremental sync that finds nothing writes nothing.
+    sb_event(&app, &ann);
     app.sync_and_wait(&id).await;
     let r = app.call(Method::GET, "/metrics", &[], None).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -622,7 +624,7 @@ async fn prometheus_metrics_count_syncs_requests_and_states() {
         "impulses_gcal_google_requests_total{endpoint=\"events.list\",status=\"401\"} 1",
         "impulses_gcal_google_requests_total{endpoint=\"token\",status=\"200\"} 2",
         "impulses_gcal_token_refreshes_total{outcome=\"ok\"} 1",
-        "impulses_gcal_datapoints_written_total 1",
+        "impulses_gcal_datapoints_written_total 2",
         "impulses_gcal_actors{state=\"idle\"} 1",
         "impulses_gcal_sync_duration_seconds_count{kind=\"full\"} 1",
         "impulses_gcal_store_commit_duration_seconds_count{kind=\"full\"} 1",
