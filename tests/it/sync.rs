@@ -757,3 +757,50 @@ async fn an_access_token_expiring_within_a_minute_is_refreshed_before_listing() 
     assert_eq!(activities(&app, &t).await.len(), 1);
     app.sandbox().assert_no_violations();
 }
+
+/// The `kind` count of the store commit histogram in `/metrics` (0 when absent).
+async fn commits(app: &TestApp, kind: &str) -> u64 {
+    let client = awc::Client::default();
+    let mut resp = client.get(app.url("/metrics")).send().await.unwrap();
+    let text = String::from_utf8(resp.body().await.unwrap().to_vec()).unwrap();
+    let prefix = format!("impulses_gcal_store_commit_duration_seconds_count{{kind=\"{kind}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+#[actix_web::test]
+async fn a_poll_that_finds_nothing_writes_nothing_and_still_counts_as_a_success() {
+    let (app, ann, id, t) = connected(SandboxConfig::default(), Hooks::default()).await;
+    sb_event(&app, &ann);
+    app.connect(&t, &ann).await;
+    let first = app.wait_first_sync(&id).await;
+    let lists = app.sandbox().counters().list_calls();
+    let mut last_success = first["last_success"].as_i64().unwrap();
+    for _ in 0..2 {
+        let actor = app.sync_and_wait(&id).await;
+        assert_eq!(actor["state"], "idle", "{actor}");
+        assert!(
+            actor["last_success"].as_i64().unwrap() >= last_success,
+            "{actor}"
+        );
+        last_success = actor["last_success"].as_i64().unwrap();
+        assert_eq!(actor["calendars"][0]["state"], "ok", "{actor}");
+        assert_eq!(actor["datapoints"], 1, "{actor}");
+    }
+    // Two list requests, and not one commit: the sandbox answered with the stored token.
+    assert_eq!(app.sandbox().counters().list_calls() - lists, 2);
+    assert_eq!(commits(&app, "incremental").await, 0);
+    // A change is committed as before, and the sync token it stores works on.
+    sb_event(&app, &ann);
+    app.sync_and_wait(&id).await;
+    assert_eq!(commits(&app, "incremental").await, 1);
+    assert_eq!(app.points(&t, "imp.events.duration").await.len(), 2);
+    let actor = app.sync_and_wait(&id).await;
+    assert_eq!(
+        (actor["syncs_ok"].as_u64(), actor["full_syncs"].as_u64()),
+        (Some(5), Some(1)),
+        "{actor}"
+    );
+    assert_eq!(commits(&app, "incremental").await, 1);
+}
