@@ -236,12 +236,14 @@ impl CalendarStatus {
 /// The shared board of statuses, plus supervisor-wide counters.
 #[derive(Clone, Default)]
 pub struct StatusBoard {
-    actors: Arc<Mutex<HashMap<TokenId, ActorStatus>>>,
+    /// Boxed: the table keeps room for more entries than it holds (a power of two), and an
+    /// empty slot of an unboxed status would be 300 bytes.
+    actors: Arc<Mutex<HashMap<TokenId, Box<ActorStatus>>>>,
     restarts: Arc<AtomicU64>,
 }
 
 impl StatusBoard {
-    fn lock(&self) -> MutexGuard<'_, HashMap<TokenId, ActorStatus>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<TokenId, Box<ActorStatus>>> {
         // A panic while holding this lock cannot leave a status half-written (each update is a
         // single insert), so a poisoned lock is still safe to use.
         self.actors.lock().unwrap_or_else(|p| p.into_inner())
@@ -249,7 +251,8 @@ impl StatusBoard {
 
     /// Publishes an actor's status.
     pub fn publish(&self, status: ActorStatus) {
-        self.lock().insert(status.token_id.clone(), status);
+        self.lock()
+            .insert(status.token_id.clone(), Box::new(status));
     }
 
     /// Publishes an actor's status by writing over the one it published before (`fill` gets an
@@ -261,7 +264,7 @@ impl StatusBoard {
             fill(status);
             return;
         }
-        let mut status = ActorStatus::empty(token.clone());
+        let mut status = Box::new(ActorStatus::empty(token.clone()));
         fill(&mut status);
         actors.insert(token.clone(), status);
     }
@@ -273,12 +276,12 @@ impl StatusBoard {
 
     /// One actor's status.
     pub fn get(&self, token: &TokenId) -> Option<ActorStatus> {
-        self.lock().get(token).cloned()
+        self.lock().get(token).map(|s| (**s).clone())
     }
 
     /// Every actor's status, ordered by user, then token name.
     pub fn all(&self) -> Vec<ActorStatus> {
-        let mut v: Vec<ActorStatus> = self.lock().values().cloned().collect();
+        let mut v: Vec<ActorStatus> = self.lock().values().map(|s| (**s).clone()).collect();
         v.sort_by(|a, b| (&a.user, &a.token_name).cmp(&(&b.user, &b.token_name)));
         v
     }

@@ -67,9 +67,11 @@ impl GoogleHttp {
             .timeout(settings.connect_timeout)
             .limit(settings.max_in_flight.max(1))
             .conn_keep_alive(Duration::from_secs(60));
+        // No timeout of awc's own: `exchange` bounds the whole exchange, body included, and a
+        // second timer per request is work at every poll.
         let client = awc::Client::builder()
             .connector(connector)
-            .timeout(settings.request_timeout)
+            .disable_timeout()
             .disable_redirects()
             .add_default_header((
                 actix_web::http::header::USER_AGENT,
@@ -150,11 +152,17 @@ impl GoogleHttp {
             req = req.insert_header((*k, *v));
         }
         let exchange = async {
-            let mut resp = match body {
+            let resp = match body {
                 Some(b) => req.send_body(b).await,
                 None => req.send().await,
             }
             .map_err(|e| GoogleError::Transport(e.to_string()))?;
+            // The headers are taken, not copied (a dozen allocations per answer).
+            let mut headers = HeaderMap::new();
+            let mut resp = resp.map_body(|head, payload| {
+                headers = std::mem::replace(&mut head.headers, HeaderMap::new());
+                payload
+            });
             let body = resp
                 .body()
                 .limit(self.max_body)
@@ -162,7 +170,7 @@ impl GoogleHttp {
                 .map_err(|e| GoogleError::Transport(format!("reading the answer: {e}")))?;
             Ok(Answer {
                 status: resp.status(),
-                headers: resp.headers().clone(),
+                headers,
                 body,
             })
         };

@@ -122,7 +122,12 @@ impl Selection {
 }
 
 pub(super) fn decode_selection(bytes: &[u8]) -> Result<Selection, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::corrupt(format!("selection record: {e}")))
+    let mut selection: Selection = serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::corrupt(format!("selection record: {e}")))?;
+    // A sync actor keeps its selection for good, and serde leaves room for four calendars
+    // (640 bytes) where most connections have one: 4.8 MB of 10,000 idle connections.
+    selection.calendars.shrink_to_fit();
+    Ok(selection)
 }
 
 pub(super) fn encode_selection(selection: &Selection) -> Result<Vec<u8>, StoreError> {

@@ -804,3 +804,35 @@ async fn a_poll_that_finds_nothing_writes_nothing_and_still_counts_as_a_success(
     );
     assert_eq!(commits(&app, "incremental").await, 1);
 }
+
+#[actix_web::test]
+async fn an_answer_over_the_size_cap_fails_the_sync_and_keeps_what_is_stored() {
+    let app = TestApp::spawn_google_with(
+        SandboxConfig::default(),
+        &[("GOOGLE_MAX_RESPONSE_BYTES", "20000")],
+        Hooks::default(),
+    )
+    .await;
+    let ann = app
+        .sandbox()
+        .create_account("ann@example.com", "Europe/Warsaw")
+        .unwrap();
+    let (id, t) = app.token("ann", "phone", "SUPER").await;
+    sb_event(&app, &ann);
+    app.connect(&t, &ann).await;
+    app.wait_first_sync(&id).await;
+    // Enough events that the next page is far over 20,000 bytes.
+    for month in 4..=5 {
+        for day in 1..=28 {
+            let start = at(Warsaw, 2026, month, day, 7, 0);
+            app.sandbox()
+                .insert_event(&ann, measurement("#!Read", "pages=30", start, 30))
+                .unwrap();
+        }
+    }
+    let actor = app.sync_and_wait(&id).await;
+    let error = actor["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("reading the answer"), "{actor}");
+    assert_eq!(actor["calendars"][0]["has_sync_token"], true, "{actor}");
+    assert_eq!(app.points(&t, "imp.events.duration").await.len(), 1);
+}
