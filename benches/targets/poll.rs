@@ -12,6 +12,7 @@ use impulses_gcal::store::Store;
 use impulses_gcal::token::TokenId;
 
 use crate::calendar;
+use crate::sync;
 use crate::rig::{self, Server};
 use crate::table::{number, Goal, Row};
 
@@ -72,12 +73,14 @@ pub async fn run(sandbox: &Sandbox, plan: &Plan) -> (Vec<Row>, Fleet) {
     for cycle in 0..plan.cycles {
         change_some(sandbox, &accounts, &events, plan, cycle);
         let before = sandbox.counters();
+        let committing = sync::commit_seconds(&server, "incremental");
         let took = cycle_once(&server, &tokens).await;
         let statuses = server.board().all();
         let (list_calls, failed) = check_cycle(sandbox, &before, &accounts, &statuses);
         eprintln!(
-            "  poll cycle {cycle}: {:.2} s, {list_calls} list requests",
-            took.as_secs_f64()
+            "  poll cycle {cycle}: {:.2} s, {list_calls} list requests, {:.2} s of them in the metric writer's commits",
+            took.as_secs_f64(),
+            sync::commit_seconds(&server, "incremental") - committing
         );
         times.push(took.as_secs_f64());
         lists.push(list_calls as f64);

@@ -224,12 +224,16 @@ pub async fn connect_one(
 /// The metric writer's total time in full-sync commits so far, from the server's Prometheus
 /// metrics (`store_commit_duration_seconds`).
 fn full_commit_seconds(server: &Server) -> f64 {
+    commit_seconds(server, "full")
+}
+
+/// The metric writer's time in commits of `kind` (`full`, `incremental`) so far.
+pub fn commit_seconds(server: &Server, kind: &str) -> f64 {
     let sync = server.sync();
     let text = sync.telemetry.render(&sync.board).expect("metrics render");
+    let prefix = format!("impulses_gcal_store_commit_duration_seconds_sum{{kind=\"{kind}\"}} ");
     text.lines()
-        .find_map(|l| {
-            l.strip_prefix("impulses_gcal_store_commit_duration_seconds_sum{kind=\"full\"} ")
-        })
+        .find_map(|l| l.strip_prefix(&prefix))
         .map_or(0.0, |v| v.trim().parse().expect("a number"))
 }
 
