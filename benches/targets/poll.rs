@@ -12,8 +12,8 @@ use impulses_gcal::store::Store;
 use impulses_gcal::token::TokenId;
 
 use crate::calendar;
-use crate::sync;
 use crate::rig::{self, Server};
+use crate::sync;
 use crate::table::{number, Goal, Row};
 
 /// Sizes of this part of the run.
