@@ -244,15 +244,10 @@ pub struct StatusBoard {
 
 impl StatusBoard {
     fn lock(&self) -> MutexGuard<'_, HashMap<TokenId, Box<ActorStatus>>> {
-        // A panic while holding this lock cannot leave a status half-written (each update is a
-        // single insert), so a poisoned lock is still safe to use.
+        // A panic while holding this lock can at worst leave a status with some fields of the
+        // next publish (each field stays a valid value, and that actor's next publish writes
+        // them all), so a poisoned lock is still safe to use.
         self.actors.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Publishes an actor's status.
-    pub fn publish(&self, status: ActorStatus) {
-        self.lock()
-            .insert(status.token_id.clone(), Box::new(status));
     }
 
     /// Publishes an actor's status by writing over the one it published before (`fill` gets an
