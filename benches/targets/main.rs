@@ -157,7 +157,7 @@ fn main() {
             eprintln!("3. poll cycle");
             let (poll_rows, fleet) = poll::run(&sandbox, &sizes.poll).await;
             rows.extend(poll_rows);
-            eprintln!("4. memory of the server binary");
+            eprintln!("4, 10. memory and no-change CPU of the server binary");
             rows.extend(memory::run(&sandbox, &fleet).await);
         }
         if wanted("push") {
@@ -168,7 +168,13 @@ fn main() {
         sandbox.stop().await;
     });
     // By figure number; rows of one figure keep their order.
-    rows.sort_by_key(|r| r.figure.split('.').next().unwrap_or_default().to_string());
+    rows.sort_by_key(|r| {
+        r.figure
+            .split('.')
+            .next()
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(u32::MAX)
+    });
     println!("{}", table::render(&rows));
 }
 
