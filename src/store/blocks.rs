@@ -75,6 +75,16 @@ impl Ops {
         self.changes.is_empty()
     }
 
+    /// Adds every change of `other`, after this set's own.
+    pub fn extend(&mut self, other: Ops) {
+        self.changes.extend(other.changes);
+    }
+
+    /// How many keys these changes remove (a key also put is not removed).
+    pub fn removals(&self) -> u64 {
+        self.resolve().iter().filter(|(_, v)| v.is_none()).count() as u64
+    }
+
     /// The changes sorted by key, one per key.
     fn resolve(&self) -> Vec<(&[u8], Option<&[u8]>)> {
         let mut order: Vec<usize> = (0..self.changes.len()).collect();

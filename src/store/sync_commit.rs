@@ -148,6 +148,60 @@ fn release(
     Ok(())
 }
 
+/// A commit's new points, encoded before the block write lock is taken (they need nothing
+/// stored), so data API writes wait only for the reads and writes of blocks.
+struct Encoded<'a> {
+    /// Each changed event once (Google lists each once; should an id repeat, the last wins).
+    last: HashMap<&'a str, &'a EventChange>,
+    /// The puts of the new points, by series.
+    points: SeriesOps,
+    /// Each event with points: its index refs and how many points it has.
+    fresh: HashMap<&'a [u8], (Vec<u8>, u64)>,
+}
+
+impl<'a> Encoded<'a> {
+    fn new(commit: &'a SyncCommit) -> Self {
+        let mut last: HashMap<&str, &EventChange> = HashMap::with_capacity(commit.changes.len());
+        for c in &commit.changes {
+            last.insert(c.event_id.as_str(), c);
+        }
+        let mut points = SeriesOps::new();
+        let mut fresh: HashMap<&[u8], (Vec<u8>, u64)> = HashMap::with_capacity(last.len());
+        let mut prefix = Vec::new();
+        for c in last.values() {
+            if c.points.is_empty() {
+                continue;
+            }
+            let mut refs = Vec::with_capacity(4 + c.points.len() * 64);
+            refs.extend_from_slice(&(c.points.len() as u32).to_be_bytes());
+            for p in &c.points {
+                keys::metric_prefix_into(&commit.user, p.metric.as_str(), &mut prefix);
+                let entry = keys::derived_entry_key(
+                    p.point.timestamp,
+                    &p.point.dimensions,
+                    commit.token_id.as_str(),
+                );
+                push_ref(&mut refs, &prefix, &entry);
+                series(&mut points, &prefix).put(entry.to_vec(), codec::encode(&p.point));
+            }
+            fresh.insert(c.event_id.as_bytes(), (refs, c.points.len() as u64));
+        }
+        Self {
+            last,
+            points,
+            fresh,
+        }
+    }
+}
+
+/// A commit made ready under the block write lock, not applied yet.
+struct Prepared {
+    points: SeriesOps,
+    index: Ops,
+    selection: Selection,
+    stats: SyncCommitStats,
+}
+
 impl Store {
     /// Every entry of this token's index.
     pub(super) fn indexed_events(&self, token: &TokenId) -> Result<Vec<Indexed>, StoreError> {
@@ -190,38 +244,135 @@ impl Store {
     /// Fails with [`StoreError::Stale`] when the connection was replaced or removed meanwhile,
     /// and with [`StoreError::Deselected`] when the calendar was deselected.
     pub fn commit_sync(&self, commit: &SyncCommit) -> Result<SyncCommitStats, StoreError> {
+        let encoded = Encoded::new(commit);
+        let _writing = self.writing_blocks();
+        let mut prepared = self.prepare(commit, encoded)?;
+        prepared.stats.removed = self.commit_selection(
+            &commit.token_id,
+            &commit.connection_id,
+            &prepared.points,
+            &prepared.index,
+            &prepared.selection,
+        )?;
+        Ok(prepared.stats)
+    }
+
+    /// Commits several tokens' syncs, as [`Self::commit_sync`] each would, in one transaction
+    /// when they have data to write (a sled transaction writes out and syncs the log buffer
+    /// twice, whatever its size, so a group costs what one commit does). Should the group be
+    /// refused (a connection replaced meanwhile), each commit is applied alone, so only that one
+    /// fails. A token appears at most once: its commits depend on each other. For commits in a
+    /// group, `removed` counts the removals they asked for (with a consistent event index, the
+    /// points that went).
+    pub fn commit_syncs(&self, commits: &[SyncCommit]) -> Vec<Result<SyncCommitStats, StoreError>> {
+        let mut tokens = std::collections::HashSet::new();
+        if commits.len() < 2 || !commits.iter().all(|c| tokens.insert(&c.token_id)) {
+            return commits.iter().map(|c| self.commit_sync(c)).collect();
+        }
+        let encoded: Vec<Encoded<'_>> = commits.iter().map(Encoded::new).collect();
+        let mut results: Vec<Option<Result<SyncCommitStats, StoreError>>> =
+            commits.iter().map(|_| None).collect();
+        let alone = {
+            let _writing = self.writing_blocks();
+            let mut group = Vec::new();
+            for (i, (commit, enc)) in commits.iter().zip(encoded).enumerate() {
+                match self.prepare(commit, enc) {
+                    Err(e) => results[i] = Some(Err(e)),
+                    Ok(p) if p.points.is_empty() && p.index.is_empty() => {
+                        let stored = self.commit_selection(
+                            &commit.token_id,
+                            &commit.connection_id,
+                            &p.points,
+                            &p.index,
+                            &p.selection,
+                        );
+                        results[i] =
+                            Some(stored.map(|removed| SyncCommitStats { removed, ..p.stats }));
+                    }
+                    Ok(p) => group.push((i, p)),
+                }
+            }
+            let members: Vec<usize> = group.iter().map(|(i, _)| *i).collect();
+            match self.apply_group(commits, group) {
+                Ok(done) => {
+                    for (i, stats) in done {
+                        results[i] = Some(Ok(stats));
+                    }
+                    Vec::new()
+                }
+                Err(e) => {
+                    log::debug!("a group commit was refused ({e}); its commits are applied alone");
+                    members
+                }
+            }
+        };
+        for i in alone {
+            results[i] = Some(self.commit_sync(&commits[i]));
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(StoreError::corrupt("a commit of a group was lost"))))
+            .collect()
+    }
+
+    /// Applies prepared commits with data in one transaction; answers each one's stats.
+    fn apply_group(
+        &self,
+        commits: &[SyncCommit],
+        group: Vec<(usize, Prepared)>,
+    ) -> Result<Vec<(usize, SyncCommitStats)>, StoreError> {
+        let mut points = SeriesOps::new();
+        let mut index_blocks = Batch::default();
+        let mut records = Vec::with_capacity(group.len());
+        let mut done = Vec::with_capacity(group.len());
+        for (i, p) in group {
+            let commit = &commits[i];
+            let mut removed = 0;
+            // Different tokens' entry keys differ (the token is part of them), so merging the
+            // changes of one series changes none of them.
+            for (prefix, ops) in p.points {
+                removed += ops.removals();
+                series(&mut points, &prefix).extend(ops);
+            }
+            blocks::apply(
+                &self.inner.event_index,
+                &keys::token_prefix(commit.token_id.as_str()),
+                &p.index,
+                &mut index_blocks,
+            )?;
+            records.push((
+                &commit.token_id,
+                commit.connection_id.as_str(),
+                encode_selection(&p.selection)?,
+            ));
+            done.push((i, SyncCommitStats { removed, ..p.stats }));
+        }
+        let (point_blocks, _) = self.point_blocks(&points)?;
+        self.apply_calendar(&point_blocks, &index_blocks, |s, g| {
+            for (token, connection_id, bytes) in &records {
+                check_connection(&self.inner.cipher, g, token, connection_id)?;
+                s.insert(token.as_str(), bytes.as_slice())?;
+            }
+            Ok(())
+        })?;
+        Ok(done)
+    }
+
+    /// Reads what `commit` changes (its token's selection and index entries) and makes its
+    /// changes: the point and index operations, the new selection and the counts (`removed`
+    /// is left for whoever applies them). Called under the block write lock.
+    fn prepare(&self, commit: &SyncCommit, encoded: Encoded<'_>) -> Result<Prepared, StoreError> {
         let token = &commit.token_id;
         let slot = commit.state.slot;
-        // Google lists each changed event once; should an id repeat anyway, the last one wins.
-        let mut last: HashMap<&str, &EventChange> = HashMap::with_capacity(commit.changes.len());
-        for c in &commit.changes {
-            last.insert(c.event_id.as_str(), c);
-        }
-        // The new points need nothing stored: they are encoded before the lock is taken, so data
-        // API writes wait only for the reads and writes of blocks.
-        let mut points = SeriesOps::new();
-        let mut fresh: HashMap<&[u8], (Vec<u8>, u64)> = HashMap::with_capacity(last.len());
-        let mut prefix = Vec::new();
-        for c in last.values() {
-            if c.points.is_empty() {
-                continue;
-            }
-            let mut refs = Vec::with_capacity(4 + c.points.len() * 64);
-            refs.extend_from_slice(&(c.points.len() as u32).to_be_bytes());
-            for p in &c.points {
-                keys::metric_prefix_into(&commit.user, p.metric.as_str(), &mut prefix);
-                let entry =
-                    keys::derived_entry_key(p.point.timestamp, &p.point.dimensions, token.as_str());
-                push_ref(&mut refs, &prefix, &entry);
-                series(&mut points, &prefix).put(entry.to_vec(), codec::encode(&p.point));
-            }
-            fresh.insert(c.event_id.as_bytes(), (refs, c.points.len() as u64));
-        }
+        let Encoded {
+            last,
+            mut points,
+            mut fresh,
+        } = encoded;
         let (new_events, new_points) = (
             fresh.len() as u64,
             fresh.values().map(|(_, n)| n).sum::<u64>(),
         );
-        let _writing = self.writing_blocks();
         let mut selection = self.selection(token)?;
         let previous = selection
             .get(slot)
@@ -280,9 +431,12 @@ impl Store {
             skip_notices,
             ..commit.state.clone()
         });
-        stats.removed =
-            self.commit_selection(token, &commit.connection_id, &points, &index, &selection)?;
-        Ok(stats)
+        Ok(Prepared {
+            points,
+            index,
+            selection,
+            stats,
+        })
     }
 
     /// Applies a token's point and index changes and writes its selection in one transaction,

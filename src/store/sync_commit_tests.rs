@@ -226,6 +226,133 @@ fn a_commit_that_changes_nothing_stores_its_sync_token_unless_stale() {
     assert!(store.inner.sync_state.get(t.as_str()).unwrap().is_none());
 }
 
+/// `commit` for another token and connection.
+fn commit_for(
+    token: &TokenId,
+    connection: &str,
+    user: &str,
+    full: bool,
+    changes: Vec<EventChange>,
+    sync_token: &str,
+) -> SyncCommit {
+    SyncCommit {
+        connection_id: connection.into(),
+        ..commit(token, user, full, changes, sync_token)
+    }
+}
+
+#[test]
+fn a_group_commit_stores_what_each_commit_alone_would_and_refuses_only_the_stale_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let d = "imp.events.duration";
+    // Two tokens of one user (their points share a series) and a third whose connection was
+    // replaced after its sync started.
+    let (a, b, c) = (
+        TokenId::generate(),
+        TokenId::generate(),
+        TokenId::generate(),
+    );
+    connect(&store, &a, "ca");
+    connect(&store, &b, "cb");
+    connect(&store, &c, "cc-new");
+    let first = [
+        commit_for(
+            &a,
+            "ca",
+            "ann",
+            true,
+            vec![
+                change("x", vec![point(d, "x", 1, 1.0)]),
+                change("y", vec![point(d, "y", 2, 2.0)]),
+            ],
+            "a1",
+        ),
+        commit_for(
+            &b,
+            "cb",
+            "ann",
+            true,
+            vec![change("x", vec![point(d, "x", 3, 3.0)])],
+            "b1",
+        ),
+    ];
+    let stats = store.commit_syncs(&first);
+    assert_eq!(stats[0].as_ref().unwrap().datapoints, 2, "{stats:?}");
+    assert_eq!(stats[1].as_ref().unwrap().datapoints, 1, "{stats:?}");
+    assert_eq!(values(&store, "ann", d), vec![(1, 1.0), (2, 2.0), (3, 3.0)]);
+    // In one transaction: a's y deleted and x edited, b's new event.
+    let next = [
+        commit_for(
+            &a,
+            "ca",
+            "ann",
+            false,
+            vec![
+                change("y", vec![]),
+                change("x", vec![point(d, "x", 1, 5.0)]),
+            ],
+            "a2",
+        ),
+        commit_for(
+            &b,
+            "cb",
+            "ann",
+            false,
+            vec![change("w", vec![point(d, "w", 4, 4.0)])],
+            "b2",
+        ),
+    ];
+    let stats = store.commit_syncs(&next);
+    let a2 = stats[0].as_ref().unwrap();
+    assert_eq!(
+        (a2.written, a2.removed, a2.events, a2.datapoints),
+        (1, 1, 1, 1),
+        "{stats:?}"
+    );
+    let b2 = stats[1].as_ref().unwrap();
+    assert_eq!(
+        (b2.written, b2.removed, b2.events, b2.datapoints),
+        (1, 0, 2, 2),
+        "{stats:?}"
+    );
+    assert_eq!(values(&store, "ann", d), vec![(1, 5.0), (3, 3.0), (4, 4.0)]);
+    // A group with a stale commit: the others are applied alone, the stale one is refused.
+    let last = [
+        commit_for(&b, "cb", "ann", false, vec![change("x", vec![])], "b3"),
+        commit_for(
+            &c,
+            "cc-old",
+            "ann",
+            true,
+            vec![change("z", vec![point(d, "z", 9, 9.0)])],
+            "c1",
+        ),
+        commit_for(&a, "ca", "ann", false, Vec::new(), "a3"),
+    ];
+    let stats = store.commit_syncs(&last);
+    assert_eq!(stats[0].as_ref().unwrap().removed, 1, "{stats:?}");
+    assert!(matches!(stats[1], Err(StoreError::Stale)), "{stats:?}");
+    assert!(stats[2].is_ok(), "{stats:?}");
+    assert_eq!(values(&store, "ann", d), vec![(1, 5.0), (4, 4.0)]);
+    assert_eq!(primary(&store, &a).sync_token.as_deref(), Some("a3"));
+    assert_eq!(primary(&store, &b).sync_token.as_deref(), Some("b3"));
+    assert_eq!(primary(&store, &c).sync_token, None);
+    // The same commits applied one by one leave the same store.
+    let dir2 = tempfile::tempdir().unwrap();
+    let alone = Store::open(dir2.path()).unwrap();
+    connect(&alone, &a, "ca");
+    connect(&alone, &b, "cb");
+    connect(&alone, &c, "cc-new");
+    for c in first.iter().chain(&next).chain(&last) {
+        let _ = alone.commit_sync(c);
+    }
+    assert_eq!(values(&alone, "ann", d), values(&store, "ann", d));
+    for t in [&a, &b, &c] {
+        assert_eq!(primary(&alone, t), primary(&store, t));
+    }
+}
+
 #[test]
 fn index_refs_round_trip() {
     use crate::store::calendars::decode_refs;
