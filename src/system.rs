@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix::{Actor, SyncArbiter};
 
-use crate::actors::metric_writer::{Drain, MetricWriterActor};
+use crate::actors::metric_writer::{CommitQueue, Drain, MetricWriterActor};
 use crate::actors::push::ChannelRegistry;
 use crate::actors::status::StatusBoard;
 use crate::actors::supervisor::{ShutdownSync, SyncSupervisor};
@@ -45,11 +45,14 @@ impl SyncSystem {
             let writer_store = store.clone();
             let writer_hooks = hooks.clone();
             let writer_telemetry = telemetry.clone();
+            let commits = CommitQueue::default();
+            let writer_commits = commits.clone();
             let writer = SyncArbiter::start(1, move || {
                 MetricWriterActor::new(
                     writer_store.clone(),
                     writer_hooks.clone(),
                     writer_telemetry.clone(),
+                    writer_commits.clone(),
                 )
             });
             let board = StatusBoard::default();
@@ -65,6 +68,7 @@ impl SyncSystem {
                 hooks,
                 channels: channels.clone(),
                 slots: SyncSlots::new(settings.google_http.max_in_flight),
+                commits,
             });
             let supervisor = SyncSupervisor::new(deps).start();
             SyncHandle {

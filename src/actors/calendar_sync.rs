@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::metric_writer::CommitSync;
 use super::schedule::{backoff_delay, jitter_unit, MAX_IN_SYNC_DELAY};
 use super::sync_job::{refresh, Stop};
 use super::SyncDeps;
@@ -179,8 +178,8 @@ async fn commit(
         state: state.clone(),
         notices: acc.notices,
     };
-    match deps.writer.send(CommitSync(commit)).await {
-        Ok(Ok(stats)) => Ok(CalendarSynced {
+    match deps.commits.commit(&deps.writer, commit).await {
+        Some(Ok(stats)) => Ok(CalendarSynced {
             full,
             stats,
             state: SyncState {
@@ -191,10 +190,10 @@ async fn commit(
             items,
             pages,
         }),
-        Ok(Err(StoreError::Stale)) => Err(Stop::Stale),
-        Ok(Err(StoreError::Deselected)) => Err(Stop::Deselected),
-        Ok(Err(e)) => Err(Stop::Store(format!("could not store the sync: {e}"))),
-        Err(e) => Err(Stop::Store(format!("metric writer unavailable: {e}"))),
+        Some(Err(StoreError::Stale)) => Err(Stop::Stale),
+        Some(Err(StoreError::Deselected)) => Err(Stop::Deselected),
+        Some(Err(e)) => Err(Stop::Store(format!("could not store the sync: {e}"))),
+        None => Err(Stop::Store("metric writer unavailable".into())),
     }
 }
 

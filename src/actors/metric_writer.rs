@@ -3,8 +3,16 @@
 //! It runs on its own thread (a one-thread `SyncArbiter`), so big commits never block the
 //! arbiter the sync actors and their network I/O live on, and commits of all tokens are applied
 //! one at a time, which is what lets a commit read a token's index outside its transaction.
+//!
+//! Sync commits wait in a [`CommitQueue`] and the writer takes all that are waiting at once:
+//! commits that came while it was busy go to the store as one group, one transaction
+//! ([`Store::commit_syncs`]), since a sled transaction costs two synchronous log writes
+//! whatever its size.
 
-use actix::{Actor, Handler, Message, SyncContext};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use actix::{Actor, Addr, Handler, Message, SyncContext};
 
 use super::hooks::Hooks;
 use crate::store::{Selection, Store, StoreError, SyncCommit, SyncCommitStats};
@@ -16,16 +24,111 @@ pub struct MetricWriterActor {
     store: Store,
     hooks: Hooks,
     telemetry: Telemetry,
+    queue: CommitQueue,
 }
 
 impl MetricWriterActor {
-    /// A writer on `store` that times its commits into `telemetry`; `hooks` inject failures in
-    /// tests and are inert by default.
-    pub fn new(store: Store, hooks: Hooks, telemetry: Telemetry) -> Self {
+    /// A writer on `store` that takes its sync commits from `queue` and times them into
+    /// `telemetry`; `hooks` inject failures in tests and are inert by default.
+    pub fn new(store: Store, hooks: Hooks, telemetry: Telemetry, queue: CommitQueue) -> Self {
         Self {
             store,
             hooks,
             telemetry,
+            queue,
+        }
+    }
+
+    /// Applies one commit (the `before_commit` hook first) and times it.
+    fn commit_one(&self, commit: &SyncCommit) -> Result<SyncCommitStats, StoreError> {
+        if let Some(fail) = &self.hooks.before_commit {
+            fail(&commit.token_id).map_err(StoreError::Corrupt)?;
+        }
+        let started = Instant::now();
+        let result = self.store.commit_sync(commit);
+        self.telemetry.commit_done(commit.full, started.elapsed());
+        result
+    }
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<SyncCommitStats, StoreError>>;
+
+/// Sync commits waiting for the writer. Whenever one waits, a [`FlushCommits`] is on its way to
+/// the writer, ahead of anything sent to the writer afterwards, so a commit is applied before any
+/// message sent after it was queued (as when each commit was a message of its own).
+#[derive(Clone, Default)]
+pub struct CommitQueue(Arc<Mutex<Pending>>);
+
+#[derive(Default)]
+struct Pending {
+    commits: Vec<(SyncCommit, Reply)>,
+    /// A `FlushCommits` is in the writer's mailbox (or about to be).
+    flush_sent: bool,
+}
+
+impl CommitQueue {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        // Pushes and takes are single moves: a poisoned lock holds nothing half-done.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues `commit` for `writer` and waits for its result; `None` when the writer stopped.
+    pub async fn commit(
+        &self,
+        writer: &Addr<MetricWriterActor>,
+        commit: SyncCommit,
+    ) -> Option<Result<SyncCommitStats, StoreError>> {
+        let (reply, result) = tokio::sync::oneshot::channel();
+        let wake = {
+            let mut pending = self.lock();
+            pending.commits.push((commit, reply));
+            !std::mem::replace(&mut pending.flush_sent, true)
+        };
+        if wake {
+            writer.do_send(FlushCommits);
+        }
+        result.await.ok()
+    }
+
+    /// Every waiting commit.
+    fn take(&self) -> Vec<(SyncCommit, Reply)> {
+        let mut pending = self.lock();
+        pending.flush_sent = false;
+        std::mem::take(&mut pending.commits)
+    }
+}
+
+/// Applies every sync commit waiting in the writer's [`CommitQueue`].
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FlushCommits;
+
+impl Handler<FlushCommits> for MetricWriterActor {
+    type Result = ();
+
+    fn handle(&mut self, _: FlushCommits, _: &mut Self::Context) {
+        let mut commits = Vec::new();
+        let mut replies = Vec::new();
+        for (commit, reply) in self.queue.take() {
+            if let Some(fail) = &self.hooks.before_commit {
+                if let Err(e) = fail(&commit.token_id) {
+                    let _ = reply.send(Err(StoreError::Corrupt(e)));
+                    continue;
+                }
+            }
+            commits.push(commit);
+            replies.push(reply);
+        }
+        if commits.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        let results = self.store.commit_syncs(&commits);
+        // A group's time is shared by its commits, so the histogram's sum stays the writer's.
+        let share = started.elapsed() / commits.len() as u32;
+        for ((commit, reply), result) in commits.iter().zip(replies).zip(results) {
+            self.telemetry.commit_done(commit.full, share);
+            let _ = reply.send(result);
         }
     }
 }
@@ -43,13 +146,7 @@ impl Handler<CommitSync> for MetricWriterActor {
     type Result = Result<SyncCommitStats, StoreError>;
 
     fn handle(&mut self, msg: CommitSync, _: &mut Self::Context) -> Self::Result {
-        if let Some(fail) = &self.hooks.before_commit {
-            fail(&msg.0.token_id).map_err(StoreError::Corrupt)?;
-        }
-        let started = std::time::Instant::now();
-        let result = self.store.commit_sync(&msg.0);
-        self.telemetry.commit_done(msg.0.full, started.elapsed());
-        result
+        self.commit_one(&msg.0)
     }
 }
 

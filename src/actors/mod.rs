@@ -4,7 +4,7 @@
 //!  HTTP front door ──Connected/Disconnected/SyncTokenNow/Notified──▶ SyncSupervisor
 //!        │ List/SelectCalendars, StopChannels (to the actor of ActorOf)  │ starts, replaces, stops
 //!        └──────────────────────────────────────────────▶ TokenSyncActor (one per token)
-//!                                      ──CommitSync/ChangeSelection──▶ MetricWriterActor ──▶ sled
+//!                        ──CommitQueue + FlushCommits/ChangeSelection──▶ MetricWriterActor ──▶ sled
 //!                       events.list, calendarList.list, events.watch, channels.stop, refresh
 //!                                                  ▼
 //!                                     GoogleHttp (shared pool, in-flight cap)
@@ -80,6 +80,8 @@ pub struct Deps {
     pub channels: push::ChannelRegistry,
     /// Turns to run a sync, shared by every token ([`SyncSlots`]).
     pub slots: SyncSlots,
+    /// Where sync commits wait for the writer.
+    pub commits: metric_writer::CommitQueue,
 }
 
 /// The turns to run a sync: a sync takes one before its state (credentials, selection, paging,
