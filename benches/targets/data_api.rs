@@ -139,7 +139,6 @@ pub async fn run(plan: &Plan) -> Vec<Row> {
     ]
 }
 
-/// A read-only data token of `user`; returns its plaintext.
 /// One timed read: the whole body is received, chunk by chunk, but not assembled (a client
 /// that parses as it reads does not copy it either), so the client's share of the two cores
 /// stays small.

@@ -38,17 +38,6 @@ impl MetricWriterActor {
             queue,
         }
     }
-
-    /// Applies one commit (the `before_commit` hook first) and times it.
-    fn commit_one(&self, commit: &SyncCommit) -> Result<SyncCommitStats, StoreError> {
-        if let Some(fail) = &self.hooks.before_commit {
-            fail(&commit.token_id).map_err(StoreError::Corrupt)?;
-        }
-        let started = Instant::now();
-        let result = self.store.commit_sync(commit);
-        self.telemetry.commit_done(commit.full, started.elapsed());
-        result
-    }
 }
 
 type Reply = tokio::sync::oneshot::Sender<Result<SyncCommitStats, StoreError>>;
@@ -135,19 +124,6 @@ impl Handler<FlushCommits> for MetricWriterActor {
 
 impl Actor for MetricWriterActor {
     type Context = SyncContext<Self>;
-}
-
-/// Commits one sync: the token's event index, datapoints and sync token, atomically.
-#[derive(Message)]
-#[rtype(result = "Result<SyncCommitStats, StoreError>")]
-pub struct CommitSync(pub SyncCommit);
-
-impl Handler<CommitSync> for MetricWriterActor {
-    type Result = Result<SyncCommitStats, StoreError>;
-
-    fn handle(&mut self, msg: CommitSync, _: &mut Self::Context) -> Self::Result {
-        self.commit_one(&msg.0)
-    }
 }
 
 /// Forgets a token's calendar (sync state and event index; its datapoints with `purge`; its
