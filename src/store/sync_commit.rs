@@ -246,15 +246,28 @@ impl Store {
     pub fn commit_sync(&self, commit: &SyncCommit) -> Result<SyncCommitStats, StoreError> {
         let encoded = Encoded::new(commit);
         let _writing = self.writing_blocks();
-        let mut prepared = self.prepare(commit, encoded)?;
-        prepared.stats.removed = self.commit_selection(
+        let prepared = self.prepare(commit, encoded)?;
+        self.apply_prepared(commit, prepared)
+    }
+
+    /// Applies one prepared commit on its own (a transaction, or a single record when only its
+    /// selection changes). Called under the block write lock.
+    fn apply_prepared(
+        &self,
+        commit: &SyncCommit,
+        prepared: Prepared,
+    ) -> Result<SyncCommitStats, StoreError> {
+        let removed = self.commit_selection(
             &commit.token_id,
             &commit.connection_id,
             &prepared.points,
             &prepared.index,
             &prepared.selection,
         )?;
-        Ok(prepared.stats)
+        Ok(SyncCommitStats {
+            removed,
+            ..prepared.stats
+        })
     }
 
     /// Commits several tokens' syncs, as [`Self::commit_sync`] each would, in one transaction
@@ -278,16 +291,9 @@ impl Store {
             for (i, (commit, enc)) in commits.iter().zip(encoded).enumerate() {
                 match self.prepare(commit, enc) {
                     Err(e) => results[i] = Some(Err(e)),
+                    // Nothing but its selection record to write: no transaction at all.
                     Ok(p) if p.points.is_empty() && p.index.is_empty() => {
-                        let stored = self.commit_selection(
-                            &commit.token_id,
-                            &commit.connection_id,
-                            &p.points,
-                            &p.index,
-                            &p.selection,
-                        );
-                        results[i] =
-                            Some(stored.map(|removed| SyncCommitStats { removed, ..p.stats }));
+                        results[i] = Some(self.apply_prepared(commit, p));
                     }
                     Ok(p) => group.push((i, p)),
                 }
