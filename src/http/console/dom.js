@@ -116,6 +116,26 @@ export function say(el, text, kind = 'error') {
 }
 
 /**
+ * The message line of a page that reloads itself: a failed load says why, and the next load
+ * that works clears only what a failed load said (not the outcome of an action).
+ * @param {HTMLElement} el
+ */
+export function loadNotice(el) {
+  let failed = false;
+  return {
+    ok() {
+      if (failed) say(el, '');
+      failed = false;
+    },
+    /** @param {Error} err */
+    failed(err) {
+      failed = true;
+      say(el, err.message);
+    },
+  };
+}
+
+/**
  * A swatch of colour for legends, drawn in SVG (the CSP forbids style attributes).
  * @param {string} color
  * @returns {SVGElement}

@@ -4,7 +4,7 @@
  * @module pages/actors
  */
 
-import { h, setText, say, keepFocus } from '../dom.js';
+import { h, setText, say, keepFocus, loadNotice } from '../dom.js';
 import { request, enc, isAbort } from '../api.js';
 import { formatWhen, formatDateTime, formatDuration, formatRelative } from '../lib/format.js';
 
@@ -59,7 +59,7 @@ export function mount(view, ctx) {
   const columns = ['User', 'Token', 'Google account', 'State', 'Last sync', 'Next sync', 'Failures in a row', 'Last error', 'Events', 'Datapoints', ''];
   let last = null;
   let stateList = '';
-  let loadFailed = false;
+  const notice = loadNotice(message);
 
   const onSync = async (actor, button) => {
     button.disabled = true;
@@ -96,12 +96,10 @@ export function mount(view, ctx) {
       if (signal.aborted) return;
       last = { supervisor: answer.supervisor || {}, actors: Array.isArray(answer.actors) ? answer.actors : [] };
       render();
-      if (loadFailed) say(message, '');
-      loadFailed = false;
+      notice.ok();
     } catch (err) {
       if (isAbort(err)) return;
-      loadFailed = true;
-      say(message, err.message);
+      notice.failed(err);
     }
   };
   filter.addEventListener('change', render);

@@ -5,7 +5,7 @@
  * @module pages/connection
  */
 
-import { h, setText, say, keepFocus } from '../dom.js';
+import { h, setText, say, keepFocus, loadNotice } from '../dom.js';
 import { request, enc, isAbort } from '../api.js';
 import { takeOauthOutcome } from '../session.js';
 import { formatWhen, formatTime } from '../lib/format.js';
@@ -125,7 +125,7 @@ export function mount(view, ctx) {
   const picker = h('div', { id: 'calendar-picker-box' });
   let target = null;
   let loaded = false;
-  let loadFailed = false;
+  const notice = loadNotice(message);
 
   const showBanner = (entries) => {
     if (!outcome || loaded) return;
@@ -161,12 +161,10 @@ export function mount(view, ctx) {
       showBanner(list);
       loaded = true;
       render(list);
-      if (loadFailed) say(message, '');
-      loadFailed = false;
+      notice.ok();
     } catch (err) {
       if (isAbort(err)) return;
-      loadFailed = true;
-      say(message, err.message);
+      notice.failed(err);
     }
   };
 
