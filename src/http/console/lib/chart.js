@@ -147,6 +147,21 @@ function nearest(all, x, y) {
 }
 
 /**
+ * The size of a chart in `container` and its plot area within the margins: `narrow` high on
+ * a phone-sized width, `wide` high otherwise.
+ * @param {HTMLElement} container
+ * @param {number} narrow
+ * @param {number} wide
+ */
+function frame(container, narrow, wide) {
+  const W = widthOf(container);
+  const H = W < 500 ? narrow : wide;
+  const x0 = MARGIN.left;
+  const x1 = W - MARGIN.right;
+  return { W, H, x0, x1, y0: MARGIN.top, y1: H - MARGIN.bottom, plotW: Math.max(1, x1 - x0) };
+}
+
+/**
  * Draws one line (with dots when they are few) per series into `container`, replacing its
  * content. Each series is downsampled to the plot's pixel width first. Pointer moves and the
  * arrow keys (when the chart has the focus) pick the nearest drawn point and report it.
@@ -165,13 +180,7 @@ function nearest(all, x, y) {
  */
 export function drawLineChart(container, opts) {
   const { series, from, to, formatValue = formatCompact, yTicks = niceTicks, label = 'Chart', onPick = () => {} } = opts;
-  const W = widthOf(container);
-  const H = W < 500 ? 220 : 280;
-  const x0 = MARGIN.left;
-  const x1 = W - MARGIN.right;
-  const y0 = MARGIN.top;
-  const y1 = H - MARGIN.bottom;
-  const plotW = Math.max(1, x1 - x0);
+  const { W, H, x0, x1, y0, y1, plotW } = frame(container, 220, 280);
   const svg = s('svg', {
     viewBox: `0 0 ${W} ${H}`, class: 'chart-svg', tabindex: 0, role: 'img',
     'aria-label': `${label}. Use the arrow keys to read the datapoints.`,
@@ -267,13 +276,7 @@ export function drawLineChart(container, opts) {
  */
 export function drawBars(container, opts) {
   const { buckets, series, colorOf, period, id, label = 'Hours' } = opts;
-  const W = widthOf(container);
-  const H = W < 500 ? 200 : 240;
-  const x0 = MARGIN.left;
-  const x1 = W - MARGIN.right;
-  const y0 = MARGIN.top;
-  const y1 = H - MARGIN.bottom;
-  const plotW = Math.max(1, x1 - x0);
+  const { W, H, x0, x1, y0, y1, plotW } = frame(container, 200, 240);
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart-svg', id, role: 'img', 'aria-label': label });
   const totals = buckets.map((_, i) => {
     let sum = 0;
