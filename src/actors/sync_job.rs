@@ -322,7 +322,7 @@ pub(super) async fn refresh(
     let updated = creds.clone();
     let stored = deps
         .store
-        .update_credentials(token, &creds.connection_id, move |c| {
+        .update_credentials(token, &creds.connection_id, &move |c| {
             c.access_token = updated.access_token.clone();
             c.access_expires_at = updated.access_expires_at;
             c.refresh_token = updated.refresh_token.clone();

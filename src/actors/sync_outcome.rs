@@ -37,7 +37,7 @@ impl TokenSyncActor {
                 let marked =
                     self.deps
                         .store
-                        .update_credentials(id, &self.creds.connection_id, move |c| {
+                        .update_credentials(id, &self.creds.connection_id, &move |c| {
                             c.needs_reauth = Some(r.clone())
                         });
                 if let Err(e) = marked {

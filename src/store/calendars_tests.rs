@@ -306,7 +306,7 @@ fn a_schema_3_store_keeps_its_calendar_as_the_first_selected() {
             .unwrap();
         db.flush().unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = crate::store::SledStore::open(dir.path()).unwrap();
     assert_eq!(crate::store::schema_version_for_test(&store), 4);
     let selection = store.selection(&token).unwrap();
     assert_eq!(selection.calendars.len(), 1);
@@ -324,7 +324,7 @@ fn a_schema_3_store_keeps_its_calendar_as_the_first_selected() {
     // second calendar that never held it changes nothing.
     let f = Fixture {
         _dir: tempfile::tempdir().unwrap(),
-        store,
+        store: store.into(),
         token,
     };
     f.store

@@ -3,7 +3,7 @@
 use sled::Batch;
 
 use super::blocks::{self, Ops};
-use super::{codec, keys, Store, StoreError};
+use super::{codec, keys, SledStore, StoreError};
 use crate::metric::{Datapoint, MetricName};
 
 /// A half-open time range `[from, to)` in epoch milliseconds; either end may be open.
@@ -15,7 +15,7 @@ pub struct TimeRange {
     pub to: Option<i64>,
 }
 
-impl Store {
+impl SledStore {
     /// Inserts or replaces points by `(timestamp, dimensions)`, atomically: one batch, so a
     /// request is stored whole or not at all. Of points with the same identity in one request,
     /// the last wins. Only the blocks these points fall in are rewritten.
@@ -176,7 +176,7 @@ mod tests {
     #[test]
     fn upsert_replaces_by_timestamp_and_dimensions() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         let m = metric("weight");
         store
             .upsert_datapoints(
@@ -217,7 +217,7 @@ mod tests {
     #[test]
     fn ranges_are_inclusive_exclusive_and_users_are_separate() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         let m = metric("m");
         let pts: Vec<Datapoint> = (0..100).map(|i| point(i * 10, i as f64, &[])).collect();
         store.upsert_datapoints("ann", &m, &pts).unwrap();

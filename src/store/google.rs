@@ -9,7 +9,7 @@ use sled::transaction::ConflictableTransactionError;
 
 use super::calendars::{decode_selection, Selection};
 use super::cipher::{context, Cipher};
-use super::{Store, StoreError, GOOGLE_CREDENTIALS};
+use super::{SledStore, StoreError, GOOGLE_CREDENTIALS};
 use crate::secret::Secret;
 use crate::token::TokenId;
 
@@ -159,7 +159,7 @@ pub(super) fn decode_legacy_state(bytes: &[u8]) -> Result<SyncState, StoreError>
         .map_err(|e| StoreError::corrupt(format!("sync state record: {e}")))
 }
 
-impl Store {
+impl SledStore {
     /// Stores credentials for a token, replacing any previous connection.
     pub fn put_credentials(
         &self,

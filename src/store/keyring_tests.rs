@@ -1,6 +1,6 @@
 use super::*;
 use crate::secret::Secret;
-use crate::store::{GoogleCredentials, PendingAuthorization, Store, SCHEMA_VERSION};
+use crate::store::{GoogleCredentials, PendingAuthorization, SledStore, SCHEMA_VERSION};
 use crate::token::TokenId;
 
 const REFRESH: &str = "1//refresh-token-in-the-clear";
@@ -51,7 +51,7 @@ fn pending(token: &TokenId) -> PendingAuthorization {
 type Dump = Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>;
 
 /// Every byte of every tree, to prove a failed open changed nothing.
-fn dump(store: &Store) -> Dump {
+fn dump(store: &SledStore) -> Dump {
     let db = &store.inner.db;
     let mut out = Vec::new();
     for name in db.tree_names() {
@@ -65,7 +65,7 @@ fn dump(store: &Store) -> Dump {
 }
 
 fn filled(dir: &Path, keys: &CredentialKeys) -> (TokenId, Dump) {
-    let store = Store::open_with_keys(dir, keys).unwrap();
+    let store = SledStore::open_with_keys(dir, keys).unwrap();
     let new = crate::store::NewToken {
         user: "ann".into(),
         name: "phone".into(),
@@ -111,7 +111,7 @@ fn secrets_are_sealed_on_disk_under_a_private_key_file() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let store = Store::open_with_keys(dir.path(), &CredentialKeys::default()).unwrap();
+    let store = SledStore::open_with_keys(dir.path(), &CredentialKeys::default()).unwrap();
     let c = store.credentials(&token).unwrap().unwrap();
     assert_eq!(
         (
@@ -136,7 +136,7 @@ fn a_wrong_key_fails_at_open_and_changes_nothing() {
         keys(Some(2), Some(3)),
         CredentialKeys::default(),
     ] {
-        let err = Store::open_with_keys(dir.path(), &wrong).err().unwrap();
+        let err = SledStore::open_with_keys(dir.path(), &wrong).err().unwrap();
         assert!(
             matches!(err, StoreError::WrongKey | StoreError::MissingKey { .. }),
             "{err}"
@@ -145,7 +145,7 @@ fn a_wrong_key_fails_at_open_and_changes_nothing() {
         assert!(!err.to_string().contains('\n'));
     }
     assert!(!dir.path().join(KEY_FILE).exists(), "no key file made");
-    let store = Store::open_with_keys(dir.path(), &keys(Some(1), None)).unwrap();
+    let store = SledStore::open_with_keys(dir.path(), &keys(Some(1), None)).unwrap();
     assert_eq!(dump(&store), before);
     assert!(store.credentials(&token).unwrap().is_some());
 }
@@ -155,7 +155,7 @@ fn a_missing_key_file_fails_without_making_a_new_key() {
     let dir = tempfile::tempdir().unwrap();
     filled(dir.path(), &CredentialKeys::default());
     std::fs::remove_file(dir.path().join(KEY_FILE)).unwrap();
-    let err = Store::open_with_keys(dir.path(), &CredentialKeys::default())
+    let err = SledStore::open_with_keys(dir.path(), &CredentialKeys::default())
         .err()
         .unwrap();
     assert!(matches!(err, StoreError::MissingKey { .. }), "{err}");
@@ -167,7 +167,7 @@ fn a_broken_key_file_is_named_without_its_content() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path()).unwrap();
     std::fs::write(dir.path().join(KEY_FILE), "c2hvcnQ=").unwrap();
-    let err = Store::open_with_keys(dir.path(), &CredentialKeys::default())
+    let err = SledStore::open_with_keys(dir.path(), &CredentialKeys::default())
         .err()
         .unwrap()
         .to_string();
@@ -179,17 +179,17 @@ fn a_broken_key_file_is_named_without_its_content() {
 fn rotation_reseals_every_record_under_the_new_key() {
     let dir = tempfile::tempdir().unwrap();
     let (token, before) = filled(dir.path(), &keys(Some(1), None));
-    let store = Store::open_with_keys(dir.path(), &keys(Some(2), Some(1))).unwrap();
+    let store = SledStore::open_with_keys(dir.path(), &keys(Some(2), Some(1))).unwrap();
     let after = dump(&store);
     assert_ne!(after, before);
     assert!(!contains(&after, REFRESH) && !contains(&after, VERIFIER));
     drop(store);
     // The old key no longer opens it; the new one does without the previous.
     assert!(matches!(
-        Store::open_with_keys(dir.path(), &keys(Some(1), None)).err(),
+        SledStore::open_with_keys(dir.path(), &keys(Some(1), None)).err(),
         Some(StoreError::WrongKey)
     ));
-    let store = Store::open_with_keys(dir.path(), &keys(Some(2), None)).unwrap();
+    let store = SledStore::open_with_keys(dir.path(), &keys(Some(2), None)).unwrap();
     let c = store.credentials(&token).unwrap().unwrap();
     assert_eq!(c.refresh_token.expose(), REFRESH);
     let p = store
@@ -199,14 +199,14 @@ fn rotation_reseals_every_record_under_the_new_key() {
     assert_eq!(p.verifier.expose(), VERIFIER);
     drop(store);
     // A stale CREDENTIALS_KEY_PREVIOUS left in place is harmless.
-    let store = Store::open_with_keys(dir.path(), &keys(Some(2), Some(1))).unwrap();
+    let store = SledStore::open_with_keys(dir.path(), &keys(Some(2), Some(1))).unwrap();
     assert!(store.credentials(&token).unwrap().is_some());
 }
 
 #[test]
 fn a_record_moved_to_another_token_does_not_open() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_with_keys(dir.path(), &keys(Some(1), None)).unwrap();
+    let store = SledStore::open_with_keys(dir.path(), &keys(Some(1), None)).unwrap();
     let (a, b) = (TokenId::generate(), TokenId::generate());
     store.put_credentials(&a, &creds()).unwrap();
     let raw = store
@@ -248,7 +248,7 @@ fn a_schema_1_store_with_plaintext_secrets_is_sealed_at_open() {
             .unwrap();
         db.flush().unwrap();
     }
-    let store = Store::open_with_keys(dir.path(), &keys(Some(7), None)).unwrap();
+    let store = SledStore::open_with_keys(dir.path(), &keys(Some(7), None)).unwrap();
     let d = dump(&store);
     assert!(!contains(&d, REFRESH) && !contains(&d, ACCESS) && !contains(&d, VERIFIER));
     // Sealed (schema 2), and then moved into blocks (schema 3).
@@ -276,9 +276,9 @@ fn a_schema_1_store_with_plaintext_secrets_is_sealed_at_open() {
 fn a_key_file_left_half_made_by_a_crash_is_replaced_on_a_store_without_a_key() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("credentials.key.tmp"), "").unwrap();
-    let store = Store::open_with_keys(dir.path(), &CredentialKeys::default()).unwrap();
+    let store = SledStore::open_with_keys(dir.path(), &CredentialKeys::default()).unwrap();
     assert!(dir.path().join(KEY_FILE).exists());
     assert!(!dir.path().join("credentials.key.tmp").exists());
     drop(store);
-    assert!(Store::open_with_keys(dir.path(), &CredentialKeys::default()).is_ok());
+    assert!(SledStore::open_with_keys(dir.path(), &CredentialKeys::default()).is_ok());
 }

@@ -1,7 +1,7 @@
 use super::*;
 use crate::convert::MetricPoint;
 use crate::metric::MetricName;
-use crate::store::{EventChange, Store, SyncCommit, SyncState, TimeRange};
+use crate::store::{EventChange, SledStore, SyncCommit, SyncState, TimeRange};
 use crate::token::TokenId;
 
 #[path = "../../tests/it/schema2.rs"]
@@ -27,7 +27,7 @@ const DURATION: &str = "imp.events.duration";
 /// the per-record layout, and 50,000 points of a metric written through the data API.
 fn legacy_store(dir: &std::path::Path, token: &TokenId) {
     {
-        let store = Store::open(dir).unwrap();
+        let store = SledStore::open(dir).unwrap();
         store
             .put_credentials(token, &crate::store::test_credentials("c1"))
             .unwrap();
@@ -79,7 +79,7 @@ fn a_schema_2_store_is_moved_into_blocks_at_open() {
     let token = TokenId::generate();
     legacy_store(dir.path(), &token);
 
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let db = &store.inner.db;
     assert_eq!(
         db.open_tree(META)
@@ -152,7 +152,7 @@ fn a_schema_2_store_is_moved_into_blocks_at_open() {
     drop(store);
 
     // Reopening a migrated store changes nothing.
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     assert_eq!(
         store
             .read_datapoints("ann", &weight, TimeRange::default())

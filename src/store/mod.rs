@@ -28,6 +28,9 @@ pub mod calendars;
 pub mod cipher;
 pub mod codec;
 mod datapoints;
+mod engine;
+pub use engine::Engine;
+mod sled_engine;
 pub use datapoints::TimeRange;
 mod error;
 mod google;
@@ -81,9 +84,55 @@ pub const OAUTH_STATES: &str = "oauth_states";
 /// Tree of open push channels, sealed.
 pub const PUSH_CHANNELS: &str = "push_channels";
 
-/// A handle on the open store; cheap to clone, shared by the HTTP handlers and the actors.
+/// A handle on the open store, whatever its engine; cheap to clone, shared by the HTTP handlers
+/// and the actors, which call the [`Engine`] operations through it.
 #[derive(Clone)]
 pub struct Store {
+    engine: Arc<dyn Engine>,
+}
+
+impl std::ops::Deref for Store {
+    type Target = dyn Engine;
+
+    fn deref(&self) -> &dyn Engine {
+        &*self.engine
+    }
+}
+
+impl From<SledStore> for Store {
+    fn from(sled: SledStore) -> Self {
+        Self {
+            engine: Arc::new(sled),
+        }
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the sled store in `dir` with the key file in `dir` as credentials
+    /// key; see [`SledStore::open_with`].
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        SledStore::open(dir).map(Self::from)
+    }
+
+    /// Opens (or creates) the sled store in `dir` with `keys`.
+    pub fn open_with_keys(dir: &Path, keys: &CredentialKeys) -> Result<Self, StoreError> {
+        SledStore::open_with_keys(dir, keys).map(Self::from)
+    }
+
+    /// Opens (or creates) the sled store in `dir`; see [`SledStore::open_with`].
+    pub fn open_with(dir: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        SledStore::open_with(dir, options).map(Self::from)
+    }
+
+    /// Whether this is the last handle on the store (everything else let go of it).
+    pub fn is_sole_handle(&self) -> bool {
+        Arc::strong_count(&self.engine) == 1
+    }
+}
+
+/// The embedded engine: a sled database under `DATA_DIR`. Cheap to clone.
+#[derive(Clone)]
+pub struct SledStore {
     inner: Arc<Inner>,
 }
 
@@ -130,14 +179,14 @@ impl Default for StoreOptions {
     }
 }
 
-impl Store {
+impl SledStore {
     /// Opens (or creates) the store in `dir` with the key file in `dir` as credentials key; see
-    /// [`Store::open_with`].
+    /// [`SledStore::open_with`].
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         Self::open_with(dir, &StoreOptions::default())
     }
 
-    /// Opens (or creates) the store in `dir` with `keys`; see [`Store::open_with`].
+    /// Opens (or creates) the store in `dir` with `keys`; see [`SledStore::open_with`].
     pub fn open_with_keys(dir: &Path, keys: &CredentialKeys) -> Result<Self, StoreError> {
         Self::open_with(
             dir,
@@ -194,11 +243,6 @@ impl Store {
                 db,
             }),
         })
-    }
-
-    /// Whether this is the last handle on the store (everything else let go of it).
-    pub fn is_sole_handle(&self) -> bool {
-        Arc::strong_count(&self.inner) == 1
     }
 
     /// Taken by every change of datapoint or event-index blocks, before it reads them.
@@ -297,7 +341,7 @@ fn check_schema(db: &sled::Db) -> Result<u32, StoreError> {
 }
 
 #[cfg(test)]
-pub(crate) fn schema_version_for_test(store: &Store) -> u32 {
+pub(crate) fn schema_version_for_test(store: &SledStore) -> u32 {
     store
         .inner
         .db
@@ -326,7 +370,7 @@ pub(crate) fn test_credentials(connection_id: &str) -> GoogleCredentials {
 }
 
 #[cfg(test)]
-pub(crate) fn set_schema_version_for_test(store: &Store, version: u32) {
+pub(crate) fn set_schema_version_for_test(store: &SledStore, version: u32) {
     if let Ok(meta) = store.inner.db.open_tree(META) {
         let _ = meta.insert(SCHEMA_KEY, &version.to_be_bytes());
     }
@@ -339,11 +383,11 @@ mod tests {
     #[test]
     fn a_newer_schema_is_refused_with_a_clear_message() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         set_schema_version_for_test(&store, SCHEMA_VERSION + 1);
         store.flush().unwrap();
         drop(store);
-        let err = Store::open(dir.path())
+        let err = SledStore::open(dir.path())
             .err()
             .expect("newer schema must fail");
         let msg = err.to_string();
@@ -357,8 +401,8 @@ mod tests {
     #[test]
     fn a_second_open_of_the_same_dir_fails_while_the_first_lives() {
         let dir = tempfile::tempdir().unwrap();
-        let _first = Store::open(dir.path()).unwrap();
-        let err = Store::open(dir.path())
+        let _first = SledStore::open(dir.path()).unwrap();
+        let err = SledStore::open(dir.path())
             .err()
             .expect("second open must fail");
         assert!(matches!(err, StoreError::Locked { .. }), "{err}");
@@ -370,7 +414,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
-        let _s = Store::open(&path).unwrap();
+        let _s = SledStore::open(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
     }

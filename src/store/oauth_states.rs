@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::cipher::{context, Cipher};
-use super::{Store, StoreError, OAUTH_STATES};
+use super::{SledStore, StoreError, OAUTH_STATES};
 use crate::secret::Secret;
 use crate::token::TokenId;
 
@@ -72,7 +72,7 @@ fn decode(cipher: &Cipher, key: &[u8], bytes: &[u8]) -> Result<PendingAuthorizat
     })
 }
 
-impl Store {
+impl SledStore {
     /// Records a started authorization under its `state`, purging expired ones and evicting the
     /// token's oldest beyond the limit.
     pub fn put_pending_authorization(
@@ -153,7 +153,7 @@ mod tests {
     #[test]
     fn states_are_single_use_expire_and_are_capped_per_token() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         let (a, b) = (TokenId::generate(), TokenId::generate());
         store
             .put_pending_authorization("s0", &pending(&a, 100), 100)
@@ -228,7 +228,7 @@ mod tests {
     #[test]
     fn expired_states_are_purged() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         let a = TokenId::generate();
         store
             .put_pending_authorization("x", &pending(&a, 0), 0)

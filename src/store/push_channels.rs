@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::cipher::context;
-use super::{keys, Store, StoreError, PUSH_CHANNELS};
+use super::{keys, SledStore, StoreError, PUSH_CHANNELS};
 use crate::secret::Secret;
 use crate::token::TokenId;
 
@@ -49,7 +49,7 @@ fn key(token: &TokenId, channel_id: &str) -> Vec<u8> {
     k
 }
 
-impl Store {
+impl SledStore {
     /// Stores a channel `events.watch` just opened, durably, so a restart keeps answering it.
     pub fn put_channel(&self, token: &TokenId, channel: &PushChannel) -> Result<(), StoreError> {
         let k = key(token, &channel.id);
@@ -136,7 +136,7 @@ mod tests {
     #[test]
     fn channels_are_kept_per_token_sealed_and_forgotten() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         let (a, b) = (TokenId::generate(), TokenId::generate());
         store.put_channel(&a, &channel("c1", 0)).unwrap();
         store.put_channel(&a, &channel("c2", 1)).unwrap();

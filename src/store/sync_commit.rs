@@ -16,7 +16,7 @@ use super::calendars::{encode_selection, IndexEntry, Selection};
 use super::cipher::Cipher;
 use super::google::{decode_credentials, SyncState};
 use super::skip_notices::{self, SkipNotice};
-use super::{codec, keys, Store, StoreError};
+use super::{codec, keys, SledStore, StoreError};
 use crate::convert::MetricPoint;
 use crate::token::TokenId;
 
@@ -202,7 +202,7 @@ struct Prepared {
     stats: SyncCommitStats,
 }
 
-impl Store {
+impl SledStore {
     /// Every entry of this token's index.
     pub(super) fn indexed_events(&self, token: &TokenId) -> Result<Vec<Indexed>, StoreError> {
         let mut out = Vec::new();

@@ -22,7 +22,7 @@ fn change(id: &str, points: Vec<MetricPoint>) -> EventChange {
     }
 }
 
-fn connect(store: &Store, token: &TokenId, connection: &str) {
+fn connect(store: &SledStore, token: &TokenId, connection: &str) {
     store
         .put_credentials(token, &crate::store::test_credentials(connection))
         .unwrap();
@@ -51,11 +51,11 @@ fn commit(
 }
 
 /// The state of the token's first selected calendar.
-fn primary(store: &Store, t: &TokenId) -> SyncState {
+fn primary(store: &SledStore, t: &TokenId) -> SyncState {
     store.selection(t).unwrap().calendars[0].clone()
 }
 
-fn values(store: &Store, user: &str, metric: &str) -> Vec<(i64, f64)> {
+fn values(store: &SledStore, user: &str, metric: &str) -> Vec<(i64, f64)> {
     let m = MetricName::new(metric).unwrap();
     store
         .read_datapoints(user, &m, TimeRange::default())
@@ -68,7 +68,7 @@ fn values(store: &Store, user: &str, metric: &str) -> Vec<(i64, f64)> {
 #[test]
 fn incremental_commits_replace_edited_and_remove_deleted_events() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let t = TokenId::generate();
     connect(&store, &t, "c1");
     let d = "imp.events.duration";
@@ -116,7 +116,7 @@ fn incremental_commits_replace_edited_and_remove_deleted_events() {
 #[test]
 fn a_full_sync_replaces_everything_the_token_held_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let (t, other) = (TokenId::generate(), TokenId::generate());
     connect(&store, &t, "c1");
     connect(&store, &other, "c1");
@@ -171,7 +171,7 @@ fn a_full_sync_replaces_everything_the_token_held_and_nothing_else() {
 #[test]
 fn a_commit_for_a_replaced_connection_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let t = TokenId::generate();
     connect(&store, &t, "c2");
     let d = "imp.events.duration";
@@ -192,7 +192,7 @@ fn a_commit_for_a_replaced_connection_is_refused_and_changes_nothing() {
 #[test]
 fn a_commit_that_changes_nothing_stores_its_sync_token_unless_stale() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let t = TokenId::generate();
     connect(&store, &t, "c1");
     let d = "imp.events.duration";
@@ -244,7 +244,7 @@ fn commit_for(
 #[test]
 fn a_group_commit_stores_what_each_commit_alone_would_and_refuses_only_the_stale_one() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let d = "imp.events.duration";
     // Two tokens of one user (their points share a series) and a third whose connection was
     // replaced after its sync started.
@@ -340,7 +340,7 @@ fn a_group_commit_stores_what_each_commit_alone_would_and_refuses_only_the_stale
     assert_eq!(primary(&store, &c).sync_token, None);
     // The same commits applied one by one leave the same store.
     let dir2 = tempfile::tempdir().unwrap();
-    let alone = Store::open(dir2.path()).unwrap();
+    let alone = SledStore::open(dir2.path()).unwrap();
     connect(&alone, &a, "ca");
     connect(&alone, &b, "cb");
     connect(&alone, &c, "cc-new");
@@ -379,7 +379,7 @@ fn skipped(id: &str, seen_at: i64) -> SkipNotice {
 #[test]
 fn skipped_events_are_kept_with_the_sync_that_found_them_until_fixed() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let t = TokenId::generate();
     connect(&store, &t, "c1");
     let d = "imp.events.duration";
@@ -392,7 +392,7 @@ fn skipped_events_are_kept_with_the_sync_that_found_them_until_fixed() {
     );
     full.notices = vec![skipped("bad1", 1), skipped("bad2", 1)];
     store.commit_sync(&full).unwrap();
-    let ids = |store: &Store| -> Vec<String> {
+    let ids = |store: &SledStore| -> Vec<String> {
         primary(store, &t)
             .skip_notices
             .iter()

@@ -3,7 +3,7 @@
 use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
-use super::{Store, StoreError};
+use super::{SledStore, StoreError};
 use crate::secret::Secret;
 use crate::token::{generate_plaintext, Capability, DataToken, TokenHash, TokenId};
 
@@ -51,7 +51,7 @@ fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e)
 }
 
-impl Store {
+impl SledStore {
     /// Creates a token and returns it with its plaintext, the only time the plaintext exists.
     /// The record and both indexes are written in one transaction: a name taken meanwhile by a
     /// concurrent request is a conflict, never a duplicate.
