@@ -72,6 +72,10 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(msg) => Self::Conflict(msg),
+            StoreError::Unavailable(why) => {
+                log::warn!("the database is unavailable: {why}");
+                Self::Unavailable("the database is unavailable; try again shortly".into())
+            }
             other => Self::internal(other),
         }
     }

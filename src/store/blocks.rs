@@ -85,8 +85,8 @@ impl Ops {
         self.resolve().iter().filter(|(_, v)| v.is_none()).count() as u64
     }
 
-    /// The changes sorted by key, one per key.
-    fn resolve(&self) -> Vec<(&[u8], Option<&[u8]>)> {
+    /// The changes sorted by key, one per key: `Some(value)` puts, `None` removes.
+    pub(crate) fn resolve(&self) -> Vec<(&[u8], Option<&[u8]>)> {
         let mut order: Vec<usize> = (0..self.changes.len()).collect();
         order.sort_by(|&a, &b| self.changes[a].0.cmp(&self.changes[b].0));
         let mut out: Vec<(&[u8], Option<&[u8]>)> = Vec::with_capacity(order.len());

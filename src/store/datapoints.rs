@@ -156,6 +156,7 @@ impl SledStore {
 mod tests {
     use super::*;
     use crate::metric::{DimensionKey, Dimensions};
+    use crate::store::Store;
 
     fn point(ts: i64, value: f64, dims: &[(&str, &str)]) -> Datapoint {
         let dimensions: Dimensions = dims
@@ -173,10 +174,7 @@ mod tests {
         MetricName::new(name).unwrap()
     }
 
-    #[test]
-    fn upsert_replaces_by_timestamp_and_dimensions() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+    fn upsert_replaces_by_timestamp_and_dimensions(store: &Store) {
         let m = metric("weight");
         store
             .upsert_datapoints(
@@ -214,10 +212,7 @@ mod tests {
         assert!(!all.contains(&point(2, 1.0, &[])));
     }
 
-    #[test]
-    fn ranges_are_inclusive_exclusive_and_users_are_separate() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+    fn ranges_are_inclusive_exclusive_and_users_are_separate(store: &Store) {
         let m = metric("m");
         let pts: Vec<Datapoint> = (0..100).map(|i| point(i * 10, i as f64, &[])).collect();
         store.upsert_datapoints("ann", &m, &pts).unwrap();
@@ -286,4 +281,9 @@ mod tests {
             1
         );
     }
+
+    crate::store::engine_tests::for_each_engine!(
+        upsert_replaces_by_timestamp_and_dimensions,
+        ranges_are_inclusive_exclusive_and_users_are_separate,
+    );
 }

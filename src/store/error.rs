@@ -39,6 +39,9 @@ pub enum StoreError {
         /// The expected key file.
         path: String,
     },
+    /// PostgreSQL was chosen without a credentials key (no data directory holds a key file).
+    #[error("CREDENTIALS_KEY is required with DATABASE_URL: every node must seal Google credentials under the same key")]
+    KeyRequired,
     /// The key file could not be read, parsed or created.
     #[error("credentials key file {path}: {problem}")]
     KeyFile {
@@ -59,6 +62,12 @@ pub enum StoreError {
     /// A uniqueness rule was violated (the message says which).
     #[error("{0}")]
     Conflict(String),
+    /// PostgreSQL answered with an error (the message is the server's, never the URL).
+    #[error("database error: {0}")]
+    Database(String),
+    /// PostgreSQL cannot be reached (or the connection broke); a later call may succeed.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {

@@ -21,8 +21,8 @@ const SEALED_SINCE: u32 = 2;
 
 /// Name of the key file made in the data directory when `CREDENTIALS_KEY` is unset.
 pub const KEY_FILE: &str = "credentials.key";
-const CHECK_KEY: &[u8] = b"credentials_key_check";
-const CHECK_PLAINTEXT: &[u8] = b"impulses-gcal credentials key check v1";
+pub(super) const CHECK_KEY: &[u8] = b"credentials_key_check";
+pub(super) const CHECK_PLAINTEXT: &[u8] = b"impulses-gcal credentials key check v1";
 /// The trees whose records are sealed.
 const SEALED_TREES: [&str; 3] = [GOOGLE_CREDENTIALS, OAUTH_STATES, PUSH_CHANNELS];
 

@@ -131,6 +131,20 @@ pub fn metric_of_key<'k>(user_prefix: &[u8], key: &'k [u8]) -> Option<&'k str> {
     std::str::from_utf8(rest.get(2..2 + len)?).ok()
 }
 
+/// Splits a series prefix ([`metric_prefix`]) into its user and metric name, or `None` for a
+/// malformed prefix.
+pub fn split_metric_prefix(prefix: &[u8]) -> Option<(&str, &str)> {
+    let (user, rest) = take_str(prefix)?;
+    let (metric, rest) = take_str(rest)?;
+    rest.is_empty().then_some((user, metric))
+}
+
+fn take_str(bytes: &[u8]) -> Option<(&str, &[u8])> {
+    let len = u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]) as usize;
+    let s = std::str::from_utf8(bytes.get(2..2 + len)?).ok()?;
+    Some((s, &bytes[2 + len..]))
+}
+
 /// A stable hash of a dimension set. The set is a sorted map and every key and value is
 /// length-prefixed, so equal sets (and only equal sets) hash equally.
 pub fn dimensions_hash(dimensions: &Dimensions) -> [u8; DIMENSIONS_HASH_LEN] {
@@ -198,6 +212,8 @@ mod tests {
             prop_assert_eq!(k2 >= p1 && k2 < end1, m1 == m2);
             prop_assert!(k1 >= p1 && k1 < end1);
             prop_assert_eq!(metric_of_key(&user_prefix(&user), &k2), Some(m2.as_str()));
+            prop_assert_eq!(split_metric_prefix(&p2), Some((user.as_str(), m2.as_str())));
+            prop_assert_eq!(split_metric_prefix(&k2), None);
             let (prefix, entry) = split_datapoint_key(&k2).unwrap();
             prop_assert_eq!(prefix, p2.as_slice());
             prop_assert_eq!(timestamp_of_entry(entry), Some(t2));

@@ -29,6 +29,9 @@ pub mod cipher;
 pub mod codec;
 mod datapoints;
 mod engine;
+#[cfg(test)]
+pub(crate) mod engine_tests;
+pub mod postgres;
 pub use engine::Engine;
 mod sled_engine;
 pub use datapoints::TimeRange;
@@ -101,13 +104,18 @@ impl std::ops::Deref for Store {
 
 impl From<SledStore> for Store {
     fn from(sled: SledStore) -> Self {
-        Self {
-            engine: Arc::new(sled),
-        }
+        Self::from_engine(sled)
     }
 }
 
 impl Store {
+    /// A handle on `engine`.
+    pub fn from_engine(engine: impl Engine) -> Self {
+        Self {
+            engine: Arc::new(engine),
+        }
+    }
+
     /// Opens (or creates) the sled store in `dir` with the key file in `dir` as credentials
     /// key; see [`SledStore::open_with`].
     pub fn open(dir: &Path) -> Result<Self, StoreError> {

@@ -29,7 +29,7 @@ pub struct PendingAuthorization {
 }
 
 impl PendingAuthorization {
-    fn is_expired(&self, now: i64) -> bool {
+    pub(super) fn is_expired(&self, now: i64) -> bool {
         now >= self.created_at + STATE_LIFETIME_SECS
     }
 }
@@ -41,13 +41,17 @@ struct Stored {
     created_at: i64,
 }
 
-fn key(state: &str) -> [u8; 32] {
+pub(super) fn key(state: &str) -> [u8; 32] {
     Sha256::digest(state.as_bytes()).into()
 }
 
 /// Seals a pending authorization, bound to its key, so the PKCE verifier never reaches the disk
 /// in the clear.
-fn encode(cipher: &Cipher, key: &[u8], p: &PendingAuthorization) -> Result<Vec<u8>, StoreError> {
+pub(super) fn encode(
+    cipher: &Cipher,
+    key: &[u8],
+    p: &PendingAuthorization,
+) -> Result<Vec<u8>, StoreError> {
     let stored = Stored {
         token_id: p.token_id.clone(),
         verifier: p.verifier.expose().clone(),
@@ -59,7 +63,11 @@ fn encode(cipher: &Cipher, key: &[u8], p: &PendingAuthorization) -> Result<Vec<u
         .map_err(|_| StoreError::corrupt("sealing an oauth state failed"))
 }
 
-fn decode(cipher: &Cipher, key: &[u8], bytes: &[u8]) -> Result<PendingAuthorization, StoreError> {
+pub(super) fn decode(
+    cipher: &Cipher,
+    key: &[u8],
+    bytes: &[u8],
+) -> Result<PendingAuthorization, StoreError> {
     let json = cipher
         .open(&context(OAUTH_STATES, key), bytes)
         .map_err(|_| StoreError::corrupt("an oauth state record does not open"))?;

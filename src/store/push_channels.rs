@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::cipher::context;
+use super::cipher::{context, Cipher};
 use super::{keys, SledStore, StoreError, PUSH_CHANNELS};
 use crate::secret::Secret;
 use crate::token::TokenId;
@@ -43,8 +43,52 @@ struct Stored {
     opened_ms: i64,
 }
 
-fn key(token: &TokenId, channel_id: &str) -> Vec<u8> {
-    let mut k = keys::token_prefix(token.as_str());
+/// Seals a channel under its key (`len(token id) token id | channel id`, its sealing context in
+/// every engine).
+pub(super) fn encode(
+    cipher: &Cipher,
+    key: &[u8],
+    channel: &PushChannel,
+) -> Result<Vec<u8>, StoreError> {
+    let json = serde_json::to_vec(&Stored {
+        id: channel.id.clone(),
+        resource_id: channel.resource_id.clone(),
+        secret: channel.secret.expose().clone(),
+        expiration_ms: channel.expiration_ms,
+        slot: channel.slot,
+        calendar_id: channel.calendar_id.clone(),
+        opened_ms: channel.opened_ms,
+    })
+    .map_err(|e| StoreError::corrupt(e.to_string()))?;
+    cipher
+        .seal(&context(PUSH_CHANNELS, key), &json)
+        .map_err(|_| StoreError::corrupt("sealing a push channel failed"))
+}
+
+/// Opens a channel sealed by [`encode`] under `key`.
+pub(super) fn decode(
+    cipher: &Cipher,
+    key: &[u8],
+    sealed: &[u8],
+) -> Result<PushChannel, StoreError> {
+    let json = cipher
+        .open(&context(PUSH_CHANNELS, key), sealed)
+        .map_err(|_| StoreError::corrupt("a push channel record does not open"))?;
+    let s: Stored = serde_json::from_slice(&json)
+        .map_err(|e| StoreError::corrupt(format!("push channel record: {e}")))?;
+    Ok(PushChannel {
+        id: s.id,
+        resource_id: s.resource_id,
+        secret: Secret::new(s.secret),
+        expiration_ms: s.expiration_ms,
+        slot: s.slot,
+        calendar_id: s.calendar_id,
+        opened_ms: s.opened_ms,
+    })
+}
+
+pub(super) fn key(token: &str, channel_id: &str) -> Vec<u8> {
+    let mut k = keys::token_prefix(token);
     k.extend_from_slice(channel_id.as_bytes());
     k
 }
@@ -52,22 +96,8 @@ fn key(token: &TokenId, channel_id: &str) -> Vec<u8> {
 impl SledStore {
     /// Stores a channel `events.watch` just opened, durably, so a restart keeps answering it.
     pub fn put_channel(&self, token: &TokenId, channel: &PushChannel) -> Result<(), StoreError> {
-        let k = key(token, &channel.id);
-        let json = serde_json::to_vec(&Stored {
-            id: channel.id.clone(),
-            resource_id: channel.resource_id.clone(),
-            secret: channel.secret.expose().clone(),
-            expiration_ms: channel.expiration_ms,
-            slot: channel.slot,
-            calendar_id: channel.calendar_id.clone(),
-            opened_ms: channel.opened_ms,
-        })
-        .map_err(|e| StoreError::corrupt(e.to_string()))?;
-        let sealed = self
-            .inner
-            .cipher
-            .seal(&context(PUSH_CHANNELS, &k), &json)
-            .map_err(|_| StoreError::corrupt("sealing a push channel failed"))?;
+        let k = key(token.as_str(), &channel.id);
+        let sealed = encode(&self.inner.cipher, &k, channel)?;
         self.inner.push_channels.insert(k, sealed)?;
         self.inner.push_channels.flush()?;
         Ok(())
@@ -75,7 +105,9 @@ impl SledStore {
 
     /// Forgets a channel (stopped, expired, or its calendar deselected).
     pub fn remove_channel(&self, token: &TokenId, channel_id: &str) -> Result<(), StoreError> {
-        self.inner.push_channels.remove(key(token, channel_id))?;
+        self.inner
+            .push_channels
+            .remove(key(token.as_str(), channel_id))?;
         Ok(())
     }
 
@@ -85,22 +117,7 @@ impl SledStore {
         let mut out = Vec::new();
         for item in self.inner.push_channels.scan_prefix(&prefix) {
             let (k, v) = item?;
-            let json = self
-                .inner
-                .cipher
-                .open(&context(PUSH_CHANNELS, &k), &v)
-                .map_err(|_| StoreError::corrupt("a push channel record does not open"))?;
-            let s: Stored = serde_json::from_slice(&json)
-                .map_err(|e| StoreError::corrupt(format!("push channel record: {e}")))?;
-            out.push(PushChannel {
-                id: s.id,
-                resource_id: s.resource_id,
-                secret: Secret::new(s.secret),
-                expiration_ms: s.expiration_ms,
-                slot: s.slot,
-                calendar_id: s.calendar_id,
-                opened_ms: s.opened_ms,
-            });
+            out.push(decode(&self.inner.cipher, &k, &v)?);
         }
         Ok(out)
     }

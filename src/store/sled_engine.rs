@@ -1,168 +1,222 @@
-//! The sled engine behind the store's interface: each operation is the [`SledStore`] method of
-//! the same name, in the module of its kind of record.
+//! Each engine's operations are inherent methods of the same names and signatures, in the
+//! modules of their kinds of record; [`engine_by_inherent_methods`] makes them its [`Engine`]
+//! implementation, so the interface is spelled out once.
 
-use crate::metric::{Datapoint, MetricName};
-use crate::secret::Secret;
-use crate::token::{DataToken, TokenId};
+/// Implements [`Engine`](super::Engine) for `$ty` by calling its inherent methods of the same
+/// names.
+macro_rules! engine_by_inherent_methods {
+    ($ty:ty) => {
+        impl $crate::store::Engine for $ty {
+            fn create_token(
+                &self,
+                new: $crate::store::NewToken,
+                now: i64,
+            ) -> Result<
+                ($crate::token::DataToken, $crate::secret::Secret<String>),
+                $crate::store::StoreError,
+            > {
+                <$ty>::create_token(self, new, now)
+            }
 
-use super::{
-    Engine, GoogleCredentials, NewToken, PendingAuthorization, PushChannel, Selection, SledStore,
-    StoreError, SyncCommit, SyncCommitStats, TimeRange,
-};
+            fn find_token_by_plaintext(
+                &self,
+                plaintext: &str,
+            ) -> Result<Option<$crate::token::DataToken>, $crate::store::StoreError> {
+                <$ty>::find_token_by_plaintext(self, plaintext)
+            }
 
-impl Engine for SledStore {
-    fn create_token(
-        &self,
-        new: NewToken,
-        now: i64,
-    ) -> Result<(DataToken, Secret<String>), StoreError> {
-        SledStore::create_token(self, new, now)
-    }
+            fn get_token(
+                &self,
+                id: &$crate::token::TokenId,
+            ) -> Result<Option<$crate::token::DataToken>, $crate::store::StoreError> {
+                <$ty>::get_token(self, id)
+            }
 
-    fn find_token_by_plaintext(&self, plaintext: &str) -> Result<Option<DataToken>, StoreError> {
-        SledStore::find_token_by_plaintext(self, plaintext)
-    }
+            fn list_tokens(
+                &self,
+                user: Option<&str>,
+            ) -> Result<Vec<$crate::token::DataToken>, $crate::store::StoreError> {
+                <$ty>::list_tokens(self, user)
+            }
 
-    fn get_token(&self, id: &TokenId) -> Result<Option<DataToken>, StoreError> {
-        SledStore::get_token(self, id)
-    }
+            fn delete_token(
+                &self,
+                id: &$crate::token::TokenId,
+            ) -> Result<Option<$crate::token::DataToken>, $crate::store::StoreError> {
+                <$ty>::delete_token(self, id)
+            }
 
-    fn list_tokens(&self, user: Option<&str>) -> Result<Vec<DataToken>, StoreError> {
-        SledStore::list_tokens(self, user)
-    }
+            fn put_credentials(
+                &self,
+                token: &$crate::token::TokenId,
+                creds: &$crate::store::GoogleCredentials,
+            ) -> Result<(), $crate::store::StoreError> {
+                <$ty>::put_credentials(self, token, creds)
+            }
 
-    fn delete_token(&self, id: &TokenId) -> Result<Option<DataToken>, StoreError> {
-        SledStore::delete_token(self, id)
-    }
+            fn credentials(
+                &self,
+                token: &$crate::token::TokenId,
+            ) -> Result<Option<$crate::store::GoogleCredentials>, $crate::store::StoreError> {
+                <$ty>::credentials(self, token)
+            }
 
-    fn put_credentials(
-        &self,
-        token: &TokenId,
-        creds: &GoogleCredentials,
-    ) -> Result<(), StoreError> {
-        SledStore::put_credentials(self, token, creds)
-    }
+            fn connected_tokens(
+                &self,
+            ) -> Result<Vec<$crate::token::TokenId>, $crate::store::StoreError> {
+                <$ty>::connected_tokens(self)
+            }
 
-    fn credentials(&self, token: &TokenId) -> Result<Option<GoogleCredentials>, StoreError> {
-        SledStore::credentials(self, token)
-    }
+            fn update_credentials(
+                &self,
+                token: &$crate::token::TokenId,
+                connection_id: &str,
+                change: &dyn Fn(&mut $crate::store::GoogleCredentials),
+            ) -> Result<bool, $crate::store::StoreError> {
+                <$ty>::update_credentials(self, token, connection_id, change)
+            }
 
-    fn connected_tokens(&self) -> Result<Vec<TokenId>, StoreError> {
-        SledStore::connected_tokens(self)
-    }
+            fn selection(
+                &self,
+                token: &$crate::token::TokenId,
+            ) -> Result<$crate::store::Selection, $crate::store::StoreError> {
+                <$ty>::selection(self, token)
+            }
 
-    fn update_credentials(
-        &self,
-        token: &TokenId,
-        connection_id: &str,
-        change: &dyn Fn(&mut GoogleCredentials),
-    ) -> Result<bool, StoreError> {
-        SledStore::update_credentials(self, token, connection_id, change)
-    }
+            fn put_pending_authorization(
+                &self,
+                state: &str,
+                pending: &$crate::store::PendingAuthorization,
+                now: i64,
+            ) -> Result<(), $crate::store::StoreError> {
+                <$ty>::put_pending_authorization(self, state, pending, now)
+            }
 
-    fn selection(&self, token: &TokenId) -> Result<Selection, StoreError> {
-        SledStore::selection(self, token)
-    }
+            fn take_pending_authorization(
+                &self,
+                state: &str,
+                now: i64,
+            ) -> Result<Option<$crate::store::PendingAuthorization>, $crate::store::StoreError>
+            {
+                <$ty>::take_pending_authorization(self, state, now)
+            }
 
-    fn put_pending_authorization(
-        &self,
-        state: &str,
-        pending: &PendingAuthorization,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        SledStore::put_pending_authorization(self, state, pending, now)
-    }
+            fn purge_expired_authorizations(
+                &self,
+                now: i64,
+            ) -> Result<usize, $crate::store::StoreError> {
+                <$ty>::purge_expired_authorizations(self, now)
+            }
 
-    fn take_pending_authorization(
-        &self,
-        state: &str,
-        now: i64,
-    ) -> Result<Option<PendingAuthorization>, StoreError> {
-        SledStore::take_pending_authorization(self, state, now)
-    }
+            fn put_channel(
+                &self,
+                token: &$crate::token::TokenId,
+                channel: &$crate::store::PushChannel,
+            ) -> Result<(), $crate::store::StoreError> {
+                <$ty>::put_channel(self, token, channel)
+            }
 
-    fn purge_expired_authorizations(&self, now: i64) -> Result<usize, StoreError> {
-        SledStore::purge_expired_authorizations(self, now)
-    }
+            fn remove_channel(
+                &self,
+                token: &$crate::token::TokenId,
+                channel_id: &str,
+            ) -> Result<(), $crate::store::StoreError> {
+                <$ty>::remove_channel(self, token, channel_id)
+            }
 
-    fn put_channel(&self, token: &TokenId, channel: &PushChannel) -> Result<(), StoreError> {
-        SledStore::put_channel(self, token, channel)
-    }
+            fn channels(
+                &self,
+                token: &$crate::token::TokenId,
+            ) -> Result<Vec<$crate::store::PushChannel>, $crate::store::StoreError> {
+                <$ty>::channels(self, token)
+            }
 
-    fn remove_channel(&self, token: &TokenId, channel_id: &str) -> Result<(), StoreError> {
-        SledStore::remove_channel(self, token, channel_id)
-    }
+            fn remove_channels(
+                &self,
+                token: &$crate::token::TokenId,
+            ) -> Result<(), $crate::store::StoreError> {
+                <$ty>::remove_channels(self, token)
+            }
 
-    fn channels(&self, token: &TokenId) -> Result<Vec<PushChannel>, StoreError> {
-        SledStore::channels(self, token)
-    }
+            fn upsert_datapoints(
+                &self,
+                user: &str,
+                metric: &$crate::metric::MetricName,
+                points: &[$crate::metric::Datapoint],
+            ) -> Result<(), $crate::store::StoreError> {
+                <$ty>::upsert_datapoints(self, user, metric, points)
+            }
 
-    fn remove_channels(&self, token: &TokenId) -> Result<(), StoreError> {
-        SledStore::remove_channels(self, token)
-    }
+            fn read_datapoints(
+                &self,
+                user: &str,
+                metric: &$crate::metric::MetricName,
+                range: $crate::store::TimeRange,
+            ) -> Result<Vec<$crate::metric::Datapoint>, $crate::store::StoreError> {
+                <$ty>::read_datapoints(self, user, metric, range)
+            }
 
-    fn upsert_datapoints(
-        &self,
-        user: &str,
-        metric: &MetricName,
-        points: &[Datapoint],
-    ) -> Result<(), StoreError> {
-        SledStore::upsert_datapoints(self, user, metric, points)
-    }
+            fn read_datapoints_json(
+                &self,
+                user: &str,
+                metric: &$crate::metric::MetricName,
+                range: $crate::store::TimeRange,
+            ) -> Result<Vec<u8>, $crate::store::StoreError> {
+                <$ty>::read_datapoints_json(self, user, metric, range)
+            }
 
-    fn read_datapoints(
-        &self,
-        user: &str,
-        metric: &MetricName,
-        range: TimeRange,
-    ) -> Result<Vec<Datapoint>, StoreError> {
-        SledStore::read_datapoints(self, user, metric, range)
-    }
+            fn list_metrics(&self, user: &str) -> Result<Vec<String>, $crate::store::StoreError> {
+                <$ty>::list_metrics(self, user)
+            }
 
-    fn read_datapoints_json(
-        &self,
-        user: &str,
-        metric: &MetricName,
-        range: TimeRange,
-    ) -> Result<Vec<u8>, StoreError> {
-        SledStore::read_datapoints_json(self, user, metric, range)
-    }
+            fn delete_metric(
+                &self,
+                user: &str,
+                metric: &$crate::metric::MetricName,
+            ) -> Result<usize, $crate::store::StoreError> {
+                <$ty>::delete_metric(self, user, metric)
+            }
 
-    fn list_metrics(&self, user: &str) -> Result<Vec<String>, StoreError> {
-        SledStore::list_metrics(self, user)
-    }
+            fn commit_sync(
+                &self,
+                commit: &$crate::store::SyncCommit,
+            ) -> Result<$crate::store::SyncCommitStats, $crate::store::StoreError> {
+                <$ty>::commit_sync(self, commit)
+            }
 
-    fn delete_metric(&self, user: &str, metric: &MetricName) -> Result<usize, StoreError> {
-        SledStore::delete_metric(self, user, metric)
-    }
+            fn commit_syncs(
+                &self,
+                commits: &[$crate::store::SyncCommit],
+            ) -> Vec<Result<$crate::store::SyncCommitStats, $crate::store::StoreError>> {
+                <$ty>::commit_syncs(self, commits)
+            }
 
-    fn commit_sync(&self, commit: &SyncCommit) -> Result<SyncCommitStats, StoreError> {
-        SledStore::commit_sync(self, commit)
-    }
+            fn forget_calendar(
+                &self,
+                token: &$crate::token::TokenId,
+                purge: bool,
+                credentials: bool,
+            ) -> Result<(), $crate::store::StoreError> {
+                <$ty>::forget_calendar(self, token, purge, credentials)
+            }
 
-    fn commit_syncs(&self, commits: &[SyncCommit]) -> Vec<Result<SyncCommitStats, StoreError>> {
-        SledStore::commit_syncs(self, commits)
-    }
+            fn select_calendars(
+                &self,
+                token: &$crate::token::TokenId,
+                connection_id: &str,
+                ids: &[String],
+            ) -> Result<$crate::store::Selection, $crate::store::StoreError> {
+                <$ty>::select_calendars(self, token, connection_id, ids)
+            }
 
-    fn forget_calendar(
-        &self,
-        token: &TokenId,
-        purge: bool,
-        credentials: bool,
-    ) -> Result<(), StoreError> {
-        SledStore::forget_calendar(self, token, purge, credentials)
-    }
-
-    fn select_calendars(
-        &self,
-        token: &TokenId,
-        connection_id: &str,
-        ids: &[String],
-    ) -> Result<Selection, StoreError> {
-        SledStore::select_calendars(self, token, connection_id, ids)
-    }
-
-    fn flush(&self) -> Result<(), StoreError> {
-        SledStore::flush(self)
-    }
+            fn flush(&self) -> Result<(), $crate::store::StoreError> {
+                <$ty>::flush(self)
+            }
+        }
+    };
 }
+pub(crate) use engine_by_inherent_methods;
+
+use super::SledStore;
+
+engine_by_inherent_methods!(SledStore);

@@ -65,7 +65,7 @@ pub struct SyncCommitStats {
 }
 
 /// Changes per series (a sync touches a handful of metrics, so a list is the fastest map).
-type SeriesOps = Vec<(Vec<u8>, Ops)>;
+pub(super) type SeriesOps = Vec<(Vec<u8>, Ops)>;
 
 /// The changes to the series under `prefix`.
 fn series<'a>(points: &'a mut SeriesOps, prefix: &[u8]) -> &'a mut Ops {
@@ -80,7 +80,7 @@ fn series<'a>(points: &'a mut SeriesOps, prefix: &[u8]) -> &'a mut Ops {
 }
 
 /// Adds the removal of every datapoint key in `refs` to the changes of its series.
-fn remove_points(points: &mut SeriesOps, refs: &[Vec<u8>]) -> Result<(), StoreError> {
+pub(super) fn remove_points(points: &mut SeriesOps, refs: &[Vec<u8>]) -> Result<(), StoreError> {
     for k in refs {
         let (prefix, entry) =
             keys::split_datapoint_key(k).ok_or_else(|| StoreError::corrupt("event index"))?;
@@ -100,7 +100,7 @@ type Tx<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
 /// Refuses as stale unless `stored` (the token's credentials record) is the connection
 /// `connection_id`.
-fn same_connection(
+pub(super) fn same_connection(
     cipher: &Cipher,
     token: &TokenId,
     stored: Option<&[u8]>,
@@ -127,11 +127,11 @@ fn check_connection(
 }
 
 /// An event id with its index entry.
-type Indexed = (Vec<u8>, IndexEntry);
+pub(super) type Indexed = (Vec<u8>, IndexEntry);
 
 /// Drops the calendars in `slots` from an event's holders: the event loses its entry and its
 /// datapoints when no calendar holds it any more.
-fn release(
+pub(super) fn release(
     event_id: Vec<u8>,
     mut entry: IndexEntry,
     slots: &[u32],
@@ -150,9 +150,9 @@ fn release(
 
 /// A commit's new points, encoded before the block write lock is taken (they need nothing
 /// stored), so data API writes wait only for the reads and writes of blocks.
-struct Encoded<'a> {
+pub(super) struct Encoded<'a> {
     /// Each changed event once (Google lists each once; should an id repeat, the last wins).
-    last: HashMap<&'a str, &'a EventChange>,
+    pub(super) last: HashMap<&'a str, &'a EventChange>,
     /// The puts of the new points, by series.
     points: SeriesOps,
     /// Each event with points: its index refs and how many points it has.
@@ -160,7 +160,7 @@ struct Encoded<'a> {
 }
 
 impl<'a> Encoded<'a> {
-    fn new(commit: &'a SyncCommit) -> Self {
+    pub(super) fn new(commit: &'a SyncCommit) -> Self {
         let mut last: HashMap<&str, &EventChange> = HashMap::with_capacity(commit.changes.len());
         for c in &commit.changes {
             last.insert(c.event_id.as_str(), c);
@@ -195,11 +195,11 @@ impl<'a> Encoded<'a> {
 }
 
 /// A commit made ready under the block write lock, not applied yet.
-struct Prepared {
-    points: SeriesOps,
-    index: Ops,
-    selection: Selection,
-    stats: SyncCommitStats,
+pub(super) struct Prepared {
+    pub(super) points: SeriesOps,
+    pub(super) index: Ops,
+    pub(super) selection: Selection,
+    pub(super) stats: SyncCommitStats,
 }
 
 impl SledStore {
@@ -364,85 +364,17 @@ impl SledStore {
         Ok(done)
     }
 
-    /// Reads what `commit` changes (its token's selection and index entries) and makes its
-    /// changes: the point and index operations, the new selection and the counts (`removed`
-    /// is left for whoever applies them). Called under the block write lock.
+    /// Reads what `commit` changes (its token's selection and index entries) and plans its
+    /// changes ([`plan`]). Called under the block write lock.
     fn prepare(&self, commit: &SyncCommit, encoded: Encoded<'_>) -> Result<Prepared, StoreError> {
         let token = &commit.token_id;
-        let slot = commit.state.slot;
-        let Encoded {
-            last,
-            mut points,
-            mut fresh,
-        } = encoded;
-        let (new_events, new_points) = (
-            fresh.len() as u64,
-            fresh.values().map(|(_, n)| n).sum::<u64>(),
-        );
-        let mut selection = self.selection(token)?;
-        let previous = selection
-            .get(slot)
-            .filter(|c| c.calendar_id == commit.state.calendar_id)
-            .ok_or(StoreError::Deselected)?
-            .clone();
+        let selection = self.selection(token)?;
         let old = if commit.full {
             self.indexed_events(token)?
         } else {
-            self.changed_entries(token, last.keys().copied())?
+            self.changed_entries(token, encoded.last.keys().copied())?
         };
-        let mut index = Ops::new();
-        // What this calendar held of the events it synced, before the commit.
-        let (mut old_events, mut old_points) = (0u64, 0u64);
-        for (event_id, mut entry) in old {
-            let held = entry.is_held_by(slot);
-            if held {
-                old_events += 1;
-                old_points += entry.ref_count();
-            }
-            if let Some((refs, _)) = fresh.remove(event_id.as_slice()) {
-                // This calendar's copy replaces the stored points; the puts win over removals.
-                remove_points(&mut points, &entry.keys()?)?;
-                entry.hold(slot);
-                entry.refs = refs;
-                index.put(event_id, entry.encode());
-            } else if held {
-                release(event_id, entry, &[slot], &mut points, &mut index)?;
-            }
-        }
-        for (event_id, (refs, _)) in fresh {
-            let entry = IndexEntry {
-                holders: vec![slot],
-                refs,
-            };
-            index.put(event_id.to_vec(), entry.encode());
-        }
-        let mut stats = SyncCommitStats {
-            written: new_points,
-            ..SyncCommitStats::default()
-        };
-        if commit.full {
-            stats.events = new_events;
-            stats.datapoints = new_points;
-        } else {
-            stats.events = (previous.events + new_events).saturating_sub(old_events);
-            stats.datapoints = (previous.datapoints + new_points).saturating_sub(old_points);
-        }
-        let skip_notices =
-            skip_notices::merge(&previous.skip_notices, &commit.notices, commit.full, |id| {
-                last.contains_key(id)
-            });
-        selection.update(SyncState {
-            events: stats.events,
-            datapoints: stats.datapoints,
-            skip_notices,
-            ..commit.state.clone()
-        });
-        Ok(Prepared {
-            points,
-            index,
-            selection,
-            stats,
-        })
+        plan(commit, encoded, selection, old)
     }
 
     /// Applies a token's point and index changes and writes its selection in one transaction,
@@ -581,6 +513,86 @@ impl SledStore {
             })?;
         Ok(())
     }
+}
+
+/// Plans a commit from what it changes, as stored before it: the token's selection and the
+/// index entries of the events it synced (all of the token's for a full sync). Answers the point
+/// and index operations, the new selection and the counts (`removed` is left for whoever
+/// applies them). Pure, so every engine commits a sync the same way.
+pub(super) fn plan(
+    commit: &SyncCommit,
+    encoded: Encoded<'_>,
+    mut selection: Selection,
+    old: Vec<Indexed>,
+) -> Result<Prepared, StoreError> {
+    let slot = commit.state.slot;
+    let Encoded {
+        last,
+        mut points,
+        mut fresh,
+    } = encoded;
+    let (new_events, new_points) = (
+        fresh.len() as u64,
+        fresh.values().map(|(_, n)| n).sum::<u64>(),
+    );
+    let previous = selection
+        .get(slot)
+        .filter(|c| c.calendar_id == commit.state.calendar_id)
+        .ok_or(StoreError::Deselected)?
+        .clone();
+    let mut index = Ops::new();
+    // What this calendar held of the events it synced, before the commit.
+    let (mut old_events, mut old_points) = (0u64, 0u64);
+    for (event_id, mut entry) in old {
+        let held = entry.is_held_by(slot);
+        if held {
+            old_events += 1;
+            old_points += entry.ref_count();
+        }
+        if let Some((refs, _)) = fresh.remove(event_id.as_slice()) {
+            // This calendar's copy replaces the stored points; the puts win over removals.
+            remove_points(&mut points, &entry.keys()?)?;
+            entry.hold(slot);
+            entry.refs = refs;
+            index.put(event_id, entry.encode());
+        } else if held {
+            release(event_id, entry, &[slot], &mut points, &mut index)?;
+        }
+    }
+    for (event_id, (refs, _)) in fresh {
+        let entry = IndexEntry {
+            holders: vec![slot],
+            refs,
+        };
+        index.put(event_id.to_vec(), entry.encode());
+    }
+    let mut stats = SyncCommitStats {
+        written: new_points,
+        ..SyncCommitStats::default()
+    };
+    if commit.full {
+        stats.events = new_events;
+        stats.datapoints = new_points;
+    } else {
+        stats.events = (previous.events + new_events).saturating_sub(old_events);
+        stats.datapoints = (previous.datapoints + new_points).saturating_sub(old_points);
+    }
+    let skip_notices =
+        skip_notices::merge(&previous.skip_notices, &commit.notices, commit.full, |id| {
+            last.contains_key(id)
+        });
+    selection.update(SyncState {
+        events: stats.events,
+        datapoints: stats.datapoints,
+        skip_notices,
+        ..commit.state.clone()
+    });
+    Ok(Prepared {
+        points,
+        index,
+        selection,
+        stats,
+    })
 }
 
 #[cfg(test)]

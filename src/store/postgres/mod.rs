@@ -1,0 +1,191 @@
+//! The PostgreSQL engine (issue #16): every record in one database that several nodes share.
+//!
+//! | table | row |
+//! | --- | --- |
+//! | `meta` | `credentials_key_check`: a constant sealed under the credentials key |
+//! | `tokens` | a data token: its public fields and the SHA-256 of its plaintext |
+//! | `google_credentials` | a token's Google credentials, sealed |
+//! | `selections` | a token's selected calendars with their sync state ([`Selection`]) |
+//! | `event_index` | (token, event) → the calendars holding the event and its datapoint keys |
+//! | `datapoints` | (user, metric, timestamp, dimensions hash) → dimensions and value ([`codec`](super::codec)) |
+//! | `oauth_states` | a pending authorization by the SHA-256 of its `state`, sealed |
+//! | `push_channels` | (token, channel) → an open push channel, sealed |
+//!
+//! Records keep the sled engine's encodings and sealing contexts, so the two engines plan every
+//! change with the same code (a sync commit is [`plan`](super::sync_commit) in both) and a sled
+//! store copies over byte for byte. Every change that spans rows is one transaction; a commit
+//! is durable when it returns (PostgreSQL's `synchronous_commit`). Changes of one token's
+//! calendars lock its `google_credentials` row first, so they serialize across nodes.
+
+mod datapoints;
+mod pool;
+mod records;
+pub(crate) mod schema;
+mod sync;
+#[cfg(test)]
+pub(crate) mod test_cluster;
+
+use tokio_postgres::Transaction;
+
+use super::cipher::{context, Cipher, CredentialKeys};
+use super::keyring::{CHECK_KEY, CHECK_PLAINTEXT};
+use super::{StoreError, GOOGLE_CREDENTIALS, META, OAUTH_STATES, PUSH_CHANNELS};
+use pool::{query_error, Pool};
+
+/// The PostgreSQL engine; one per process, its connections pooled.
+pub struct PgStore {
+    pool: Pool,
+    cipher: Cipher,
+}
+
+/// How to open the PostgreSQL store.
+#[derive(Clone)]
+pub struct PgOptions {
+    /// Where the database is (parsed from `DATABASE_URL`).
+    pub config: tokio_postgres::Config,
+    /// The keys the secrets are sealed with; a current key is required (there is no data
+    /// directory for a key file).
+    pub keys: CredentialKeys,
+    /// Most connections this process opens (`DATABASE_MAX_CONNECTIONS`).
+    pub max_connections: usize,
+}
+
+impl PgStore {
+    /// Connects, brings the schema up to date and unlocks the secrets: checks the credentials
+    /// key against the database and, given the previous key, re-seals every secret under the
+    /// current one, in one transaction. Fails when the database cannot be reached (callers
+    /// retry), has a newer schema, or the key does not open its secrets.
+    pub fn open(options: &PgOptions) -> Result<Self, StoreError> {
+        let current = options
+            .keys
+            .current
+            .as_ref()
+            .ok_or(StoreError::KeyRequired)?;
+        let cipher = Cipher::new(current).map_err(|_| StoreError::WrongKey)?;
+        let previous = options
+            .keys
+            .previous
+            .as_ref()
+            .map(Cipher::new)
+            .transpose()
+            .map_err(|_| StoreError::WrongKey)?;
+        let pool = Pool::new(options.config.clone(), options.max_connections)?;
+        pool.with(async |c| {
+            schema::migrate(c).await?;
+            let tx = c.transaction().await.map_err(query_error)?;
+            let rotated = unlock(&tx, &cipher, previous.as_ref()).await?;
+            tx.commit().await.map_err(query_error)?;
+            if rotated > 0 {
+                log::info!(
+                    "store: re-sealed {rotated} secret records under the new credentials key; \
+                     CREDENTIALS_KEY_PREVIOUS can be removed"
+                );
+            }
+            Ok(())
+        })?;
+        Ok(Self { pool, cipher })
+    }
+
+    /// Nothing to do: every change was durable when it returned.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// Checks the key against the stored check value (storing one on a new database) and, when
+/// the records are under `previous`, re-seals them all under `cipher`. Holds the check row for
+/// the transaction, so nodes starting together rotate once. Answers the records re-sealed.
+async fn unlock(
+    tx: &Transaction<'_>,
+    cipher: &Cipher,
+    previous: Option<&Cipher>,
+) -> Result<usize, StoreError> {
+    let check_context = context(META, CHECK_KEY);
+    let fresh = cipher
+        .seal(&check_context, CHECK_PLAINTEXT)
+        .map_err(|_| StoreError::corrupt("sealing the key check failed"))?;
+    let key = std::str::from_utf8(CHECK_KEY).map_err(|_| StoreError::corrupt("check key"))?;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        &[&key, &fresh],
+    )
+    .await
+    .map_err(query_error)?;
+    let stored: Vec<u8> = tx
+        .query_one("SELECT value FROM meta WHERE key = $1 FOR UPDATE", &[&key])
+        .await
+        .map_err(query_error)?
+        .get(0);
+    if cipher.open(&check_context, &stored).is_ok() {
+        return Ok(0);
+    }
+    let old = match previous {
+        Some(old) if old.open(&check_context, &stored).is_ok() => old,
+        _ => return Err(StoreError::WrongKey),
+    };
+    let reseal = |ctx: &[u8], sealed: &[u8]| -> Result<Vec<u8>, StoreError> {
+        let plain = old
+            .open(ctx, sealed)
+            .map_err(|_| StoreError::corrupt("a record does not open with the previous key"))?;
+        cipher
+            .seal(ctx, &plain)
+            .map_err(|_| StoreError::corrupt("sealing failed"))
+    };
+    let mut n = 0;
+    for row in tx
+        .query("SELECT token_id, sealed FROM google_credentials", &[])
+        .await
+        .map_err(query_error)?
+    {
+        let (token, sealed): (String, Vec<u8>) = (row.get(0), row.get(1));
+        let new = reseal(&context(GOOGLE_CREDENTIALS, token.as_bytes()), &sealed)?;
+        tx.execute(
+            "UPDATE google_credentials SET sealed = $2 WHERE token_id = $1",
+            &[&token, &new],
+        )
+        .await
+        .map_err(query_error)?;
+        n += 1;
+    }
+    for row in tx
+        .query("SELECT state_hash, sealed FROM oauth_states", &[])
+        .await
+        .map_err(query_error)?
+    {
+        let (hash, sealed): (Vec<u8>, Vec<u8>) = (row.get(0), row.get(1));
+        let new = reseal(&context(OAUTH_STATES, &hash), &sealed)?;
+        tx.execute(
+            "UPDATE oauth_states SET sealed = $2 WHERE state_hash = $1",
+            &[&hash, &new],
+        )
+        .await
+        .map_err(query_error)?;
+        n += 1;
+    }
+    for row in tx
+        .query(
+            "SELECT token_id, channel_id, sealed FROM push_channels",
+            &[],
+        )
+        .await
+        .map_err(query_error)?
+    {
+        let (token, channel, sealed): (String, String, Vec<u8>) =
+            (row.get(0), row.get(1), row.get(2));
+        let k = super::push_channels::key(&token, &channel);
+        let new = reseal(&context(PUSH_CHANNELS, &k), &sealed)?;
+        tx.execute(
+            "UPDATE push_channels SET sealed = $3 WHERE token_id = $1 AND channel_id = $2",
+            &[&token, &channel, &new],
+        )
+        .await
+        .map_err(query_error)?;
+        n += 1;
+    }
+    tx.execute("UPDATE meta SET value = $2 WHERE key = $1", &[&key, &fresh])
+        .await
+        .map_err(query_error)?;
+    Ok(n)
+}
+
+super::sled_engine::engine_by_inherent_methods!(PgStore);

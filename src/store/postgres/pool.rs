@@ -1,0 +1,175 @@
+//! A small pool of PostgreSQL connections for blocking callers.
+//!
+//! The store's interface is blocking (sled's is), and its callers run on actix's threads, where
+//! a nested tokio runtime panics. So the connections' I/O runs on one background runtime of the
+//! pool's own, and a caller drives its queries with a plain executor on its own thread: a
+//! tokio-postgres client only talks to its connection task through channels, so it works from
+//! any executor. Borrowed arguments stay borrowed, and a caller holding a checked-out client has
+//! it alone, transactions included.
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio_postgres::{Client, NoTls};
+
+use crate::store::StoreError;
+
+/// How long a checkout waits for a busy pool before failing: far longer than any query takes,
+/// so it only fires when the database hangs.
+const CHECKOUT_WAIT: Duration = Duration::from_secs(30);
+
+/// Connections to one database, at most `size` of them, opened on demand and reopened after
+/// they break.
+pub(crate) struct Pool {
+    runtime: Option<tokio::runtime::Runtime>,
+    config: tokio_postgres::Config,
+    size: usize,
+    state: Mutex<Slots>,
+    freed: Condvar,
+}
+
+struct Slots {
+    idle: Vec<Client>,
+    /// Connections open or being opened (idle ones included).
+    open: usize,
+}
+
+impl Pool {
+    /// A pool of at most `size` connections to `config`'s database; connects nothing yet.
+    pub(crate) fn new(config: tokio_postgres::Config, size: usize) -> Result<Self, StoreError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("postgres-io")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the I/O thread: {e}")))?;
+        Ok(Self {
+            runtime: Some(runtime),
+            config,
+            size: size.max(1),
+            state: Mutex::new(Slots {
+                idle: Vec::new(),
+                open: 0,
+            }),
+            freed: Condvar::new(),
+        })
+    }
+
+    /// Runs `work` with a connection of its own: an idle one, a new one while the pool has
+    /// room, or the next one freed. A connection that broke meanwhile is dropped, not reused.
+    pub(crate) fn with<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut client = self.checkout()?;
+        let result = futures_executor::block_on(work(&mut client));
+        self.give_back(client);
+        result
+    }
+
+    fn slots(&self) -> MutexGuard<'_, Slots> {
+        // The slots hold no invariant a panic could break halfway.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn checkout(&self) -> Result<Client, StoreError> {
+        let deadline = std::time::Instant::now() + CHECKOUT_WAIT;
+        let mut slots = self.slots();
+        loop {
+            while let Some(client) = slots.idle.pop() {
+                if !client.is_closed() {
+                    return Ok(client);
+                }
+                slots.open -= 1;
+            }
+            if slots.open < self.size {
+                slots.open += 1;
+                drop(slots);
+                return self.connect().inspect_err(|_| {
+                    self.slots().open -= 1;
+                    self.freed.notify_one();
+                });
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::Unavailable(
+                    "every database connection stayed busy".into(),
+                ));
+            }
+            slots = self
+                .freed
+                .wait_timeout(slots, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    fn give_back(&self, client: Client) {
+        let mut slots = self.slots();
+        if client.is_closed() {
+            slots.open -= 1;
+        } else {
+            slots.idle.push(client);
+        }
+        drop(slots);
+        self.freed.notify_one();
+    }
+
+    /// Opens a connection, its I/O task on the pool's runtime.
+    fn connect(&self) -> Result<Client, StoreError> {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("the pool is closed".into()))?;
+        let config = self.config.clone();
+        let connecting = runtime.spawn(async move {
+            let (client, connection) = config.connect(NoTls).await?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    log::warn!("postgres: a connection ended: {e}");
+                }
+            });
+            Ok::<_, tokio_postgres::Error>(client)
+        });
+        match futures_executor::block_on(connecting) {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(e)) => Err(unavailable(&e)),
+            Err(e) => Err(StoreError::Unavailable(format!("connecting failed: {e}"))),
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.slots().idle.clear();
+        if let Some(runtime) = self.runtime.take() {
+            // Allowed from any thread, an async one included (a plain drop is not).
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// A connection failure as the store reports it: the server's words, never the URL (which may
+/// hold a password).
+pub(crate) fn unavailable(e: &tokio_postgres::Error) -> StoreError {
+    StoreError::Unavailable(describe(e))
+}
+
+/// The error's message with its cause, which tokio-postgres keeps apart (its `Display` alone
+/// says only "error connecting to server").
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
+/// Maps a query's failure: a broken connection is `Unavailable` (retry later), anything else
+/// the server refused is a `Database` error.
+pub(crate) fn query_error(e: tokio_postgres::Error) -> StoreError {
+    if e.is_closed() || e.as_db_error().is_none() && e.code().is_none() {
+        StoreError::Unavailable(describe(&e))
+    } else {
+        StoreError::Database(describe(&e))
+    }
+}

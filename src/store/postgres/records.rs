@@ -1,0 +1,385 @@
+//! Data tokens, Google credentials, selections, started OAuth flows and push channels in
+//! PostgreSQL: one row each, sealed where the sled engine seals.
+
+use tokio_postgres::Row;
+
+use super::pool::query_error;
+use super::PgStore;
+use crate::secret::Secret;
+use crate::store::calendars::decode_selection;
+use crate::store::google::{decode_credentials, encode_credentials};
+use crate::store::oauth_states::{self, STATE_LIFETIME_SECS};
+use crate::store::{
+    push_channels, GoogleCredentials, NewToken, PendingAuthorization, PushChannel, Selection,
+    StoreError, MAX_PENDING_PER_TOKEN,
+};
+use crate::token::{generate_plaintext, Capability, DataToken, TokenHash, TokenId};
+
+const TOKEN_COLUMNS: &str = "id, user_name, name, capability, expires_at, created_at";
+
+fn capability_text(c: Capability) -> Result<String, StoreError> {
+    match serde_json::to_value(c) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        _ => Err(StoreError::corrupt("capability")),
+    }
+}
+
+fn token_of(row: &Row) -> Result<DataToken, StoreError> {
+    let id: String = row.get(0);
+    let capability: String = row.get(3);
+    Ok(DataToken {
+        id: TokenId::parse(&id).ok_or_else(|| StoreError::corrupt("token id"))?,
+        user: row.get(1),
+        name: row.get(2),
+        capability: serde_json::from_value(serde_json::Value::String(capability))
+            .map_err(|_| StoreError::corrupt("token capability"))?,
+        expires_at: row.get(4),
+        created_at: row.get(5),
+    })
+}
+
+fn token_id(id: &str) -> Result<TokenId, StoreError> {
+    TokenId::parse(id).ok_or_else(|| StoreError::corrupt("token id"))
+}
+
+impl PgStore {
+    pub(crate) fn create_token(
+        &self,
+        new: NewToken,
+        now: i64,
+    ) -> Result<(DataToken, Secret<String>), StoreError> {
+        let token = DataToken {
+            id: TokenId::generate(),
+            user: new.user,
+            name: new.name,
+            capability: new.capability,
+            expires_at: new.expires_at,
+            created_at: now,
+        };
+        let plaintext = generate_plaintext();
+        let hash = TokenHash::of(plaintext.expose());
+        let capability = capability_text(token.capability)?;
+        let inserted = self.pool.with(async |c| {
+            c.execute(
+                "INSERT INTO tokens (id, user_name, name, capability, expires_at, created_at, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_name, name) DO NOTHING",
+                &[
+                    &token.id.as_str(),
+                    &token.user,
+                    &token.name,
+                    &capability,
+                    &token.expires_at,
+                    &token.created_at,
+                    &&hash.as_bytes()[..],
+                ],
+            )
+            .await
+            .map_err(query_error)
+        })?;
+        if inserted == 0 {
+            return Err(StoreError::Conflict(format!(
+                "user {:?} already has a token named {:?}",
+                token.user, token.name
+            )));
+        }
+        Ok((token, plaintext))
+    }
+
+    pub(crate) fn find_token_by_plaintext(
+        &self,
+        plaintext: &str,
+    ) -> Result<Option<DataToken>, StoreError> {
+        let hash = TokenHash::of(plaintext);
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = $1");
+        self.pool
+            .with(async |c| {
+                c.query_opt(&sql, &[&&hash.as_bytes()[..]])
+                    .await
+                    .map_err(query_error)
+            })?
+            .as_ref()
+            .map(token_of)
+            .transpose()
+    }
+
+    pub(crate) fn get_token(&self, id: &TokenId) -> Result<Option<DataToken>, StoreError> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1");
+        self.pool
+            .with(async |c| {
+                c.query_opt(&sql, &[&id.as_str()])
+                    .await
+                    .map_err(query_error)
+            })?
+            .as_ref()
+            .map(token_of)
+            .transpose()
+    }
+
+    pub(crate) fn list_tokens(&self, user: Option<&str>) -> Result<Vec<DataToken>, StoreError> {
+        let sql =
+            format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE $1::text IS NULL OR user_name = $1");
+        let rows = self
+            .pool
+            .with(async |c| c.query(&sql, &[&user]).await.map_err(query_error))?;
+        let mut out = rows.iter().map(token_of).collect::<Result<Vec<_>, _>>()?;
+        // Byte order, as the sled engine lists them, whatever the database's collation.
+        out.sort_by(|a, b| (&a.user, &a.name).cmp(&(&b.user, &b.name)));
+        Ok(out)
+    }
+
+    pub(crate) fn delete_token(&self, id: &TokenId) -> Result<Option<DataToken>, StoreError> {
+        let sql = format!("DELETE FROM tokens WHERE id = $1 RETURNING {TOKEN_COLUMNS}");
+        self.pool
+            .with(async |c| {
+                c.query_opt(&sql, &[&id.as_str()])
+                    .await
+                    .map_err(query_error)
+            })?
+            .as_ref()
+            .map(token_of)
+            .transpose()
+    }
+
+    pub(crate) fn put_credentials(
+        &self,
+        token: &TokenId,
+        creds: &GoogleCredentials,
+    ) -> Result<(), StoreError> {
+        let sealed = encode_credentials(&self.cipher, token, creds)?;
+        self.pool.with(async |c| {
+            c.execute(
+                "INSERT INTO google_credentials (token_id, sealed) VALUES ($1, $2)
+                 ON CONFLICT (token_id) DO UPDATE SET sealed = EXCLUDED.sealed",
+                &[&token.as_str(), &sealed],
+            )
+            .await
+            .map_err(query_error)
+        })?;
+        Ok(())
+    }
+
+    pub(crate) fn credentials(
+        &self,
+        token: &TokenId,
+    ) -> Result<Option<GoogleCredentials>, StoreError> {
+        let row = self.pool.with(async |c| {
+            c.query_opt(
+                "SELECT sealed FROM google_credentials WHERE token_id = $1",
+                &[&token.as_str()],
+            )
+            .await
+            .map_err(query_error)
+        })?;
+        row.map(|r| decode_credentials(&self.cipher, token, r.get(0)))
+            .transpose()
+    }
+
+    pub(crate) fn connected_tokens(&self) -> Result<Vec<TokenId>, StoreError> {
+        let rows = self.pool.with(async |c| {
+            c.query("SELECT token_id FROM google_credentials", &[])
+                .await
+                .map_err(query_error)
+        })?;
+        let mut out = rows
+            .iter()
+            .map(|r| token_id(r.get(0)))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        Ok(out)
+    }
+
+    pub(crate) fn update_credentials(
+        &self,
+        token: &TokenId,
+        connection_id: &str,
+        change: impl Fn(&mut GoogleCredentials),
+    ) -> Result<bool, StoreError> {
+        self.pool.with(async |c| {
+            let tx = c.transaction().await.map_err(query_error)?;
+            let Some(row) = tx
+                .query_opt(
+                    "SELECT sealed FROM google_credentials WHERE token_id = $1 FOR UPDATE",
+                    &[&token.as_str()],
+                )
+                .await
+                .map_err(query_error)?
+            else {
+                return Ok(false);
+            };
+            let mut creds = decode_credentials(&self.cipher, token, row.get(0))?;
+            if creds.connection_id != connection_id {
+                return Ok(false);
+            }
+            change(&mut creds);
+            let sealed = encode_credentials(&self.cipher, token, &creds)?;
+            tx.execute(
+                "UPDATE google_credentials SET sealed = $2 WHERE token_id = $1",
+                &[&token.as_str(), &sealed],
+            )
+            .await
+            .map_err(query_error)?;
+            tx.commit().await.map_err(query_error)?;
+            Ok(true)
+        })
+    }
+
+    pub(crate) fn selection(&self, token: &TokenId) -> Result<Selection, StoreError> {
+        let row = self.pool.with(async |c| {
+            c.query_opt(
+                "SELECT record FROM selections WHERE token_id = $1",
+                &[&token.as_str()],
+            )
+            .await
+            .map_err(query_error)
+        })?;
+        Ok(row
+            .map(|r| decode_selection(r.get(0)))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    pub(crate) fn put_pending_authorization(
+        &self,
+        state: &str,
+        pending: &PendingAuthorization,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let key = oauth_states::key(state);
+        let sealed = oauth_states::encode(&self.cipher, &key, pending)?;
+        let token = pending.token_id.as_str();
+        self.pool.with(async |c| {
+            let tx = c.transaction().await.map_err(query_error)?;
+            tx.execute(
+                "DELETE FROM oauth_states WHERE created_at <= $1",
+                &[&(now - STATE_LIFETIME_SECS)],
+            )
+            .await
+            .map_err(query_error)?;
+            // The token's row serializes its flows, so two starts cannot both keep the limit.
+            tx.execute("SELECT id FROM tokens WHERE id = $1 FOR UPDATE", &[&token])
+                .await
+                .map_err(query_error)?;
+            tx.execute(
+                "DELETE FROM oauth_states WHERE state_hash IN (
+                     SELECT state_hash FROM oauth_states WHERE token_id = $1
+                     ORDER BY created_at DESC, state_hash DESC OFFSET $2)",
+                &[&token, &(MAX_PENDING_PER_TOKEN as i64 - 1)],
+            )
+            .await
+            .map_err(query_error)?;
+            tx.execute(
+                "INSERT INTO oauth_states (state_hash, token_id, created_at, sealed)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (state_hash) DO UPDATE
+                 SET token_id = EXCLUDED.token_id, created_at = EXCLUDED.created_at,
+                     sealed = EXCLUDED.sealed",
+                &[&&key[..], &token, &pending.created_at, &sealed],
+            )
+            .await
+            .map_err(query_error)?;
+            tx.commit().await.map_err(query_error)
+        })
+    }
+
+    pub(crate) fn take_pending_authorization(
+        &self,
+        state: &str,
+        now: i64,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        let key = oauth_states::key(state);
+        let row = self.pool.with(async |c| {
+            c.query_opt(
+                "DELETE FROM oauth_states WHERE state_hash = $1 RETURNING sealed",
+                &[&&key[..]],
+            )
+            .await
+            .map_err(query_error)
+        })?;
+        match row {
+            Some(r) => {
+                let p = oauth_states::decode(&self.cipher, &key, r.get(0))?;
+                Ok((!p.is_expired(now)).then_some(p))
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn purge_expired_authorizations(&self, now: i64) -> Result<usize, StoreError> {
+        let n = self.pool.with(async |c| {
+            c.execute(
+                "DELETE FROM oauth_states WHERE created_at <= $1",
+                &[&(now - STATE_LIFETIME_SECS)],
+            )
+            .await
+            .map_err(query_error)
+        })?;
+        Ok(n as usize)
+    }
+
+    pub(crate) fn put_channel(
+        &self,
+        token: &TokenId,
+        channel: &PushChannel,
+    ) -> Result<(), StoreError> {
+        let key = push_channels::key(token.as_str(), &channel.id);
+        let sealed = push_channels::encode(&self.cipher, &key, channel)?;
+        self.pool.with(async |c| {
+            c.execute(
+                "INSERT INTO push_channels (token_id, channel_id, sealed) VALUES ($1, $2, $3)
+                 ON CONFLICT (token_id, channel_id) DO UPDATE SET sealed = EXCLUDED.sealed",
+                &[&token.as_str(), &channel.id, &sealed],
+            )
+            .await
+            .map_err(query_error)
+        })?;
+        Ok(())
+    }
+
+    pub(crate) fn remove_channel(
+        &self,
+        token: &TokenId,
+        channel_id: &str,
+    ) -> Result<(), StoreError> {
+        self.pool.with(async |c| {
+            c.execute(
+                "DELETE FROM push_channels WHERE token_id = $1 AND channel_id = $2",
+                &[&token.as_str(), &channel_id],
+            )
+            .await
+            .map_err(query_error)
+        })?;
+        Ok(())
+    }
+
+    pub(crate) fn channels(&self, token: &TokenId) -> Result<Vec<PushChannel>, StoreError> {
+        let rows = self.pool.with(async |c| {
+            c.query(
+                "SELECT channel_id, sealed FROM push_channels WHERE token_id = $1",
+                &[&token.as_str()],
+            )
+            .await
+            .map_err(query_error)
+        })?;
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                let key = push_channels::key(token.as_str(), r.get(0));
+                push_channels::decode(&self.cipher, &key, r.get(1))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    pub(crate) fn remove_channels(&self, token: &TokenId) -> Result<(), StoreError> {
+        self.pool.with(async |c| {
+            c.execute(
+                "DELETE FROM push_channels WHERE token_id = $1",
+                &[&token.as_str()],
+            )
+            .await
+            .map_err(query_error)
+        })?;
+        Ok(())
+    }
+}

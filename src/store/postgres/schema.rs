@@ -1,0 +1,127 @@
+//! The PostgreSQL schema: numbered migrations, applied at open in one transaction that holds
+//! the `schema_lock` row, so nodes starting together apply each exactly once (the others wait on
+//! the row, then find it done). A row lock, not an advisory lock: it behaves the same on
+//! PostgreSQL-compatible engines that have none.
+//!
+//! Sealed columns hold the same AEAD records as the sled engine's trees, under the same
+//! contexts ([`super::context_key`]), so `migrate-store` can copy them without opening them.
+
+use tokio_postgres::Client;
+
+use super::pool::query_error;
+use crate::store::StoreError;
+
+/// Every migration, in order; the schema's version is the number of migrations applied.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE meta (
+        key text PRIMARY KEY,
+        value bytea NOT NULL
+    );
+    CREATE TABLE tokens (
+        id text PRIMARY KEY,
+        user_name text NOT NULL,
+        name text NOT NULL,
+        capability text NOT NULL,
+        expires_at bigint NOT NULL,
+        created_at bigint NOT NULL,
+        hash bytea NOT NULL UNIQUE,
+        UNIQUE (user_name, name)
+    );
+    CREATE TABLE google_credentials (
+        token_id text PRIMARY KEY,
+        sealed bytea NOT NULL
+    );
+    CREATE TABLE selections (
+        token_id text PRIMARY KEY,
+        record bytea NOT NULL
+    );
+    CREATE TABLE event_index (
+        token_id text NOT NULL,
+        event_id text NOT NULL,
+        entry bytea NOT NULL,
+        PRIMARY KEY (token_id, event_id)
+    );
+    CREATE TABLE datapoints (
+        user_name text NOT NULL,
+        metric text NOT NULL,
+        ts bigint NOT NULL,
+        dims_hash bytea NOT NULL,
+        point bytea NOT NULL,
+        PRIMARY KEY (user_name, metric, ts, dims_hash)
+    );
+    CREATE TABLE oauth_states (
+        state_hash bytea PRIMARY KEY,
+        token_id text NOT NULL,
+        created_at bigint NOT NULL,
+        sealed bytea NOT NULL
+    );
+    CREATE INDEX oauth_states_by_token ON oauth_states (token_id, created_at);
+    CREATE TABLE push_channels (
+        token_id text NOT NULL,
+        channel_id text NOT NULL,
+        sealed bytea NOT NULL,
+        PRIMARY KEY (token_id, channel_id)
+    );",
+];
+
+/// The newest schema this build knows.
+pub(crate) fn latest() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
+/// Brings the database to the newest schema; refuses one newer than this build knows. Answers
+/// the version found before.
+pub(super) async fn migrate(client: &mut Client) -> Result<u32, StoreError> {
+    // Both statements are idempotent; two nodes racing on an empty database may still collide
+    // on the catalog, so a failure is retried once, when the other node's tables exist.
+    for attempt in 0..2 {
+        let made = client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_lock (id int PRIMARY KEY);
+                 INSERT INTO schema_lock VALUES (1) ON CONFLICT DO NOTHING;
+                 CREATE TABLE IF NOT EXISTS schema_migrations (
+                     version int PRIMARY KEY,
+                     applied_at timestamptz NOT NULL DEFAULT now()
+                 );",
+            )
+            .await;
+        match made {
+            Ok(()) => break,
+            Err(e) if attempt == 0 && e.as_db_error().is_some() => continue,
+            Err(e) => return Err(query_error(e)),
+        }
+    }
+    let tx = client.transaction().await.map_err(query_error)?;
+    tx.execute("SELECT id FROM schema_lock WHERE id = 1 FOR UPDATE", &[])
+        .await
+        .map_err(query_error)?;
+    let found: i32 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await
+        .map_err(query_error)?
+        .get(0);
+    let found = found.max(0) as u32;
+    if found > latest() {
+        return Err(StoreError::NewerSchema {
+            found,
+            supported: latest(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = i as i32 + 1;
+        tx.batch_execute(sql).await.map_err(query_error)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&version],
+        )
+        .await
+        .map_err(query_error)?;
+        log::info!("store: applied PostgreSQL schema migration {version}");
+    }
+    tx.commit().await.map_err(query_error)?;
+    Ok(found)
+}
