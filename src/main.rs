@@ -116,7 +116,7 @@ async fn run_sandbox(mode: SandboxMode) -> Result<(), Error> {
 type Demo = std::pin::Pin<Box<dyn std::future::Future<Output = impulses_gcal::sandbox::Sandbox>>>;
 
 async fn serve(settings: Settings, listener: TcpListener, demo: Option<Demo>) -> Result<(), Error> {
-    let store = Store::open_with(&settings.data_dir, &settings.store)?;
+    let store = Store::open_patiently(&settings.data_dir, &settings.store).await?;
     let addr = listener.local_addr()?;
     let system = SyncSystem::start(settings, store);
     let server = http_server(system.app_state(), listener)?;

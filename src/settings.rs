@@ -16,6 +16,7 @@ pub use google_creds::GoogleClientConfig;
 pub use origin::Origin;
 
 use crate::secret::Secret;
+use crate::store::postgres::Database;
 use crate::store::{CredentialKey, CredentialKeys, StoreOptions};
 
 /// The defaults, compiled in so the binary runs from any directory.
@@ -37,6 +38,8 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("admin_token", "ADMIN_TOKEN"),
     ("max_body_bytes", "MAX_BODY_BYTES"),
     ("store_cache_bytes", "STORE_CACHE_BYTES"),
+    ("database_url", "DATABASE_URL"),
+    ("database_max_connections", "DATABASE_MAX_CONNECTIONS"),
     ("rust_log", "RUST_LOG"),
     (
         "gcal_recurrence_horizon_days",
@@ -172,6 +175,15 @@ impl Settings {
         };
         let origin_api =
             Origin::parse(&get("ORIGIN_API")).map_err(|p| SettingsError::new("ORIGIN_API", p))?;
+        let keys = CredentialKeys {
+            current: credential_key("CREDENTIALS_KEY", &get("CREDENTIALS_KEY"))?,
+            previous: credential_key("CREDENTIALS_KEY_PREVIOUS", &get("CREDENTIALS_KEY_PREVIOUS"))?,
+        };
+        let database = database(
+            &get("DATABASE_URL"),
+            &get("DATABASE_MAX_CONNECTIONS"),
+            &keys,
+        )?;
         Ok(Self {
             port: parse_num("PORT", &get("PORT"))?,
             bind_address: get("BIND_ADDRESS").trim().parse().map_err(|_| {
@@ -236,14 +248,9 @@ impl Settings {
             },
             max_retries: parse_num("GCAL_MAX_RETRIES", &get("GCAL_MAX_RETRIES"))?,
             store: StoreOptions {
-                keys: CredentialKeys {
-                    current: credential_key("CREDENTIALS_KEY", &get("CREDENTIALS_KEY"))?,
-                    previous: credential_key(
-                        "CREDENTIALS_KEY_PREVIOUS",
-                        &get("CREDENTIALS_KEY_PREVIOUS"),
-                    )?,
-                },
+                keys,
                 cache_bytes: positive("STORE_CACHE_BYTES", &get("STORE_CACHE_BYTES"))?,
+                database,
             },
             server_request_timeout: Duration::from_secs(positive(
                 "SERVER_REQUEST_TIMEOUT_SECS",
@@ -289,6 +296,28 @@ fn positive(setting: &'static str, raw: &str) -> Result<u64, SettingsError> {
         0 => Err(SettingsError::new(setting, "must be greater than 0")),
         n => Ok(n),
     }
+}
+
+/// `DATABASE_URL` (empty: sled) with its pool size; PostgreSQL needs `CREDENTIALS_KEY`, since
+/// there is no data directory to keep a key file in and every node must use the same key.
+fn database(
+    url: &str,
+    max_connections: &str,
+    keys: &CredentialKeys,
+) -> Result<Option<Database>, SettingsError> {
+    let Some(url) = optional(url) else {
+        return Ok(None);
+    };
+    let max = positive("DATABASE_MAX_CONNECTIONS", max_connections)? as usize;
+    let db = Database::parse(&url, max).map_err(|p| SettingsError::new("DATABASE_URL", p))?;
+    if keys.current.is_none() {
+        return Err(SettingsError::new(
+            "CREDENTIALS_KEY",
+            "is required with DATABASE_URL: every node seals Google credentials under the same \
+             key (make one with `openssl rand -base64 32`)",
+        ));
+    }
+    Ok(Some(db))
 }
 
 fn credential_key(
@@ -453,6 +482,55 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.setting, "GCAL_PUSH_BACKSTOP_SECS");
+    }
+
+    #[test]
+    fn a_database_url_needs_a_key_and_never_prints_its_password() {
+        const KEY: &str = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
+        assert!(load(&[]).unwrap().store.database.is_none());
+        let url = "postgres://ann:pw-hunter2@db.example:6543/impulses";
+        let s = load(&[("DATABASE_URL", url), ("CREDENTIALS_KEY", KEY)]).unwrap();
+        let db = s.store.database.clone().unwrap();
+        assert_eq!(db.max_connections, 8);
+        assert_eq!(db.describe(), "db.example:6543/impulses");
+        assert!(!format!("{s:?}").contains("pw-hunter2"));
+        let socket = load(&[
+            (
+                "DATABASE_URL",
+                "postgresql://ann@%2Frun%2Fpostgresql/impulses",
+            ),
+            ("DATABASE_MAX_CONNECTIONS", "3"),
+            ("CREDENTIALS_KEY", KEY),
+        ])
+        .unwrap();
+        let db = socket.store.database.unwrap();
+        assert_eq!(
+            (db.describe().as_str(), db.max_connections),
+            ("/run/postgresql:5432/impulses", 3)
+        );
+        let kv = load(&[
+            ("DATABASE_URL", "host=/run/postgresql dbname=x"),
+            ("CREDENTIALS_KEY", KEY),
+        ]);
+        assert!(kv.unwrap().store.database.is_some());
+        let missing_key = load(&[("DATABASE_URL", url)]).unwrap_err();
+        assert_eq!(missing_key.setting, "CREDENTIALS_KEY");
+        for bad in [
+            "mysql://ann:pw-hunter2@db/x",
+            "postgres://ann:pw-hunter2@db:notaport/x",
+        ] {
+            let err = load(&[("DATABASE_URL", bad), ("CREDENTIALS_KEY", KEY)]).unwrap_err();
+            assert_eq!(err.setting, "DATABASE_URL", "{bad}");
+            let said = err.to_string();
+            assert!(!said.contains("hunter2") && !said.contains('\n'), "{said}");
+        }
+        let err = load(&[
+            ("DATABASE_URL", url),
+            ("CREDENTIALS_KEY", KEY),
+            ("DATABASE_MAX_CONNECTIONS", "0"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.setting, "DATABASE_MAX_CONNECTIONS");
     }
 
     #[test]

@@ -38,25 +38,19 @@ fn gone(id: &str) -> EventChange {
 }
 
 struct Fixture {
-    _dir: tempfile::TempDir,
     store: Store,
     token: TokenId,
 }
 
-fn fixture(calendars: &[&str]) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn fixture(store: &Store, calendars: &[&str]) -> Fixture {
+    let store = store.clone();
     let token = TokenId::generate();
     store
         .put_credentials(&token, &crate::store::test_credentials("c1"))
         .unwrap();
     let ids: Vec<String> = calendars.iter().map(|s| s.to_string()).collect();
     store.select_calendars(&token, "c1", &ids).unwrap();
-    Fixture {
-        _dir: dir,
-        store,
-        token,
-    }
+    Fixture { store, token }
 }
 
 impl Fixture {
@@ -100,9 +94,8 @@ impl Fixture {
     }
 }
 
-#[test]
-fn an_event_in_two_calendars_is_held_once_and_stays_while_either_has_it() {
-    let f = fixture(&["primary", "training"]);
+fn an_event_in_two_calendars_is_held_once_and_stays_while_either_has_it(store: &Store) {
+    let f = fixture(store, &["primary", "training"]);
     f.commit(
         "primary",
         true,
@@ -133,9 +126,8 @@ fn an_event_in_two_calendars_is_held_once_and_stays_while_either_has_it() {
     assert_eq!(f.values(), vec![(2, 2.0), (3, 3.0)]);
 }
 
-#[test]
-fn the_copy_synced_last_gives_the_points_and_no_copy_is_doubled() {
-    let f = fixture(&["primary", "training"]);
+fn the_copy_synced_last_gives_the_points_and_no_copy_is_doubled(store: &Store) {
+    let f = fixture(store, &["primary", "training"]);
     f.commit("primary", true, vec![ev("e", 1, 10.0)]).unwrap();
     // The training copy differs (an edit seen there first): it replaces the points.
     f.commit("training", false, vec![ev("e", 5, 11.0)]).unwrap();
@@ -144,9 +136,8 @@ fn the_copy_synced_last_gives_the_points_and_no_copy_is_doubled() {
     assert_eq!(f.values(), vec![(5, 11.0)]);
 }
 
-#[test]
-fn a_full_sync_of_one_calendar_leaves_the_others_events() {
-    let f = fixture(&["primary", "training", "reading"]);
+fn a_full_sync_of_one_calendar_leaves_the_others_events(store: &Store) {
+    let f = fixture(store, &["primary", "training", "reading"]);
     f.commit("primary", true, vec![ev("a", 1, 1.0)]).unwrap();
     f.commit("training", true, vec![ev("b", 2, 2.0)]).unwrap();
     f.commit("reading", true, vec![ev("c", 3, 3.0)]).unwrap();
@@ -165,9 +156,8 @@ fn a_full_sync_of_one_calendar_leaves_the_others_events() {
     );
 }
 
-#[test]
-fn deselecting_removes_only_what_no_remaining_calendar_holds_in_one_step() {
-    let f = fixture(&["primary", "training"]);
+fn deselecting_removes_only_what_no_remaining_calendar_holds_in_one_step(store: &Store) {
+    let f = fixture(store, &["primary", "training"]);
     f.commit("primary", true, vec![ev("shared", 1, 1.0), ev("p", 2, 2.0)])
         .unwrap();
     f.commit(
@@ -215,9 +205,8 @@ fn deselecting_removes_only_what_no_remaining_calendar_holds_in_one_step() {
     assert_eq!(f.values(), vec![(2, 2.0)]);
 }
 
-#[test]
-fn a_selection_change_for_a_replaced_connection_changes_nothing() {
-    let f = fixture(&["primary", "training"]);
+fn a_selection_change_for_a_replaced_connection_changes_nothing(store: &Store) {
+    let f = fixture(store, &["primary", "training"]);
     f.commit("training", true, vec![ev("t", 3, 3.0)]).unwrap();
     let err = f
         .store
@@ -228,10 +217,7 @@ fn a_selection_change_for_a_replaced_connection_changes_nothing() {
     assert_eq!(f.store.selection(&f.token).unwrap().calendars.len(), 2);
 }
 
-#[test]
-fn a_new_connection_selects_the_primary() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+fn a_new_connection_selects_the_primary(store: &Store) {
     let t = TokenId::generate();
     let s = store.selection(&t).unwrap();
     assert_eq!(s, Selection::default());
@@ -264,7 +250,6 @@ fn a_schema_3_store_keeps_its_calendar_as_the_first_selected() {
             .put_credentials(&token, &crate::store::test_credentials("c1"))
             .unwrap();
         let f = Fixture {
-            _dir: tempfile::tempdir().unwrap(),
             store,
             token: token.clone(),
         };
@@ -323,7 +308,6 @@ fn a_schema_3_store_keeps_its_calendar_as_the_first_selected() {
     // The legacy entries belong to the primary: deleting "a" there removes its point, and a
     // second calendar that never held it changes nothing.
     let f = Fixture {
-        _dir: tempfile::tempdir().unwrap(),
         store: store.into(),
         token,
     };
@@ -336,3 +320,12 @@ fn a_schema_3_store_keeps_its_calendar_as_the_first_selected() {
     assert_eq!((stats.removed, stats.events), (1, 1));
     assert_eq!(f.values(), vec![(2, 2.0)]);
 }
+
+crate::store::engine_tests::for_each_engine!(
+    an_event_in_two_calendars_is_held_once_and_stays_while_either_has_it,
+    the_copy_synced_last_gives_the_points_and_no_copy_is_doubled,
+    a_full_sync_of_one_calendar_leaves_the_others_events,
+    deselecting_removes_only_what_no_remaining_calendar_holds_in_one_step,
+    a_selection_change_for_a_replaced_connection_changes_nothing,
+    a_new_connection_selects_the_primary,
+);

@@ -3,7 +3,7 @@
 //! PostgreSQL database ([`test_cluster`](super::postgres::test_cluster)), so the engines cannot
 //! drift apart.
 
-use super::postgres::{test_cluster, PgOptions, PgStore};
+use super::postgres::{test_cluster, Database, PgStore};
 use super::{CredentialKey, CredentialKeys, Store};
 
 /// A fresh store of one engine, with whatever keeps it alive.
@@ -27,14 +27,13 @@ impl Fixture {
     /// machine has no PostgreSQL.
     pub(crate) fn postgres(test: &str) -> Option<Self> {
         let url = test_cluster::database(test)?;
-        let store = PgStore::open(&PgOptions {
-            config: url.parse().expect("test database URL"),
-            keys: CredentialKeys {
+        let store = PgStore::open(
+            &Database::parse(&url, 4).expect("test database URL"),
+            &CredentialKeys {
                 current: Some(CredentialKey::generate().expect("key")),
                 previous: None,
             },
-            max_connections: 4,
-        })
+        )
         .expect("open PostgreSQL store");
         Some(Self {
             store: Store::from_engine(store),
@@ -44,10 +43,10 @@ impl Fixture {
 }
 
 /// Runs each named `fn(&Store)` of the calling module on every engine, as tests
-/// `sled::NAME` and `postgres::NAME`.
+/// `on_sled::NAME` and `on_postgres::NAME`.
 macro_rules! for_each_engine {
     ($($name:ident),+ $(,)?) => {
-        mod sled {
+        mod on_sled {
             $(
                 #[test]
                 fn $name() {
@@ -56,7 +55,7 @@ macro_rules! for_each_engine {
                 }
             )+
         }
-        mod postgres {
+        mod on_postgres {
             $(
                 #[test]
                 fn $name() {

@@ -236,3 +236,49 @@ impl SledStore {
             .unwrap_or_default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{test_credentials, Store};
+    use crate::token::TokenId;
+
+    fn credentials_change_only_for_their_connection(store: &Store) {
+        let (a, b) = (TokenId::generate(), TokenId::generate());
+        assert!(store.credentials(&a).unwrap().is_none());
+        store.put_credentials(&a, &test_credentials("c1")).unwrap();
+        store.put_credentials(&b, &test_credentials("c9")).unwrap();
+        let mut connected = store.connected_tokens().unwrap();
+        connected.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+        let mut want = vec![a.clone(), b.clone()];
+        want.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+        assert_eq!(connected, want);
+        let set_email = |c: &mut crate::store::GoogleCredentials| c.account_email = "new@x".into();
+        assert!(store.update_credentials(&a, "c1", &set_email).unwrap());
+        assert!(!store.update_credentials(&a, "c0", &set_email).unwrap());
+        assert!(!store
+            .update_credentials(&TokenId::generate(), "c1", &set_email)
+            .unwrap());
+        let stored = store.credentials(&a).unwrap().unwrap();
+        assert_eq!(stored.account_email, "new@x");
+        assert_eq!(stored.refresh_token.expose(), "r");
+        assert_eq!(
+            store.credentials(&b).unwrap().unwrap().account_email,
+            "ann@example.com"
+        );
+        // A new connection replaces the old one whole.
+        store.put_credentials(&a, &test_credentials("c2")).unwrap();
+        let replaced = store.credentials(&a).unwrap().unwrap();
+        assert_eq!(
+            (
+                replaced.connection_id.as_str(),
+                replaced.account_email.as_str()
+            ),
+            ("c2", "ann@example.com")
+        );
+        store.forget_calendar(&a, true, true).unwrap();
+        assert!(store.credentials(&a).unwrap().is_none());
+        assert_eq!(store.connected_tokens().unwrap(), vec![b]);
+    }
+
+    crate::store::engine_tests::for_each_engine!(credentials_change_only_for_their_connection);
+}

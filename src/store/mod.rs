@@ -127,9 +127,37 @@ impl Store {
         SledStore::open_with_keys(dir, keys).map(Self::from)
     }
 
-    /// Opens (or creates) the sled store in `dir`; see [`SledStore::open_with`].
+    /// Opens the configured engine: PostgreSQL when `options.database` is set
+    /// ([`PgStore::open`](postgres::PgStore::open)), else the sled store in `dir`
+    /// ([`SledStore::open_with`]).
     pub fn open_with(dir: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
-        SledStore::open_with(dir, options).map(Self::from)
+        match &options.database {
+            Some(db) => postgres::PgStore::open(db, &options.keys).map(Self::from_engine),
+            None => SledStore::open_with(dir, options).map(Self::from),
+        }
+    }
+
+    /// [`Self::open_with`], waiting for a database that cannot be reached yet (a fleet and its
+    /// database often start together): each failed attempt is logged and retried with a
+    /// growing pause, up to [`OPEN_RETRY_MAX`] between attempts. Any other failure (a wrong
+    /// key, a newer schema) returns at once.
+    pub async fn open_patiently(dir: &Path, options: &StoreOptions) -> Result<Self, StoreError> {
+        let mut pause = std::time::Duration::from_secs(1);
+        loop {
+            match Self::open_with(dir, options) {
+                Err(StoreError::Unavailable(why)) => {
+                    let at = options.database.as_ref().map(|d| d.describe());
+                    log::warn!(
+                        "store: cannot reach the database at {}: {why}; retrying in {} s",
+                        at.as_deref().unwrap_or("?"),
+                        pause.as_secs()
+                    );
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(OPEN_RETRY_MAX);
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Whether this is the last handle on the store (everything else let go of it).
@@ -164,6 +192,9 @@ struct Inner {
     cipher: cipher::Cipher,
 }
 
+/// The longest pause between two attempts of [`Store::open_patiently`].
+pub const OPEN_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// sled's page cache when `STORE_CACHE_BYTES` is not set. sled keeps every page it reads or
 /// relocates until the cache is full. 16 MiB: a server with 10,000 idle tokens is 3 MiB smaller
 /// than with 32 MiB, and the data API's figures did not move (the OS caches the files too).
@@ -176,6 +207,8 @@ pub struct StoreOptions {
     pub keys: CredentialKeys,
     /// The most memory sled's page cache may use.
     pub cache_bytes: u64,
+    /// PostgreSQL instead of sled (`DATABASE_URL`): the data directory is then unused.
+    pub database: Option<postgres::Database>,
 }
 
 impl Default for StoreOptions {
@@ -183,6 +216,7 @@ impl Default for StoreOptions {
         Self {
             keys: CredentialKeys::default(),
             cache_bytes: DEFAULT_CACHE_BYTES,
+            database: None,
         }
     }
 }

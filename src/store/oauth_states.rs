@@ -149,6 +149,7 @@ impl SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     fn pending(token: &TokenId, at: i64) -> PendingAuthorization {
         PendingAuthorization {
@@ -158,10 +159,7 @@ mod tests {
         }
     }
 
-    #[test]
-    fn states_are_single_use_expire_and_are_capped_per_token() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+    fn states_are_single_use_expire_and_are_capped_per_token(store: &Store) {
         let (a, b) = (TokenId::generate(), TokenId::generate());
         store
             .put_pending_authorization("s0", &pending(&a, 100), 100)
@@ -233,10 +231,7 @@ mod tests {
         );
     }
 
-    #[test]
-    fn expired_states_are_purged() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open(dir.path()).unwrap();
+    fn expired_states_are_purged(store: &Store) {
         let a = TokenId::generate();
         store
             .put_pending_authorization("x", &pending(&a, 0), 0)
@@ -255,4 +250,9 @@ mod tests {
             .unwrap()
             .is_some());
     }
+
+    crate::store::engine_tests::for_each_engine!(
+        states_are_single_use_expire_and_are_capped_per_token,
+        expired_states_are_purged,
+    );
 }

@@ -1,6 +1,6 @@
 use super::*;
 use crate::metric::{Datapoint, DimensionKey, Dimensions, MetricName};
-use crate::store::TimeRange;
+use crate::store::{Store, TimeRange};
 
 fn point(metric: &str, src: &str, ts: i64, value: f64) -> MetricPoint {
     let mut dimensions = Dimensions::new();
@@ -22,7 +22,7 @@ fn change(id: &str, points: Vec<MetricPoint>) -> EventChange {
     }
 }
 
-fn connect(store: &SledStore, token: &TokenId, connection: &str) {
+fn connect(store: &Store, token: &TokenId, connection: &str) {
     store
         .put_credentials(token, &crate::store::test_credentials(connection))
         .unwrap();
@@ -51,11 +51,11 @@ fn commit(
 }
 
 /// The state of the token's first selected calendar.
-fn primary(store: &SledStore, t: &TokenId) -> SyncState {
+fn primary(store: &Store, t: &TokenId) -> SyncState {
     store.selection(t).unwrap().calendars[0].clone()
 }
 
-fn values(store: &SledStore, user: &str, metric: &str) -> Vec<(i64, f64)> {
+fn values(store: &Store, user: &str, metric: &str) -> Vec<(i64, f64)> {
     let m = MetricName::new(metric).unwrap();
     store
         .read_datapoints(user, &m, TimeRange::default())
@@ -65,12 +65,9 @@ fn values(store: &SledStore, user: &str, metric: &str) -> Vec<(i64, f64)> {
         .collect()
 }
 
-#[test]
-fn incremental_commits_replace_edited_and_remove_deleted_events() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path()).unwrap();
+fn incremental_commits_replace_edited_and_remove_deleted_events(store: &Store) {
     let t = TokenId::generate();
-    connect(&store, &t, "c1");
+    connect(store, &t, "c1");
     let d = "imp.events.duration";
     let full = commit(
         &t,
@@ -104,22 +101,19 @@ fn incremental_commits_replace_edited_and_remove_deleted_events() {
     );
     let stats = store.commit_sync(&inc).unwrap();
     assert_eq!((stats.events, stats.datapoints, stats.removed), (2, 2, 3));
-    assert_eq!(values(&store, "ann", d), vec![(3, 30.0), (5, 11.0)]);
-    assert!(values(&store, "ann", "imp.events.custom.km").is_empty());
-    let state = primary(&store, &t);
+    assert_eq!(values(store, "ann", d), vec![(3, 30.0), (5, 11.0)]);
+    assert!(values(store, "ann", "imp.events.custom.km").is_empty());
+    let state = primary(store, &t);
     assert_eq!(
         (state.sync_token.as_deref(), state.events, state.datapoints),
         (Some("s2"), 2, 2)
     );
 }
 
-#[test]
-fn a_full_sync_replaces_everything_the_token_held_and_nothing_else() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path()).unwrap();
+fn a_full_sync_replaces_everything_the_token_held_and_nothing_else(store: &Store) {
     let (t, other) = (TokenId::generate(), TokenId::generate());
-    connect(&store, &t, "c1");
-    connect(&store, &other, "c1");
+    connect(store, &t, "c1");
+    connect(store, &other, "c1");
     let d = "imp.events.duration";
     store
         .commit_sync(&commit(
@@ -156,24 +150,21 @@ fn a_full_sync_replaces_everything_the_token_held_and_nothing_else() {
         ))
         .unwrap();
     assert_eq!((stats.events, stats.datapoints), (2, 2));
-    assert_eq!(values(&store, "ann", d), vec![(2, 2.5), (3, 3.0), (9, 9.0)]);
+    assert_eq!(values(store, "ann", d), vec![(2, 2.5), (3, 3.0), (9, 9.0)]);
     // Forgetting one token's calendar with purge leaves the other's datapoints.
     store.forget_calendar(&t, true, true).unwrap();
-    assert_eq!(values(&store, "ann", d), vec![(9, 9.0)]);
+    assert_eq!(values(store, "ann", d), vec![(9, 9.0)]);
     assert!(store.credentials(&t).unwrap().is_none());
     assert_eq!(
         store.selection(&t).unwrap(),
         crate::store::Selection::default()
     );
-    assert_eq!(primary(&store, &other).events, 1);
+    assert_eq!(primary(store, &other).events, 1);
 }
 
-#[test]
-fn a_commit_for_a_replaced_connection_is_refused_and_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path()).unwrap();
+fn a_commit_for_a_replaced_connection_is_refused_and_changes_nothing(store: &Store) {
     let t = TokenId::generate();
-    connect(&store, &t, "c2");
+    connect(store, &t, "c2");
     let d = "imp.events.duration";
     let err = store
         .commit_sync(&commit(
@@ -185,14 +176,15 @@ fn a_commit_for_a_replaced_connection_is_refused_and_changes_nothing() {
         ))
         .err();
     assert!(matches!(err, Some(StoreError::Stale)), "{err:?}");
-    assert!(values(&store, "ann", d).is_empty());
-    assert_eq!(primary(&store, &t).sync_token, None);
+    assert!(values(store, "ann", d).is_empty());
+    assert_eq!(primary(store, &t).sync_token, None);
 }
 
 #[test]
 fn a_commit_that_changes_nothing_stores_its_sync_token_unless_stale() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path()).unwrap();
+    let sled = SledStore::open(dir.path()).unwrap();
+    let store = Store::from(sled.clone());
     let t = TokenId::generate();
     connect(&store, &t, "c1");
     let d = "imp.events.duration";
@@ -223,7 +215,7 @@ fn a_commit_that_changes_nothing_stores_its_sync_token_unless_stale() {
         .err();
     assert!(matches!(err, Some(StoreError::Stale)), "{err:?}");
     assert_eq!(primary(&store, &t).sync_token, None);
-    assert!(store.inner.sync_state.get(t.as_str()).unwrap().is_none());
+    assert!(sled.inner.sync_state.get(t.as_str()).unwrap().is_none());
 }
 
 /// `commit` for another token and connection.
@@ -244,7 +236,8 @@ fn commit_for(
 #[test]
 fn a_group_commit_stores_what_each_commit_alone_would_and_refuses_only_the_stale_one() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path()).unwrap();
+    let sled = SledStore::open(dir.path()).unwrap();
+    let store = Store::from(sled.clone());
     let d = "imp.events.duration";
     // Two tokens of one user (their points share a series) and a third whose connection was
     // replaced after its sync started.
@@ -340,7 +333,7 @@ fn a_group_commit_stores_what_each_commit_alone_would_and_refuses_only_the_stale
     assert_eq!(primary(&store, &c).sync_token, None);
     // The same commits applied one by one leave the same store.
     let dir2 = tempfile::tempdir().unwrap();
-    let alone = SledStore::open(dir2.path()).unwrap();
+    let alone = Store::open(dir2.path()).unwrap();
     connect(&alone, &a, "ca");
     connect(&alone, &b, "cb");
     connect(&alone, &c, "cc-new");
@@ -376,12 +369,9 @@ fn skipped(id: &str, seen_at: i64) -> SkipNotice {
     }
 }
 
-#[test]
-fn skipped_events_are_kept_with_the_sync_that_found_them_until_fixed() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path()).unwrap();
+fn skipped_events_are_kept_with_the_sync_that_found_them_until_fixed(store: &Store) {
     let t = TokenId::generate();
-    connect(&store, &t, "c1");
+    connect(store, &t, "c1");
     let d = "imp.events.duration";
     let mut full = commit(
         &t,
@@ -392,16 +382,16 @@ fn skipped_events_are_kept_with_the_sync_that_found_them_until_fixed() {
     );
     full.notices = vec![skipped("bad1", 1), skipped("bad2", 1)];
     store.commit_sync(&full).unwrap();
-    let ids = |store: &SledStore| -> Vec<String> {
+    let ids = |store: &Store| -> Vec<String> {
         primary(store, &t)
             .skip_notices
             .iter()
             .map(|n| n.event_id.clone())
             .collect()
     };
-    assert_eq!(ids(&store), ["bad1", "bad2"]);
+    assert_eq!(ids(store), ["bad1", "bad2"]);
     assert_eq!(
-        primary(&store, &t).skip_notices[0].title,
+        primary(store, &t).skip_notices[0].title,
         "#!<img src=x onerror=alert(1)>"
     );
     // bad1 was fixed (it now gives points), bad3 is newly broken; bad2 was not touched.
@@ -417,15 +407,22 @@ fn skipped_events_are_kept_with_the_sync_that_found_them_until_fixed() {
     );
     inc.notices = vec![skipped("bad3", 2)];
     store.commit_sync(&inc).unwrap();
-    assert_eq!(ids(&store), ["bad2", "bad3"]);
+    assert_eq!(ids(store), ["bad2", "bad3"]);
     // A refused commit leaves them as they were; a full sync replaces them.
-    connect(&store, &t, "c2");
+    connect(store, &t, "c2");
     let mut stale = commit(&t, "ann", true, vec![], "s3");
     stale.notices = vec![skipped("other", 3)];
     assert!(store.commit_sync(&stale).is_err());
-    assert_eq!(ids(&store), ["bad2", "bad3"]);
+    assert_eq!(ids(store), ["bad2", "bad3"]);
     let mut full = commit(&t, "ann", true, vec![], "s4");
     full.connection_id = "c2".into();
     store.commit_sync(&full).unwrap();
-    assert!(ids(&store).is_empty());
+    assert!(ids(store).is_empty());
 }
+
+crate::store::engine_tests::for_each_engine!(
+    incremental_commits_replace_edited_and_remove_deleted_events,
+    a_full_sync_replaces_everything_the_token_held_and_nothing_else,
+    a_commit_for_a_replaced_connection_is_refused_and_changes_nothing,
+    skipped_events_are_kept_with_the_sync_that_found_them_until_fixed,
+);

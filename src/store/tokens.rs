@@ -156,3 +156,61 @@ impl SledStore {
         Ok(deleted)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn new(user: &str, name: &str) -> NewToken {
+        NewToken {
+            user: user.into(),
+            name: name.into(),
+            capability: Capability::Super,
+            expires_at: 2_000,
+        }
+    }
+
+    fn tokens_are_found_by_plaintext_listed_unique_per_user_and_deleted(store: &Store) {
+        let (ann, plain) = store.create_token(new("ann", "phone"), 7).unwrap();
+        assert_eq!(
+            (ann.user.as_str(), ann.name.as_str(), ann.created_at),
+            ("ann", "phone", 7)
+        );
+        assert_eq!(
+            store.find_token_by_plaintext(plain.expose()).unwrap(),
+            Some(ann.clone())
+        );
+        assert_eq!(store.find_token_by_plaintext("nope").unwrap(), None);
+        assert_eq!(store.get_token(&ann.id).unwrap(), Some(ann.clone()));
+        let err = store.create_token(new("ann", "phone"), 8).err();
+        assert!(matches!(err, Some(StoreError::Conflict(_))), "{err:?}");
+        let (bob, _) = store.create_token(new("bob", "phone"), 9).unwrap();
+        let (ann2, _) = store.create_token(new("ann", "google"), 10).unwrap();
+        let names = |user| -> Vec<(String, String)> {
+            store
+                .list_tokens(user)
+                .unwrap()
+                .into_iter()
+                .map(|t| (t.user, t.name))
+                .collect()
+        };
+        assert_eq!(
+            names(None),
+            [("ann", "google"), ("ann", "phone"), ("bob", "phone")]
+                .map(|(u, n)| (u.to_string(), n.to_string()))
+        );
+        assert_eq!(names(Some("bob")).len(), 1);
+        assert_eq!(store.delete_token(&ann.id).unwrap(), Some(ann.clone()));
+        assert_eq!(store.delete_token(&ann.id).unwrap(), None);
+        assert_eq!(store.find_token_by_plaintext(plain.expose()).unwrap(), None);
+        // The name is free again; the others are untouched.
+        store.create_token(new("ann", "phone"), 11).unwrap();
+        assert!(store.get_token(&bob.id).unwrap().is_some());
+        assert!(store.get_token(&ann2.id).unwrap().is_some());
+    }
+
+    crate::store::engine_tests::for_each_engine!(
+        tokens_are_found_by_plaintext_listed_unique_per_user_and_deleted
+    );
+}

@@ -1,5 +1,6 @@
 //! `TestApp`: the real server, started the way `main` starts it, on 127.0.0.1:0 with its own
-//! temporary data directory.
+//! temporary data directory, or with `IT_STORE=postgres` its own PostgreSQL database on a
+//! throwaway cluster ([`test_cluster`]), so the same suite runs on both store engines.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
@@ -14,6 +15,27 @@ use impulses_gcal::store::Store;
 use impulses_gcal::system::{Hooks, SyncSystem};
 use serde_json::Value;
 use tempfile::TempDir;
+
+#[path = "../../src/store/postgres/test_cluster.rs"]
+#[allow(dead_code)]
+pub mod test_cluster;
+
+/// The store engine this run's test apps use: `IT_STORE=postgres`, or sled.
+pub fn on_postgres() -> bool {
+    std::env::var("IT_STORE").as_deref() == Ok("postgres")
+}
+
+/// For a test of what only the sled engine has (its data directory, its files, its schema
+/// history): says so and answers true when this run is on PostgreSQL, so the test returns.
+pub fn sled_only(test: &str) -> bool {
+    if on_postgres() {
+        eprintln!("{test}: sled only; not run with IT_STORE=postgres");
+    }
+    on_postgres()
+}
+
+/// The credentials key of test apps on PostgreSQL (which requires one).
+pub const TEST_CREDENTIALS_KEY: &str = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
 
 /// The admin token every test app uses unless told otherwise.
 pub const ADMIN: &str = "test-admin-token-0123456789";
@@ -245,6 +267,12 @@ fn base_vars(extra: &[(&str, &str)]) -> (TempDir, HashMap<String, String>) {
         "DATA_DIR".into(),
         dir.path().join("store").display().to_string(),
     );
+    if on_postgres() {
+        let url = test_cluster::database("a test app")
+            .expect("IT_STORE=postgres needs PostgreSQL (Debian's postgresql package)");
+        vars.insert("DATABASE_URL".into(), url);
+        vars.insert("CREDENTIALS_KEY".into(), TEST_CREDENTIALS_KEY.into());
+    }
     for (k, v) in extra {
         vars.insert(k.to_string(), v.to_string());
     }

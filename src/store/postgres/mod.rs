@@ -38,16 +38,58 @@ pub struct PgStore {
     cipher: Cipher,
 }
 
-/// How to open the PostgreSQL store.
-#[derive(Clone)]
-pub struct PgOptions {
-    /// Where the database is (parsed from `DATABASE_URL`).
+/// Where the PostgreSQL store is and how much of it one process uses.
+#[derive(Clone, Debug)]
+pub struct Database {
+    /// The connection settings parsed from `DATABASE_URL` (its `Debug` hides the password).
     pub config: tokio_postgres::Config,
-    /// The keys the secrets are sealed with; a current key is required (there is no data
-    /// directory for a key file).
-    pub keys: CredentialKeys,
     /// Most connections this process opens (`DATABASE_MAX_CONNECTIONS`).
     pub max_connections: usize,
+}
+
+/// How long a connection attempt may take when `DATABASE_URL` names no `connect_timeout`.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Database {
+    /// Parses a `DATABASE_URL`: a `postgres://` or `postgresql://` URL (a Unix socket as a
+    /// percent-encoded path host, or `?host=/dir`) or a `key=value` connection string. The
+    /// error never repeats the value, which may hold a password.
+    pub fn parse(url: &str, max_connections: usize) -> Result<Self, String> {
+        let mut config: tokio_postgres::Config = url.trim().parse().map_err(|_| {
+            "is not a PostgreSQL URL (postgres://user:password@host:port/database, or \
+             key=value pairs such as host=/run/postgresql dbname=impulses)"
+                .to_string()
+        })?;
+        if config.get_hosts().is_empty() {
+            return Err("names no host (add @host, or host=/run/postgresql for a socket)".into());
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("impulses-gcal");
+        }
+        Ok(Self {
+            config,
+            max_connections: max_connections.max(1),
+        })
+    }
+
+    /// Where the database is, for logs: host, port and database name, never the password.
+    pub fn describe(&self) -> String {
+        let host = match self.config.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+            Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+            None => "?".into(),
+        };
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        let db = self
+            .config
+            .get_dbname()
+            .or(self.config.get_user())
+            .unwrap_or("?");
+        format!("{host}:{port}/{db}")
+    }
 }
 
 impl PgStore {
@@ -55,21 +97,16 @@ impl PgStore {
     /// key against the database and, given the previous key, re-seals every secret under the
     /// current one, in one transaction. Fails when the database cannot be reached (callers
     /// retry), has a newer schema, or the key does not open its secrets.
-    pub fn open(options: &PgOptions) -> Result<Self, StoreError> {
-        let current = options
-            .keys
-            .current
-            .as_ref()
-            .ok_or(StoreError::KeyRequired)?;
+    pub fn open(database: &Database, keys: &CredentialKeys) -> Result<Self, StoreError> {
+        let current = keys.current.as_ref().ok_or(StoreError::KeyRequired)?;
         let cipher = Cipher::new(current).map_err(|_| StoreError::WrongKey)?;
-        let previous = options
-            .keys
+        let previous = keys
             .previous
             .as_ref()
             .map(Cipher::new)
             .transpose()
             .map_err(|_| StoreError::WrongKey)?;
-        let pool = Pool::new(options.config.clone(), options.max_connections)?;
+        let pool = Pool::new(database.config.clone(), database.max_connections)?;
         pool.with(async |c| {
             schema::migrate(c).await?;
             let tx = c.transaction().await.map_err(query_error)?;
@@ -189,3 +226,26 @@ async fn unlock(
 }
 
 super::sled_engine::engine_by_inherent_methods!(PgStore);
+
+#[cfg(test)]
+impl PgStore {
+    /// Runs `sql` (simple protocol) and answers every value of every row as text.
+    pub(crate) fn sql_for_test(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let messages = self
+            .pool
+            .with(async |c| c.simple_query(sql).await.map_err(query_error))
+            .expect("test SQL");
+        messages
+            .iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => {
+                    Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
