@@ -40,6 +40,8 @@ pub const SETTINGS: &[(&str, &str)] = &[
     ("store_cache_bytes", "STORE_CACHE_BYTES"),
     ("database_url", "DATABASE_URL"),
     ("database_max_connections", "DATABASE_MAX_CONNECTIONS"),
+    ("node_id", "NODE_ID"),
+    ("lease_secs", "LEASE_SECS"),
     ("rust_log", "RUST_LOG"),
     (
         "gcal_recurrence_horizon_days",
@@ -115,6 +117,18 @@ pub struct Settings {
     /// How long one request may take, body upload and answer included; a slow client is cut off
     /// after it, so trickling connections cannot pile up.
     pub server_request_timeout: Duration,
+    /// This node among several on one PostgreSQL store.
+    pub node: NodeSettings,
+}
+
+/// A node of a fleet on one PostgreSQL store (ignored on sled, which one process owns).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSettings {
+    /// `NODE_ID`: names the node in leases, status and logs (default: host name and process id).
+    pub id: String,
+    /// `LEASE_SECS`: how long the node owns a token's sync without renewing; a dead node's
+    /// tokens move within it (plus a tick).
+    pub lease: Duration,
 }
 
 /// Push notifications from Google (`events.watch`).
@@ -256,6 +270,10 @@ impl Settings {
                 "SERVER_REQUEST_TIMEOUT_SECS",
                 &get("SERVER_REQUEST_TIMEOUT_SECS"),
             )?),
+            node: NodeSettings {
+                id: node_id(&get("NODE_ID"))?,
+                lease: Duration::from_secs(lease_secs(&get("LEASE_SECS"))?),
+            },
         })
     }
 
@@ -318,6 +336,42 @@ fn database(
         ));
     }
     Ok(Some(db))
+}
+
+/// `NODE_ID`, or the host name and process id: unique among nodes that run one per host or
+/// per container.
+fn node_id(raw: &str) -> Result<String, SettingsError> {
+    let id = match optional(raw) {
+        Some(id) => id,
+        None => {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "node".into());
+            format!("{host}-{}", std::process::id())
+        }
+    };
+    let fits = id.len() <= 100
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+    if fits {
+        Ok(id)
+    } else {
+        Err(SettingsError::new(
+            "NODE_ID",
+            "must be at most 100 letters, digits, '-', '_', '.' or ':'",
+        ))
+    }
+}
+
+/// `LEASE_SECS`: at least 3 s, so a node renews (every third of it) well before it ends.
+fn lease_secs(raw: &str) -> Result<u64, SettingsError> {
+    match positive("LEASE_SECS", raw)? {
+        n if n < 3 => Err(SettingsError::new("LEASE_SECS", "must be at least 3")),
+        n => Ok(n),
+    }
 }
 
 fn credential_key(

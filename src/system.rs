@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use actix::{Actor, SyncArbiter};
 
+use crate::actors::lease::FleetView;
 use crate::actors::metric_writer::{CommitQueue, Drain, MetricWriterActor};
 use crate::actors::push::ChannelRegistry;
 use crate::actors::status::StatusBoard;
@@ -70,7 +71,8 @@ impl SyncSystem {
                 slots: SyncSlots::new(settings.google_http.max_in_flight),
                 commits,
             });
-            let supervisor = SyncSupervisor::new(deps).start();
+            let fleet = FleetView::default();
+            let supervisor = SyncSupervisor::new(deps, fleet.clone()).start();
             SyncHandle {
                 supervisor,
                 writer,
@@ -80,6 +82,7 @@ impl SyncSystem {
                 telemetry,
                 channels,
                 own_syncs: Default::default(),
+                fleet,
             }
         });
         Self {

@@ -24,6 +24,7 @@ pub struct Telemetry {
     actors: IntGaugeVec,
     notifications: IntCounterVec,
     channels: IntCounterVec,
+    lease_takeovers: IntCounter,
 }
 
 /// Every state an actor can be in, so each has a gauge even at zero.
@@ -100,6 +101,11 @@ impl Telemetry {
         )?;
         registry.register(Box::new(notifications.clone()))?;
         registry.register(Box::new(channels.clone()))?;
+        let lease_takeovers = IntCounter::new(
+            "lease_takeovers_total",
+            "Tokens this node took over from another node's expired lease",
+        )?;
+        registry.register(Box::new(lease_takeovers.clone()))?;
         Ok(Self {
             registry,
             syncs,
@@ -111,6 +117,7 @@ impl Telemetry {
             actors,
             notifications,
             channels,
+            lease_takeovers,
         })
     }
 
@@ -122,6 +129,11 @@ impl Telemetry {
             .with_label_values(&[kind])
             .observe(took.as_secs_f64());
         self.datapoints_written.inc_by(written);
+    }
+
+    /// Counts tokens taken over from other nodes' expired leases.
+    pub fn lease_takeovers(&self, n: u64) {
+        self.lease_takeovers.inc_by(n);
     }
 
     /// Records how long the metric writer took to store one sync, whatever the outcome.

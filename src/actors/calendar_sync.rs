@@ -45,6 +45,8 @@ pub struct CalendarSynced {
 pub(super) struct Target<'a> {
     pub token: &'a TokenId,
     pub user: &'a str,
+    /// The lease epoch its commits carry ([`SyncCommit::fence`]).
+    pub fence: Option<crate::store::fleet::Epoch>,
 }
 
 /// Syncs one calendar and commits it. `refreshed_after_401` is shared by the token's calendars,
@@ -177,6 +179,7 @@ async fn commit(
         changes: acc.changes.into_values().collect(),
         state: state.clone(),
         notices: acc.notices,
+        fence: target.fence,
     };
     match deps.commits.commit(&deps.writer, commit).await {
         Some(Ok(stats)) => Ok(CalendarSynced {
@@ -190,7 +193,7 @@ async fn commit(
             items,
             pages,
         }),
-        Some(Err(StoreError::Stale)) => Err(Stop::Stale),
+        Some(Err(StoreError::Stale | StoreError::LeaseLost)) => Err(Stop::Stale),
         Some(Err(StoreError::Deselected)) => Err(Stop::Deselected),
         Some(Err(e)) => Err(Stop::Store(format!("could not store the sync: {e}"))),
         None => Err(Stop::Store("metric writer unavailable".into())),

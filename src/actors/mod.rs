@@ -18,6 +18,7 @@ pub mod calendar_selection;
 pub mod calendar_sync;
 pub mod channel_job;
 pub mod hooks;
+pub mod lease;
 pub mod metric_writer;
 pub mod push;
 pub mod schedule;

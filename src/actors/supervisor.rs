@@ -1,33 +1,41 @@
-//! `SyncSupervisor`: starts one `TokenSyncActor` per connected token at start-up, and starts,
-//! replaces and stops them on messages from the HTTP front door.
+//! `SyncSupervisor`: starts one `TokenSyncActor` per connected token at start-up (on a fleet,
+//! per token this node holds the lease of: [`lease`](super::lease)), and starts, replaces and
+//! stops them on messages from the HTTP front door.
 
 use std::collections::HashMap;
 
 use actix::prelude::*;
 
+use super::lease::{FleetView, Leases};
 use super::token_push::CalendarChanged;
 use super::token_sync::{StopSync, SyncNow, SyncRefused, TokenSyncActor};
 use super::SyncDeps;
+use crate::store::fleet::Epoch;
 use crate::token::TokenId;
 
 /// The supervisor of all sync actors.
 pub struct SyncSupervisor {
-    deps: SyncDeps,
-    actors: HashMap<TokenId, Addr<TokenSyncActor>>,
-    shutting_down: bool,
+    pub(super) deps: SyncDeps,
+    pub(super) actors: HashMap<TokenId, Addr<TokenSyncActor>>,
+    pub(super) shutting_down: bool,
+    /// On a shared store: the leases this node holds.
+    pub(super) leases: Option<Leases>,
 }
 
 impl SyncSupervisor {
-    /// A supervisor over the tokens connected in `deps.store`.
-    pub fn new(deps: SyncDeps) -> Self {
+    /// A supervisor over the tokens connected in `deps.store` (on a fleet, those this node
+    /// holds leases on; `view` shows how that goes).
+    pub fn new(deps: SyncDeps, view: FleetView) -> Self {
+        let leases = deps.store.fleet().is_some().then(|| Leases::new(view));
         Self {
             deps,
             actors: HashMap::new(),
             shutting_down: false,
+            leases,
         }
     }
 
-    fn stop_actor(&mut self, token: &TokenId) {
+    pub(super) fn stop_actor(&mut self, token: &TokenId) {
         if let Some(addr) = self.actors.remove(token) {
             // Dropping the last address right after the stop message means the actix supervisor
             // sees no one left to restart the actor for.
@@ -36,7 +44,8 @@ impl SyncSupervisor {
         self.deps.board.remove(token);
     }
 
-    fn start_actor(&mut self, id: &TokenId) -> Result<(), String> {
+    /// Starts (or restarts) a token's actor; its commits carry `fence`, its lease's epoch.
+    pub(super) fn start_actor(&mut self, id: &TokenId, fence: Option<Epoch>) -> Result<(), String> {
         self.stop_actor(id);
         let store = &self.deps.store;
         let token = store
@@ -49,7 +58,8 @@ impl SyncSupervisor {
             .ok_or("the token has no Google connection")?;
         let selection = store.selection(id).map_err(|e| e.to_string())?;
         let channels = store.channels(id).map_err(|e| e.to_string())?;
-        let actor = TokenSyncActor::new(self.deps.clone(), token, creds, selection, channels);
+        let actor =
+            TokenSyncActor::new(self.deps.clone(), token, creds, selection, channels, fence);
         let addr = actix::Supervisor::start(move |_| actor);
         self.actors.insert(id.clone(), addr);
         Ok(())
@@ -59,7 +69,11 @@ impl SyncSupervisor {
 impl Actor for SyncSupervisor {
     type Context = Context<Self>;
 
-    fn started(&mut self, _: &mut Context<Self>) {
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if self.leases.is_some() {
+            self.start_fleet(ctx);
+            return;
+        }
         let tokens = match self.deps.store.connected_tokens() {
             Ok(t) => t,
             Err(e) => {
@@ -69,7 +83,7 @@ impl Actor for SyncSupervisor {
         };
         let mut started = 0;
         for id in &tokens {
-            match self.start_actor(id) {
+            match self.start_actor(id, None) {
                 Ok(()) => started += 1,
                 Err(e) => log::warn!("token {id}: not synced: {e}"),
             }
@@ -94,7 +108,19 @@ impl Handler<Connected> for SyncSupervisor {
         if self.shutting_down {
             return Err("shutting down".into());
         }
-        self.start_actor(&msg.0)
+        if self.leases.is_none() {
+            return self.start_actor(&msg.0, None);
+        }
+        match self.acquire(&msg.0)? {
+            Some(epoch) => self.start_actor(&msg.0, Some(epoch)),
+            None => {
+                log::info!(
+                    "token {}: connected here, synced by the node that holds its lease",
+                    msg.0
+                );
+                Ok(())
+            }
+        }
     }
 }
 
@@ -107,7 +133,7 @@ impl Handler<Disconnected> for SyncSupervisor {
     type Result = ();
 
     fn handle(&mut self, msg: Disconnected, _: &mut Context<Self>) {
-        self.stop_actor(&msg.0);
+        self.let_go(&msg.0);
     }
 }
 
@@ -191,6 +217,7 @@ impl Handler<ShutdownSync> for SyncSupervisor {
         for id in ids {
             self.stop_actor(&id);
         }
+        self.leave_fleet();
         ctx.stop();
     }
 }

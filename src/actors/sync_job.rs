@@ -16,6 +16,7 @@ use super::SyncDeps;
 use crate::google::calendar_list::{fetch_calendar_list, CalendarListEntry};
 use crate::google::error::{Disposition, GoogleError};
 use crate::google::oauth;
+use crate::store::fleet::Epoch;
 use crate::store::{GoogleCredentials, Selection};
 use crate::token::{now_secs, TokenId};
 
@@ -38,6 +39,8 @@ pub struct JobInput {
     pub scope: Option<Vec<u32>>,
     /// The push channels to open before the listing and to stop after it.
     pub channels: ChannelPlan,
+    /// The epoch of the lease this node syncs the token under (on a fleet); its commits carry it.
+    pub fence: Option<Epoch>,
 }
 
 /// How one calendar's sync ended.
@@ -148,6 +151,7 @@ pub async fn run(deps: SyncDeps, input: JobInput) -> JobResult {
         selection,
         scope,
         channels: plan,
+        fence,
     } = input;
     let mut channels = ChannelResult::default();
     if creds.access_expires_at - now_secs() < REFRESH_MARGIN_SECS {
@@ -171,6 +175,7 @@ pub async fn run(deps: SyncDeps, input: JobInput) -> JobResult {
     let target = Target {
         token: &token_id,
         user: &user,
+        fence,
     };
     let mut refreshed_after_401 = false;
     let mut results = Vec::with_capacity(selection.calendars.len());

@@ -42,6 +42,9 @@ pub struct TokenSyncActor {
     pub(super) dirty: Vec<u32>,
     /// The short wait that gathers a burst of notifications into one sync.
     pub(super) push_timer: Option<SpawnHandle>,
+    /// The epoch of this node's lease on the token, on a fleet: every commit carries it, so
+    /// none lands once another node has taken the token over.
+    pub(super) fence: Option<crate::store::fleet::Epoch>,
 }
 
 /// The last sync attempt of one calendar, beyond what the store keeps.
@@ -78,6 +81,7 @@ impl TokenSyncActor {
         creds: GoogleCredentials,
         selection: Selection,
         channels: Vec<PushChannel>,
+        fence: Option<crate::store::fleet::Epoch>,
     ) -> Self {
         let last_error = creds.needs_reauth.clone();
         let last_success = selection
@@ -94,6 +98,7 @@ impl TokenSyncActor {
             channels,
             dirty: Vec::new(),
             push_timer: None,
+            fence,
             runs: Vec::new(),
             phase: ActorState::Idle,
             running: None,
@@ -242,6 +247,7 @@ impl TokenSyncActor {
                     selection: Arc::clone(&act.selection),
                     scope,
                     channels: act.channel_plan(),
+                    fence: act.fence,
                 };
                 let deps = act.deps.clone();
                 let inject_panic = act

@@ -61,6 +61,14 @@ pub enum GoogleOff {
     Unavailable(Detail),
 }
 
+/// The answer of a node that cannot do its work now (readiness).
+#[derive(utoipa::IntoResponses)]
+pub enum NotReady {
+    /// Not ready: no valid lease yet, or the database cannot be reached.
+    #[response(status = 503)]
+    Unavailable(Detail),
+}
+
 /// The answers to a JSON body that cannot be read, whatever the route.
 #[derive(utoipa::IntoResponses)]
 pub enum BodyRefused {

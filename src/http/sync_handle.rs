@@ -32,6 +32,8 @@ pub struct SyncHandle {
     pub channels: ChannelRegistry,
     /// When each data token last asked for a sync of its own connection.
     pub own_syncs: super::connection::SyncLimiter,
+    /// This node's leases on a shared store (readiness, admin status).
+    pub fleet: crate::actors::lease::FleetView,
 }
 
 impl SyncHandle {

@@ -71,6 +71,7 @@ impl Fixture {
     ) -> Result<SyncCommitStats, StoreError> {
         let state = self.state(calendar);
         self.store.commit_sync(&SyncCommit {
+            fence: None,
             notices: Vec::new(),
             token_id: self.token.clone(),
             user: "ann".into(),
@@ -179,6 +180,7 @@ fn deselecting_removes_only_what_no_remaining_calendar_holds_in_one_step(store: 
     assert_eq!(f.values(), vec![(1, 1.0), (2, 2.0)]);
     // A commit of the deselected calendar that was already on its way is refused.
     let late = f.store.commit_sync(&SyncCommit {
+        fence: None,
         notices: Vec::new(),
         token_id: f.token.clone(),
         user: "ann".into(),

@@ -149,6 +149,12 @@ pub trait Engine: Send + Sync + 'static {
 
     // The engine itself.
 
+    /// The leases of the nodes sharing this store, when it can be shared (PostgreSQL); `None`
+    /// when this process is the store's only user (sled) and syncs every token.
+    fn fleet(&self) -> Option<&dyn super::fleet::Fleet> {
+        None
+    }
+
     /// Makes every change so far durable; called on shutdown.
     fn flush(&self) -> Result<(), StoreError>;
 }

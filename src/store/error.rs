@@ -56,6 +56,10 @@ pub enum StoreError {
     /// A sync commit for a Google connection that was replaced or removed meanwhile.
     #[error("the Google connection changed while the sync ran; its results were discarded")]
     Stale,
+    /// A sync commit from a node that no longer holds the token's lease (it was paused, cut
+    /// off or slow, and another node took the token over).
+    #[error("this node lost the token's lease while the sync ran; its results were discarded")]
+    LeaseLost,
     /// A sync commit for a calendar that was deselected meanwhile.
     #[error("the calendar was deselected while the sync ran; its results were discarded")]
     Deselected,

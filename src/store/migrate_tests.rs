@@ -118,6 +118,7 @@ fn a_schema_2_store_is_moved_into_blocks_at_open() {
     assert_eq!(before[7], point(7 * 60_000, 1_007.0, "event00007"));
     let stats = store
         .commit_sync(&SyncCommit {
+            fence: None,
             notices: Vec::new(),
             token_id: token.clone(),
             user: "ann".into(),

@@ -36,6 +36,7 @@ pub use engine::Engine;
 mod sled_engine;
 pub use datapoints::TimeRange;
 mod error;
+pub mod fleet;
 mod google;
 pub mod keyring;
 pub mod keys;

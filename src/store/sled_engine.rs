@@ -5,8 +5,10 @@
 /// Implements [`Engine`](super::Engine) for `$ty` by calling its inherent methods of the same
 /// names.
 macro_rules! engine_by_inherent_methods {
-    ($ty:ty) => {
+    ($ty:ty $(, $extra:item)* $(,)?) => {
         impl $crate::store::Engine for $ty {
+            $($extra)*
+
             fn create_token(
                 &self,
                 new: $crate::store::NewToken,

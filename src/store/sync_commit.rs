@@ -49,6 +49,10 @@ pub struct SyncCommit {
     pub state: SyncState,
     /// The `#!` events of this sync that gave no datapoint.
     pub notices: Vec<SkipNotice>,
+    /// The epoch of the lease the sync ran under, on a fleet ([`super::fleet`]): the commit is
+    /// refused ([`StoreError::LeaseLost`]) unless the token's lease still has it. `None` on a
+    /// single node, which syncs every token.
+    pub fence: Option<super::fleet::Epoch>,
 }
 
 /// What a commit did.

@@ -36,6 +36,7 @@ fn commit(
     sync_token: &str,
 ) -> SyncCommit {
     SyncCommit {
+        fence: None,
         notices: Vec::new(),
         token_id: token.clone(),
         user: user.into(),

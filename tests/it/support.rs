@@ -25,15 +25,6 @@ pub fn on_postgres() -> bool {
     std::env::var("IT_STORE").as_deref() == Ok("postgres")
 }
 
-/// For a test of what only the sled engine has (its data directory, its files, its schema
-/// history): says so and answers true when this run is on PostgreSQL, so the test returns.
-pub fn sled_only(test: &str) -> bool {
-    if on_postgres() {
-        eprintln!("{test}: sled only; not run with IT_STORE=postgres");
-    }
-    on_postgres()
-}
-
 /// The credentials key of test apps on PostgreSQL (which requires one).
 pub const TEST_CREDENTIALS_KEY: &str = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
 

@@ -18,6 +18,7 @@
 //! calendars lock its `google_credentials` row first, so they serialize across nodes.
 
 mod datapoints;
+mod fleet;
 mod pool;
 mod records;
 pub(crate) mod schema;
@@ -225,7 +226,12 @@ async fn unlock(
     Ok(n)
 }
 
-super::sled_engine::engine_by_inherent_methods!(PgStore);
+super::sled_engine::engine_by_inherent_methods!(
+    PgStore,
+    fn fleet(&self) -> Option<&dyn super::fleet::Fleet> {
+        Some(self)
+    }
+);
 
 #[cfg(test)]
 impl PgStore {

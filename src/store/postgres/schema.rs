@@ -63,6 +63,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
         sealed bytea NOT NULL,
         PRIMARY KEY (token_id, channel_id)
     );",
+    // 2: several nodes: heartbeats and leases with epochs from one sequence.
+    "CREATE TABLE nodes (
+        id text PRIMARY KEY,
+        started_at timestamptz NOT NULL,
+        heartbeat_at timestamptz NOT NULL
+    );
+    CREATE SEQUENCE lease_epochs;
+    CREATE TABLE leases (
+        token_id text PRIMARY KEY,
+        owner text NOT NULL,
+        epoch bigint NOT NULL,
+        expires_at timestamptz NOT NULL
+    );
+    CREATE INDEX leases_by_owner ON leases (owner);",
 ];
 
 /// The newest schema this build knows.

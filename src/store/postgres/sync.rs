@@ -36,6 +36,19 @@ async fn lock_token(
     }
 }
 
+/// Refuses the commit unless the token's lease still has `epoch`; holds the lease row until
+/// the commit, so a takeover waits for it and then sees what it wrote.
+async fn check_lease(tx: &Transaction<'_>, token: &TokenId, epoch: i64) -> Result<(), StoreError> {
+    let held = tx
+        .query_opt(
+            "SELECT 1 FROM leases WHERE token_id = $1 AND epoch = $2 FOR SHARE",
+            &[&token.as_str(), &epoch],
+        )
+        .await
+        .map_err(query_error)?;
+    held.map(|_| ()).ok_or(StoreError::LeaseLost)
+}
+
 async fn selection(tx: &Transaction<'_>, token: &TokenId) -> Result<Selection, StoreError> {
     let row = tx
         .query_opt(
@@ -141,6 +154,9 @@ impl PgStore {
         self.pool.with(async |c| {
             let tx = c.transaction().await.map_err(query_error)?;
             lock_token(self, &tx, token, Some(&commit.connection_id)).await?;
+            if let Some(epoch) = commit.fence {
+                check_lease(&tx, token, epoch).await?;
+            }
             let selection = selection(&tx, token).await?;
             let events: Vec<&str> = encoded.last.keys().copied().collect();
             let old = indexed(&tx, token, (!commit.full).then_some(&events[..])).await?;

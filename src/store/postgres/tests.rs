@@ -206,3 +206,170 @@ fn an_unreachable_database_is_unavailable_and_its_password_unsaid() {
         other => panic!("expected Unavailable, got {:?}", other.err()),
     }
 }
+
+fn connected_tokens(store: &PgStore, n: usize) -> Vec<TokenId> {
+    let mut tokens: Vec<TokenId> = (0..n).map(|_| TokenId::generate()).collect();
+    for t in &tokens {
+        store.put_credentials(t, &test_credentials("c1")).unwrap();
+    }
+    tokens.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    tokens
+}
+
+fn held(tick: &crate::store::fleet::Tick) -> Vec<TokenId> {
+    let mut out: Vec<TokenId> = tick.held.iter().map(|h| h.token.clone()).collect();
+    out.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    out
+}
+
+/// Ends every lease of `node` now, as if its time had run out.
+fn expire(store: &PgStore, node: &str) {
+    store.sql_for_test(&format!(
+        "UPDATE leases SET expires_at = now() - interval '1 second' WHERE owner = '{node}'"
+    ));
+}
+
+const LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
+#[test]
+fn leases_share_the_tokens_and_move_only_once_expired() {
+    use crate::store::fleet::Fleet;
+    let Some(url) = test_cluster::database("leases_share_the_tokens_and_move_only_once_expired")
+    else {
+        return;
+    };
+    let store = open(&url, Some(&key()), None).unwrap();
+    let tokens = connected_tokens(&store, 10);
+    let a1 = store.tick("a", LEASE, &[]).unwrap();
+    assert_eq!(
+        (a1.live_nodes, a1.tokens, held(&a1)),
+        (1, 10, tokens.clone())
+    );
+    assert_eq!(a1.taken_over, 0);
+    // A second node finds everything leased: it takes nothing yet.
+    let b1 = store.tick("b", LEASE, &[]).unwrap();
+    assert_eq!((b1.live_nodes, b1.held.len()), (2, 0));
+    // Renewal keeps the epochs.
+    let (give, keep) = tokens.split_at(5);
+    let a2 = store.tick("a", LEASE, give).unwrap();
+    assert_eq!(held(&a2), keep);
+    for h in &a2.held {
+        let before = a1.held.iter().find(|x| x.token == h.token).unwrap();
+        assert_eq!(h.epoch, before.epoch);
+    }
+    // What a gave back stays leased to it until it expires.
+    assert!(store.tick("b", LEASE, &[]).unwrap().held.is_empty());
+    assert_eq!(store.owner(&give[0]).unwrap().as_deref(), Some("a"));
+    expire(&store, "a");
+    // Its renewal has nothing left to renew once expired; b takes its share.
+    let b2 = store.tick("b", LEASE, &[]).unwrap();
+    assert_eq!(b2.held.len(), 5);
+    assert_eq!(b2.taken_over, 5);
+    let epochs: Vec<i64> = a1.held.iter().chain(&b2.held).map(|h| h.epoch).collect();
+    let mut unique = epochs.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), epochs.len(), "an epoch is never drawn twice");
+    let a3 = store.tick("a", LEASE, &[]).unwrap();
+    assert_eq!(
+        a3.held.len(),
+        5,
+        "a takes back what b left, up to its share"
+    );
+    let mut all = held(&a3);
+    all.extend(held(&b2));
+    all.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+    assert_eq!(all, tokens, "every token held once");
+    // A disconnected token's lease goes with it.
+    store.forget_calendar(&held(&a3)[0], true, true).unwrap();
+    assert_eq!(store.tick("a", LEASE, &[]).unwrap().held.len(), 4);
+    let nodes = store.nodes(LEASE).unwrap();
+    assert_eq!(
+        nodes
+            .iter()
+            .map(|n| (n.id.as_str(), n.live, n.leases))
+            .collect::<Vec<_>>(),
+        [("a", true, 4), ("b", true, 5)]
+    );
+    // An orderly leave hands everything over at once.
+    store.leave("b").unwrap();
+    let a4 = store.tick("a", LEASE, &[]).unwrap();
+    assert_eq!((a4.live_nodes, a4.held.len()), (1, 9));
+}
+
+#[test]
+fn acquire_takes_a_free_lease_keeps_its_own_and_respects_another_nodes() {
+    use crate::store::fleet::Fleet;
+    let Some(url) = test_cluster::database("acquire_takes_a_free_lease") else {
+        return;
+    };
+    let store = open(&url, Some(&key()), None).unwrap();
+    let t = connected_tokens(&store, 1).remove(0);
+    let first = store.acquire("a", &t, LEASE).unwrap().unwrap();
+    assert_eq!(
+        store.acquire("a", &t, LEASE).unwrap(),
+        Some(first),
+        "renewed"
+    );
+    assert_eq!(store.acquire("b", &t, LEASE).unwrap(), None, "held by a");
+    expire(&store, "a");
+    let taken = store.acquire("b", &t, LEASE).unwrap().unwrap();
+    assert!(taken > first);
+    assert_eq!(store.owner(&t).unwrap().as_deref(), Some("b"));
+}
+
+#[test]
+fn a_commit_under_a_lost_lease_is_refused_and_changes_nothing() {
+    use crate::convert::MetricPoint;
+    use crate::metric::{Datapoint, Dimensions, MetricName};
+    use crate::store::fleet::Fleet;
+    use crate::store::{EventChange, SyncCommit, SyncState, TimeRange};
+    let Some(url) = test_cluster::database("a_commit_under_a_lost_lease_is_refused") else {
+        return;
+    };
+    let store = open(&url, Some(&key()), None).unwrap();
+    let t = connected_tokens(&store, 1).remove(0);
+    let old = store.acquire("a", &t, LEASE).unwrap().unwrap();
+    let commit = |fence: i64, value: f64, sync_token: &str| SyncCommit {
+        token_id: t.clone(),
+        user: "ann".into(),
+        connection_id: "c1".into(),
+        full: true,
+        changes: vec![EventChange {
+            event_id: "e1".into(),
+            points: vec![MetricPoint {
+                metric: MetricName::new("imp.events.duration").unwrap(),
+                point: Datapoint {
+                    timestamp: 1,
+                    dimensions: Dimensions::new(),
+                    value,
+                },
+            }],
+        }],
+        state: SyncState {
+            calendar_id: "primary".into(),
+            sync_token: Some(sync_token.into()),
+            ..SyncState::default()
+        },
+        notices: vec![],
+        fence: Some(fence),
+    };
+    store.commit_sync(&commit(old, 1.0, "s1")).unwrap();
+    // a is paused past its lease; b takes the token over and syncs.
+    expire(&store, "a");
+    let new = store.acquire("b", &t, LEASE).unwrap().unwrap();
+    store.commit_sync(&commit(new, 2.0, "s2")).unwrap();
+    // a wakes up and commits what it had listed: refused.
+    let late = store.commit_sync(&commit(old, 9.0, "stale")).err();
+    assert!(matches!(late, Some(StoreError::LeaseLost)), "{late:?}");
+    let m = MetricName::new("imp.events.duration").unwrap();
+    let values: Vec<f64> = store
+        .read_datapoints("ann", &m, TimeRange::default())
+        .unwrap()
+        .iter()
+        .map(|p| p.value)
+        .collect();
+    assert_eq!(values, [2.0]);
+    let selection = store.selection(&t).unwrap();
+    assert_eq!(selection.calendars[0].sync_token.as_deref(), Some("s2"));
+}

@@ -1,0 +1,79 @@
+//! Several nodes on one database (issue #16): who syncs which token. Only an engine that nodes
+//! share has a fleet (PostgreSQL); on sled the one process syncs every token.
+//!
+//! Each connected token's sync belongs to one node through a *lease*: a row with the owner, an
+//! expiry in the database's clock, and an *epoch* taken from a sequence at every acquisition, so
+//! no two holders ever share one. A sync commit carries its epoch and is refused unless the lease
+//! still has it ([`SyncCommit::fence`](super::SyncCommit::fence)), so a node that lost its lease
+//! while paused or partitioned can never commit. Correctness rests on those rows and
+//! transactions, not on clocks agreeing: a node measures its own lease from before it asked for
+//! the renewal, so it always believes its lease ends before the database does.
+
+use std::time::Duration;
+
+use crate::token::TokenId;
+
+use super::StoreError;
+
+/// A lease's epoch: unique over all acquisitions of all tokens.
+pub type Epoch = i64;
+
+/// One token this node holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The token.
+    pub token: TokenId,
+    /// The epoch of this node's lease on it.
+    pub epoch: Epoch,
+}
+
+/// What one [`Fleet::tick`] found and did.
+#[derive(Debug, Clone, Default)]
+pub struct Tick {
+    /// Every token this node holds after the tick, renewed for the lease's length.
+    pub held: Vec<Held>,
+    /// Of those, how many were taken over from another node's expired lease.
+    pub taken_over: u64,
+    /// Nodes alive (their heartbeat within one lease), this one included.
+    pub live_nodes: u64,
+    /// Connected tokens in all.
+    pub tokens: u64,
+}
+
+/// A node as the fleet sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct NodeStatus {
+    /// Its `NODE_ID`.
+    pub id: String,
+    /// Milliseconds since its last heartbeat, by the database's clock.
+    pub heartbeat_age_ms: i64,
+    /// Whether it is alive: a heartbeat within one lease.
+    pub live: bool,
+    /// Leases it holds that have not expired.
+    pub leases: i64,
+}
+
+/// The leases of a fleet of nodes sharing one store.
+pub trait Fleet: Send + Sync {
+    /// Announces `node` alive, renews its leases (except `surrender`, left to expire so another
+    /// node takes them once this one has stopped syncing them), and takes unleased or expired
+    /// tokens while it holds fewer than its share (the connected tokens over the live nodes,
+    /// rounded up). The share also tells a node how many to surrender: the caller gives back
+    /// what it holds beyond it.
+    fn tick(&self, node: &str, lease: Duration, surrender: &[TokenId]) -> Result<Tick, StoreError>;
+    /// Takes the lease of one token (just connected here) if it is free or expired, or
+    /// renews it if `node` holds it; `None` when another node holds it.
+    fn acquire(
+        &self,
+        node: &str,
+        token: &TokenId,
+        lease: Duration,
+    ) -> Result<Option<Epoch>, StoreError>;
+    /// Who holds a token's lease now, if anyone.
+    fn owner(&self, token: &TokenId) -> Result<Option<String>, StoreError>;
+    /// Every node that has announced itself, alive or not.
+    fn nodes(&self, lease: Duration) -> Result<Vec<NodeStatus>, StoreError>;
+    /// Forgets `node`'s heartbeat and lets its leases expire now, on an orderly stop, so the
+    /// others take over without waiting for a lease to run out.
+    fn leave(&self, node: &str) -> Result<(), StoreError>;
+}

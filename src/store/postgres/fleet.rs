@@ -1,0 +1,201 @@
+//! Leases and heartbeats in PostgreSQL ([`Fleet`]). Expiry is always compared with the
+//! database's `now()`, never a node's clock; epochs come from the `lease_epochs` sequence.
+
+use std::time::Duration;
+
+use super::pool::query_error;
+use super::PgStore;
+use crate::store::fleet::{Epoch, Fleet, Held, NodeStatus, Tick};
+use crate::store::StoreError;
+use crate::token::TokenId;
+
+fn interval(lease: Duration) -> f64 {
+    lease.as_secs_f64()
+}
+
+fn token(id: &str) -> Result<TokenId, StoreError> {
+    TokenId::parse(id).ok_or_else(|| StoreError::corrupt("token id in leases"))
+}
+
+impl Fleet for PgStore {
+    fn tick(&self, node: &str, lease: Duration, surrender: &[TokenId]) -> Result<Tick, StoreError> {
+        let secs = interval(lease);
+        let surrender: Vec<&str> = surrender.iter().map(TokenId::as_str).collect();
+        self.pool.with(async |c| {
+            c.execute(
+                "INSERT INTO nodes (id, started_at, heartbeat_at) VALUES ($1, now(), now())
+                 ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()",
+                &[&node],
+            )
+            .await
+            .map_err(query_error)?;
+            let counts = c
+                .query_one(
+                    "SELECT (SELECT count(*) FROM nodes
+                             WHERE heartbeat_at > now() - make_interval(secs => $1)),
+                            (SELECT count(*) FROM google_credentials)",
+                    &[&secs],
+                )
+                .await
+                .map_err(query_error)?;
+            let (live, tokens): (i64, i64) = (counts.get(0), counts.get(1));
+            let live = live.max(1);
+            // Leases of disconnected tokens go; the rest of this node's are renewed.
+            c.execute(
+                "DELETE FROM leases l WHERE owner = $1
+                 AND NOT EXISTS (SELECT 1 FROM google_credentials g WHERE g.token_id = l.token_id)",
+                &[&node],
+            )
+            .await
+            .map_err(query_error)?;
+            let renewed = c
+                .query(
+                    "UPDATE leases SET expires_at = now() + make_interval(secs => $2)
+                     WHERE owner = $1 AND expires_at > now() AND NOT (token_id = ANY($3))
+                     RETURNING token_id, epoch",
+                    &[&node, &secs, &surrender],
+                )
+                .await
+                .map_err(query_error)?;
+            let mut held = renewed
+                .iter()
+                .map(|r| {
+                    Ok(Held {
+                        token: token(r.get(0))?,
+                        epoch: r.get(1),
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let share = (tokens + live - 1) / live;
+            let room = share - held.len() as i64 - surrender.len() as i64;
+            let mut taken_over = 0;
+            if room > 0 {
+                let taken = c
+                    .query(
+                        "WITH free AS (
+                             SELECT g.token_id, l.owner AS previous FROM google_credentials g
+                             LEFT JOIN leases l ON l.token_id = g.token_id
+                             WHERE (l.token_id IS NULL OR l.expires_at <= now())
+                               AND NOT (g.token_id = ANY($4))
+                             ORDER BY g.token_id LIMIT $3
+                         ), taken AS (
+                             INSERT INTO leases (token_id, owner, epoch, expires_at)
+                             SELECT token_id, $1, nextval('lease_epochs'),
+                                    now() + make_interval(secs => $2) FROM free
+                             ON CONFLICT (token_id) DO UPDATE
+                             SET owner = EXCLUDED.owner, epoch = EXCLUDED.epoch,
+                                 expires_at = EXCLUDED.expires_at
+                             WHERE leases.expires_at <= now()
+                             RETURNING token_id, epoch
+                         )
+                         SELECT t.token_id, t.epoch, f.previous FROM taken t
+                         JOIN free f ON f.token_id = t.token_id",
+                        &[&node, &secs, &room, &surrender],
+                    )
+                    .await
+                    .map_err(query_error)?;
+                for r in &taken {
+                    let previous: Option<String> = r.get(2);
+                    if previous.is_some_and(|p| p != node) {
+                        taken_over += 1;
+                    }
+                    held.push(Held {
+                        token: token(r.get(0))?,
+                        epoch: r.get(1),
+                    });
+                }
+            }
+            Ok(Tick {
+                held,
+                taken_over,
+                live_nodes: live as u64,
+                tokens: tokens as u64,
+            })
+        })
+    }
+
+    fn acquire(
+        &self,
+        node: &str,
+        token: &TokenId,
+        lease: Duration,
+    ) -> Result<Option<Epoch>, StoreError> {
+        let secs = interval(lease);
+        self.pool.with(async |c| {
+            // Renewing keeps the epoch; taking a free or expired lease draws a new one.
+            let row = c
+                .query_opt(
+                    "INSERT INTO leases (token_id, owner, epoch, expires_at)
+                     VALUES ($2, $1, nextval('lease_epochs'), now() + make_interval(secs => $3))
+                     ON CONFLICT (token_id) DO UPDATE
+                     SET owner = EXCLUDED.owner,
+                         epoch = CASE WHEN leases.owner = EXCLUDED.owner
+                                       AND leases.expires_at > now()
+                                      THEN leases.epoch ELSE EXCLUDED.epoch END,
+                         expires_at = EXCLUDED.expires_at
+                     WHERE leases.owner = EXCLUDED.owner OR leases.expires_at <= now()
+                     RETURNING epoch",
+                    &[&node, &token.as_str(), &secs],
+                )
+                .await
+                .map_err(query_error)?;
+            Ok(row.map(|r| r.get(0)))
+        })
+    }
+
+    fn owner(&self, token: &TokenId) -> Result<Option<String>, StoreError> {
+        self.pool.with(async |c| {
+            let row = c
+                .query_opt(
+                    "SELECT owner FROM leases WHERE token_id = $1 AND expires_at > now()",
+                    &[&token.as_str()],
+                )
+                .await
+                .map_err(query_error)?;
+            Ok(row.map(|r| r.get(0)))
+        })
+    }
+
+    fn nodes(&self, lease: Duration) -> Result<Vec<NodeStatus>, StoreError> {
+        let secs = interval(lease);
+        self.pool.with(async |c| {
+            let rows = c
+                .query(
+                    "SELECT n.id,
+                            (extract(epoch FROM now() - n.heartbeat_at) * 1000)::bigint,
+                            n.heartbeat_at > now() - make_interval(secs => $1),
+                            (SELECT count(*) FROM leases l
+                             WHERE l.owner = n.id AND l.expires_at > now())
+                     FROM nodes n ORDER BY n.id",
+                    &[&secs],
+                )
+                .await
+                .map_err(query_error)?;
+            Ok(rows
+                .iter()
+                .map(|r| NodeStatus {
+                    id: r.get(0),
+                    heartbeat_age_ms: r.get(1),
+                    live: r.get(2),
+                    leases: r.get(3),
+                })
+                .collect())
+        })
+    }
+
+    fn leave(&self, node: &str) -> Result<(), StoreError> {
+        self.pool.with(async |c| {
+            let tx = c.transaction().await.map_err(query_error)?;
+            tx.execute(
+                "UPDATE leases SET expires_at = now() WHERE owner = $1 AND expires_at > now()",
+                &[&node],
+            )
+            .await
+            .map_err(query_error)?;
+            tx.execute("DELETE FROM nodes WHERE id = $1", &[&node])
+                .await
+                .map_err(query_error)?;
+            tx.commit().await.map_err(query_error)
+        })
+    }
+}
