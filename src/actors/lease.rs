@@ -6,8 +6,8 @@
 //!
 //! A lease counts from the instant the renewal was *sent*, minus a margin: the database starts
 //! it later than that, so the node always stops before the database would let another node take
-//! over. Surplus tokens are given back by stopping their actors at once and no longer renewing
-//! them: another node takes them only when the lease has run out, long after this node stopped.
+//! over. Surplus tokens are released with their expiry just renewed and their actors stopped at
+//! once: another node takes them only when that expiry has passed, long after this node stopped.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -55,8 +55,6 @@ pub(super) struct Leases {
     pub(super) held: HashMap<TokenId, Epoch>,
     /// Until when (this node's clock) the held leases are surely valid.
     valid_until: Option<Instant>,
-    /// The share of tokens per node at the last tick.
-    share: Option<u64>,
     ticking: bool,
     pub(super) view: FleetView,
 }
@@ -66,7 +64,6 @@ impl Leases {
         Self {
             held: HashMap::new(),
             valid_until: None,
-            share: None,
             ticking: false,
             view,
         }
@@ -100,28 +97,13 @@ impl SyncSupervisor {
             return;
         }
         leases.ticking = true;
-        // Beyond its share, the node gives back what it holds last in token order.
-        let surrender: Vec<TokenId> = match leases.share {
-            Some(share) if leases.held.len() as u64 > share => {
-                let mut mine: Vec<TokenId> = leases.held.keys().cloned().collect();
-                mine.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-                mine.split_off(share as usize)
-            }
-            _ => Vec::new(),
-        };
-        for token in &surrender {
-            log::info!(
-                "token {token}: given back to the fleet (this node holds more than its share)"
-            );
-            self.let_go(token);
-        }
         let store = self.deps.store.clone();
         let node = self.deps.settings.node.id.clone();
         let lease = self.deps.settings.node.lease;
         let sent = Instant::now();
         let work = actix_web::rt::task::spawn_blocking(move || -> Result<Tick, StoreError> {
             match store.fleet() {
-                Some(fleet) => fleet.tick(&node, lease, &surrender),
+                Some(fleet) => fleet.tick(&node, lease),
                 None => Err(StoreError::corrupt("the store has no fleet")),
             }
         });
@@ -153,14 +135,15 @@ impl SyncSupervisor {
             }
         };
         leases.valid_until = Some(sent + lease - margin(lease));
-        leases.share = Some(tick.tokens.div_ceil(tick.live_nodes.max(1)));
         let was = std::mem::take(&mut leases.held);
         let now: HashMap<TokenId, Epoch> =
             tick.held.into_iter().map(|h| (h.token, h.epoch)).collect();
         self.deps.telemetry.lease_takeovers(tick.taken_over);
         for token in was.keys() {
             if !now.contains_key(token) {
-                log::info!("token {token}: its lease is gone; this node stops syncing it");
+                log::info!(
+                    "token {token}: no longer held here (given back or gone); not synced here"
+                );
                 self.stop_actor(token);
             }
         }

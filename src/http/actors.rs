@@ -10,7 +10,9 @@ use super::extract::Admin;
 use super::openapi::{AdminRefused, Detail, GoogleOff, Routes};
 use super::SyncHandle;
 use super::{ApiError, AppState};
+use crate::actors::lease::FleetState;
 use crate::actors::status::ActorStatus;
+use crate::store::fleet::NodeStatus;
 use crate::token::TokenId;
 
 /// Registers the actor routes.
@@ -43,10 +45,24 @@ struct SupervisorSummary {
     by_state: HashMap<&'static str, u64>,
 }
 
+/// The nodes sharing a PostgreSQL store.
+#[derive(Serialize, ToSchema)]
+struct FleetSummary {
+    /// This node's leases and readiness.
+    this_node: FleetState,
+    /// Every node that announced itself, alive or not, with the leases it holds.
+    nodes: Vec<NodeStatus>,
+}
+
 /// Every sync actor, with the supervisor's summary.
 #[derive(Serialize, ToSchema)]
 struct ActorList {
+    /// The node answering (`NODE_ID`): every actor listed runs on it.
+    node: String,
     supervisor: SupervisorSummary,
+    /// On a PostgreSQL store: the fleet of nodes; absent on sled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fleet: Option<FleetSummary>,
     actors: Vec<ActorStatus>,
 }
 
@@ -64,8 +80,25 @@ struct ActorList {
 #[get("/admin/actors")]
 async fn list_actors(_: Admin, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let sync = sync(&state)?;
+    let fleet = match state.store.fleet() {
+        None => None,
+        Some(_) => {
+            let store = state.store.clone();
+            let lease = state.settings.node.lease;
+            let nodes = web::block(move || store.fleet().map(|f| f.nodes(lease)))
+                .await?
+                .transpose()?
+                .unwrap_or_default();
+            Some(FleetSummary {
+                this_node: sync.fleet.get(),
+                nodes,
+            })
+        }
+    };
     let actors = sync.board.all();
     Ok(HttpResponse::Ok().json(ActorList {
+        node: state.settings.node.id.clone(),
+        fleet,
         supervisor: SupervisorSummary {
             started_at: sync.started_at,
             poll_interval_secs: state.settings.poll_interval.as_secs(),

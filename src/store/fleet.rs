@@ -34,6 +34,8 @@ pub struct Tick {
     pub held: Vec<Held>,
     /// Of those, how many were taken over from another node's expired lease.
     pub taken_over: u64,
+    /// Leases released because the node held more than its share.
+    pub released: u64,
     /// Nodes alive (their heartbeat within one lease), this one included.
     pub live_nodes: u64,
     /// Connected tokens in all.
@@ -55,12 +57,11 @@ pub struct NodeStatus {
 
 /// The leases of a fleet of nodes sharing one store.
 pub trait Fleet: Send + Sync {
-    /// Announces `node` alive, renews its leases (except `surrender`, left to expire so another
-    /// node takes them once this one has stopped syncing them), and takes unleased or expired
-    /// tokens while it holds fewer than its share (the connected tokens over the live nodes,
-    /// rounded up). The share also tells a node how many to surrender: the caller gives back
-    /// what it holds beyond it.
-    fn tick(&self, node: &str, lease: Duration, surrender: &[TokenId]) -> Result<Tick, StoreError>;
+    /// Announces `node` alive and renews its leases; beyond its share (the connected tokens
+    /// over the live nodes, rounded up) it releases the rest, which another node may take once
+    /// the renewed expiry has passed; below it, it takes unleased or expired tokens. Answers
+    /// what the node holds now: the caller syncs exactly those.
+    fn tick(&self, node: &str, lease: Duration) -> Result<Tick, StoreError>;
     /// Takes the lease of one token (just connected here) if it is free or expired, or
     /// renews it if `node` holds it; `None` when another node holds it.
     fn acquire(

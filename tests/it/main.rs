@@ -13,6 +13,7 @@ mod crash;
 mod data_api;
 mod demo;
 mod durability;
+mod fleet;
 mod flow;
 mod hostile;
 mod leak;

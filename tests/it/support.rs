@@ -193,6 +193,29 @@ impl TestApp {
         Self::start(dir, vars, google, hooks).await
     }
 
+    /// Another server on this one's settings (its store, its sandbox Google) with `extra` on
+    /// top: a second node of a fleet on one PostgreSQL database.
+    pub async fn sibling(&self, extra: &[(&str, &str)]) -> Self {
+        let mut vars = self.vars.clone();
+        vars.remove(PUSH_PORT);
+        for (k, v) in extra {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        vars.insert(
+            "DATA_DIR".into(),
+            dir.path().join("store").display().to_string(),
+        );
+        Self::start(dir, vars, None, Hooks::default()).await
+    }
+
+    /// Stops the server gracefully (its sync system too).
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        self.task.await.unwrap().unwrap();
+        self.system.shutdown().await.unwrap();
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

@@ -18,9 +18,8 @@ fn token(id: &str) -> Result<TokenId, StoreError> {
 }
 
 impl Fleet for PgStore {
-    fn tick(&self, node: &str, lease: Duration, surrender: &[TokenId]) -> Result<Tick, StoreError> {
+    fn tick(&self, node: &str, lease: Duration) -> Result<Tick, StoreError> {
         let secs = interval(lease);
-        let surrender: Vec<&str> = surrender.iter().map(TokenId::as_str).collect();
         self.pool.with(async |c| {
             c.execute(
                 "INSERT INTO nodes (id, started_at, heartbeat_at) VALUES ($1, now(), now())
@@ -40,6 +39,7 @@ impl Fleet for PgStore {
                 .map_err(query_error)?;
             let (live, tokens): (i64, i64) = (counts.get(0), counts.get(1));
             let live = live.max(1);
+            let share = (tokens + live - 1) / live;
             // Leases of disconnected tokens go; the rest of this node's are renewed.
             c.execute(
                 "DELETE FROM leases l WHERE owner = $1
@@ -51,9 +51,9 @@ impl Fleet for PgStore {
             let renewed = c
                 .query(
                     "UPDATE leases SET expires_at = now() + make_interval(secs => $2)
-                     WHERE owner = $1 AND expires_at > now() AND NOT (token_id = ANY($3))
+                     WHERE owner = $1 AND expires_at > now()
                      RETURNING token_id, epoch",
-                    &[&node, &secs, &surrender],
+                    &[&node, &secs],
                 )
                 .await
                 .map_err(query_error)?;
@@ -66,8 +66,21 @@ impl Fleet for PgStore {
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            let share = (tokens + live - 1) / live;
-            let room = share - held.len() as i64 - surrender.len() as i64;
+            held.sort_by(|a, b| a.token.as_str().cmp(b.token.as_str()));
+            // Beyond its share, the node releases what it holds last in token order: no owner,
+            // the expiry just renewed, so another node takes it only once this one has long
+            // stopped syncing it.
+            let surplus = held.split_off(held.len().min(share.max(0) as usize));
+            if !surplus.is_empty() {
+                let ids: Vec<&str> = surplus.iter().map(|h| h.token.as_str()).collect();
+                c.execute(
+                    "UPDATE leases SET owner = '' WHERE owner = $1 AND token_id = ANY($2)",
+                    &[&node, &ids],
+                )
+                .await
+                .map_err(query_error)?;
+            }
+            let room = share - held.len() as i64 - surplus.len() as i64;
             let mut taken_over = 0;
             if room > 0 {
                 let taken = c
@@ -75,8 +88,7 @@ impl Fleet for PgStore {
                         "WITH free AS (
                              SELECT g.token_id, l.owner AS previous FROM google_credentials g
                              LEFT JOIN leases l ON l.token_id = g.token_id
-                             WHERE (l.token_id IS NULL OR l.expires_at <= now())
-                               AND NOT (g.token_id = ANY($4))
+                             WHERE l.token_id IS NULL OR l.expires_at <= now()
                              ORDER BY g.token_id LIMIT $3
                          ), taken AS (
                              INSERT INTO leases (token_id, owner, epoch, expires_at)
@@ -90,13 +102,13 @@ impl Fleet for PgStore {
                          )
                          SELECT t.token_id, t.epoch, f.previous FROM taken t
                          JOIN free f ON f.token_id = t.token_id",
-                        &[&node, &secs, &room, &surrender],
+                        &[&node, &secs, &room],
                     )
                     .await
                     .map_err(query_error)?;
                 for r in &taken {
                     let previous: Option<String> = r.get(2);
-                    if previous.is_some_and(|p| p != node) {
+                    if previous.is_some_and(|p| p != node && !p.is_empty()) {
                         taken_over += 1;
                     }
                     held.push(Held {
@@ -107,6 +119,7 @@ impl Fleet for PgStore {
             }
             Ok(Tick {
                 held,
+                released: surplus.len() as u64,
                 taken_over,
                 live_nodes: live as u64,
                 tokens: tokens as u64,
@@ -147,7 +160,8 @@ impl Fleet for PgStore {
         self.pool.with(async |c| {
             let row = c
                 .query_opt(
-                    "SELECT owner FROM leases WHERE token_id = $1 AND expires_at > now()",
+                    "SELECT owner FROM leases
+                     WHERE token_id = $1 AND expires_at > now() AND owner <> ''",
                     &[&token.as_str()],
                 )
                 .await

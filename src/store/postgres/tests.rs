@@ -222,10 +222,18 @@ fn held(tick: &crate::store::fleet::Tick) -> Vec<TokenId> {
     out
 }
 
-/// Ends every lease of `node` now, as if its time had run out.
-fn expire(store: &PgStore, node: &str) {
+/// Ends every lease owned by `owner` now ('' for released ones), as if its time had run out.
+fn expire(store: &PgStore, owner: &str) {
     store.sql_for_test(&format!(
-        "UPDATE leases SET expires_at = now() - interval '1 second' WHERE owner = '{node}'"
+        "UPDATE leases SET expires_at = now() - interval '1 second' WHERE owner = '{owner}'"
+    ));
+}
+
+/// `node` stopped a while ago: no heartbeat within a lease, its leases run out.
+fn kill(store: &PgStore, node: &str) {
+    expire(store, node);
+    store.sql_for_test(&format!(
+        "UPDATE nodes SET heartbeat_at = now() - interval '1 hour' WHERE id = '{node}'"
     ));
 }
 
@@ -240,61 +248,70 @@ fn leases_share_the_tokens_and_move_only_once_expired() {
     };
     let store = open(&url, Some(&key()), None).unwrap();
     let tokens = connected_tokens(&store, 10);
-    let a1 = store.tick("a", LEASE, &[]).unwrap();
+    let a1 = store.tick("a", LEASE).unwrap();
     assert_eq!(
         (a1.live_nodes, a1.tokens, held(&a1)),
         (1, 10, tokens.clone())
     );
-    assert_eq!(a1.taken_over, 0);
+    assert_eq!((a1.taken_over, a1.released), (0, 0));
     // A second node finds everything leased: it takes nothing yet.
-    let b1 = store.tick("b", LEASE, &[]).unwrap();
+    let b1 = store.tick("b", LEASE).unwrap();
     assert_eq!((b1.live_nodes, b1.held.len()), (2, 0));
-    // Renewal keeps the epochs.
-    let (give, keep) = tokens.split_at(5);
-    let a2 = store.tick("a", LEASE, give).unwrap();
-    assert_eq!(held(&a2), keep);
+    // a now holds twice its share: it keeps the first half, with the same epochs, and
+    // releases the rest.
+    let a2 = store.tick("a", LEASE).unwrap();
+    assert_eq!((held(&a2), a2.released), (tokens[..5].to_vec(), 5));
     for h in &a2.held {
         let before = a1.held.iter().find(|x| x.token == h.token).unwrap();
         assert_eq!(h.epoch, before.epoch);
     }
-    // What a gave back stays leased to it until it expires.
-    assert!(store.tick("b", LEASE, &[]).unwrap().held.is_empty());
-    assert_eq!(store.owner(&give[0]).unwrap().as_deref(), Some("a"));
-    expire(&store, "a");
-    // Its renewal has nothing left to renew once expired; b takes its share.
-    let b2 = store.tick("b", LEASE, &[]).unwrap();
-    assert_eq!(b2.held.len(), 5);
-    assert_eq!(b2.taken_over, 5);
-    let epochs: Vec<i64> = a1.held.iter().chain(&b2.held).map(|h| h.epoch).collect();
+    // Released leases stay unavailable until their expiry passes.
+    assert!(store.tick("b", LEASE).unwrap().held.is_empty());
+    assert_eq!(store.owner(&tokens[9]).unwrap(), None);
+    assert_eq!(store.owner(&tokens[0]).unwrap().as_deref(), Some("a"));
+    assert!(
+        store.tick("a", LEASE).unwrap().held.len() == 5,
+        "nothing released is renewed"
+    );
+    expire(&store, "");
+    let b2 = store.tick("b", LEASE).unwrap();
+    assert_eq!(held(&b2), tokens[5..].to_vec());
+    assert_eq!(b2.taken_over, 0, "released, not taken over");
+    // a stops heartbeating and its leases run out: b takes everything over.
+    kill(&store, "a");
+    let b3 = store.tick("b", LEASE).unwrap();
+    assert_eq!((b3.live_nodes, held(&b3)), (1, tokens.clone()));
+    assert_eq!(b3.taken_over, 5);
+    let epochs: Vec<i64> = a1
+        .held
+        .iter()
+        .chain(&b2.held)
+        .chain(&b3.held)
+        .map(|h| h.epoch)
+        .collect();
     let mut unique = epochs.clone();
     unique.sort();
     unique.dedup();
-    assert_eq!(unique.len(), epochs.len(), "an epoch is never drawn twice");
-    let a3 = store.tick("a", LEASE, &[]).unwrap();
     assert_eq!(
-        a3.held.len(),
-        5,
-        "a takes back what b left, up to its share"
+        unique.len(),
+        epochs.len() - 5,
+        "an epoch is never drawn twice (b3 renews b2's 5)"
     );
-    let mut all = held(&a3);
-    all.extend(held(&b2));
-    all.sort_by(|x, y| x.as_str().cmp(y.as_str()));
-    assert_eq!(all, tokens, "every token held once");
     // A disconnected token's lease goes with it.
-    store.forget_calendar(&held(&a3)[0], true, true).unwrap();
-    assert_eq!(store.tick("a", LEASE, &[]).unwrap().held.len(), 4);
+    store.forget_calendar(&tokens[0], true, true).unwrap();
+    assert_eq!(store.tick("b", LEASE).unwrap().held.len(), 9);
     let nodes = store.nodes(LEASE).unwrap();
     assert_eq!(
         nodes
             .iter()
             .map(|n| (n.id.as_str(), n.live, n.leases))
             .collect::<Vec<_>>(),
-        [("a", true, 4), ("b", true, 5)]
+        [("a", false, 0), ("b", true, 9)]
     );
     // An orderly leave hands everything over at once.
     store.leave("b").unwrap();
-    let a4 = store.tick("a", LEASE, &[]).unwrap();
-    assert_eq!((a4.live_nodes, a4.held.len()), (1, 9));
+    let a3 = store.tick("a", LEASE).unwrap();
+    assert_eq!((a3.live_nodes, a3.held.len(), a3.taken_over), (1, 9, 9));
 }
 
 #[test]

@@ -1,0 +1,123 @@
+//! Several nodes on one PostgreSQL database, in one process (issue #16): every connected token
+//! is synced by exactly one node, a node that joins gets its share, a node that leaves hands its
+//! tokens over, and `/readyz` and `/admin/actors` say who holds what.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use actix_web::http::{Method, StatusCode};
+use impulses_gcal::system::Hooks;
+
+use crate::support::{test_cluster, wait_for, TestApp, TEST_CREDENTIALS_KEY};
+
+const DEADLINE: Duration = Duration::from_secs(40);
+
+/// The tokens whose actors run on `app`, as `/admin/actors` lists them.
+async fn actors_on(app: &TestApp) -> BTreeSet<String> {
+    let r = app.admin(Method::GET, "/admin/actors", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["token_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[actix_web::test]
+async fn two_nodes_share_the_tokens_and_one_takes_all_when_the_other_leaves() {
+    let _ = env_logger::builder()
+        .is_test(true)
+        .parse_filters("impulses_gcal=info")
+        .try_init();
+    let Some(url) = test_cluster::database("two_nodes_share_the_tokens") else {
+        return;
+    };
+    let fleet = [
+        ("DATABASE_URL", url.as_str()),
+        ("CREDENTIALS_KEY", TEST_CREDENTIALS_KEY),
+        ("LEASE_SECS", "3"),
+    ];
+    let mut one_vars = fleet.to_vec();
+    one_vars.push(("NODE_ID", "node-one"));
+    let one = TestApp::spawn_google(&one_vars, Hooks::default()).await;
+    let ready = one.call(Method::GET, "/readyz", &[], None).await;
+    assert!(
+        ready.status == StatusCode::OK || ready.status == StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        ready.body
+    );
+    let mut tokens = BTreeSet::new();
+    for i in 0..6 {
+        let account = one
+            .sandbox()
+            .create_account(&format!("p{i}@example.com"), "UTC")
+            .unwrap();
+        let (_, plaintext) = one.token(&format!("u{i}"), "phone", "SUPER").await;
+        tokens.insert(one.connect(&plaintext, &account).await);
+    }
+    wait_for(DEADLINE, "node one syncs every token", || async {
+        let on_one = actors_on(&one).await;
+        if on_one == tokens {
+            Ok(())
+        } else {
+            Err(format!("{on_one:?}"))
+        }
+    })
+    .await;
+    let r = one.admin(Method::GET, "/admin/actors", None).await;
+    assert_eq!(r.body["node"], "node-one");
+    assert_eq!(r.body["fleet"]["this_node"]["ready"], true, "{}", r.body);
+
+    let two = one.sibling(&[("NODE_ID", "node-two")]).await;
+    wait_for(DEADLINE, "the nodes split the tokens 3 and 3", || async {
+        let (a, b) = (actors_on(&one).await, actors_on(&two).await);
+        let both: BTreeSet<String> = a.union(&b).cloned().collect();
+        if a.len() == 3 && b.len() == 3 && a.is_disjoint(&b) && both == tokens {
+            Ok(())
+        } else {
+            Err(format!("one {a:?}, two {b:?}"))
+        }
+    })
+    .await;
+    for app in [&one, &two] {
+        let r = app.call(Method::GET, "/readyz", &[], None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(
+            (r.body["live_nodes"].as_u64(), r.body["held"].as_u64()),
+            (Some(2), Some(3))
+        );
+    }
+    let r = two.admin(Method::GET, "/admin/actors", None).await;
+    let nodes: Vec<(String, bool, i64)> = r.body["fleet"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["id"].as_str().unwrap().to_string(),
+                n["live"].as_bool().unwrap(),
+                n["leases"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        nodes,
+        [
+            ("node-one".to_string(), true, 3),
+            ("node-two".to_string(), true, 3)
+        ]
+    );
+
+    // An orderly stop hands the leases back at once: node one has everything within a tick.
+    two.stop().await;
+    wait_for(DEADLINE, "node one takes every token back", || async {
+        let on_one = actors_on(&one).await;
+        if on_one == tokens {
+            Ok(())
+        } else {
+            Err(format!("{on_one:?}"))
+        }
+    })
+    .await;
+}
