@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 
 use super::supervisor::SyncSupervisor;
-use crate::store::fleet::{Epoch, Tick};
+use super::token_push::CalendarChanged;
+use super::token_sync::SyncNow;
+use crate::store::fleet::{Epoch, Tick, EVERY_NODE};
 use crate::store::StoreError;
 use crate::token::TokenId;
 
@@ -81,6 +83,10 @@ impl SyncSupervisor {
     /// that the leases are still valid.
     pub(super) fn start_fleet(&mut self, ctx: &mut Context<Self>) {
         let lease = self.deps.settings.node.lease;
+        if let Some(fleet) = self.deps.store.fleet() {
+            let mut inbox = fleet.listen(&self.deps.settings.node.id);
+            ctx.add_stream(futures_util::stream::poll_fn(move |cx| inbox.poll_recv(cx)));
+        }
         self.fleet_tick(ctx);
         ctx.run_interval(lease / 3, |act, ctx| act.fleet_tick(ctx));
         ctx.run_interval(Duration::from_secs(1), |act, _| act.check_validity());
@@ -239,5 +245,111 @@ impl SyncSupervisor {
                 log::warn!("fleet: could not hand this node's leases back: {e}");
             }
         }
+    }
+}
+
+/// What one node tells another about a token whose sync the other holds: the requests that
+/// reached the wrong node, forwarded at once.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(super) enum FleetMessage {
+    /// The token was (re)connected: its actor restarts on the new credentials.
+    Connected { token: TokenId },
+    /// The token was disconnected or deleted: its actor stops.
+    Disconnected { token: TokenId },
+    /// Someone asked for a sync now.
+    SyncNow { token: TokenId },
+    /// Google notified about one of the token's calendars.
+    Notified { token: TokenId, slot: u32 },
+}
+
+impl SyncSupervisor {
+    /// Sends `message` to `to` (a node, or every node); a failure is logged: the leases' ticks
+    /// and the next poll repair what a lost message would have done sooner.
+    pub(super) fn tell(&self, to: &str, message: &FleetMessage) {
+        let Some(fleet) = self.deps.store.fleet() else {
+            return;
+        };
+        let sent = serde_json::to_string(message)
+            .map_err(|e| e.to_string())
+            .and_then(|m| fleet.tell(to, &m).map_err(|e| e.to_string()));
+        if let Err(e) = sent {
+            log::warn!("fleet: could not tell {to} about {message:?}: {e}");
+        }
+    }
+
+    /// Forwards `message` to the node that holds `token`'s lease, when another does; answers
+    /// whether one did.
+    pub(super) fn forward(&self, token: &TokenId, message: FleetMessage) -> bool {
+        let Some(fleet) = self.deps.store.fleet() else {
+            return false;
+        };
+        match fleet.owner(token) {
+            Ok(Some(owner)) if owner != self.deps.settings.node.id => {
+                self.tell(&owner, &message);
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                log::warn!("fleet: cannot find the node syncing token {token}: {e}");
+                false
+            }
+        }
+    }
+
+    /// Tells every node that a token is gone.
+    pub(super) fn tell_everyone_gone(&self, token: &TokenId) {
+        if self.leases.is_some() {
+            self.tell(
+                EVERY_NODE,
+                &FleetMessage::Disconnected {
+                    token: token.clone(),
+                },
+            );
+        }
+    }
+}
+
+impl StreamHandler<String> for SyncSupervisor {
+    fn handle(&mut self, message: String, _: &mut Context<Self>) {
+        let message: FleetMessage = match serde_json::from_str(&message) {
+            Ok(m) => m,
+            Err(e) => {
+                log::warn!("fleet: a message that does not parse ({e}) was dropped");
+                return;
+            }
+        };
+        if self.shutting_down {
+            return;
+        }
+        let epoch = |s: &Self, t: &TokenId| s.leases.as_ref().and_then(|l| l.held.get(t).copied());
+        match message {
+            FleetMessage::Connected { token } => {
+                if let Some(e) = epoch(self, &token) {
+                    if let Err(why) = self.start_actor(&token, Some(e)) {
+                        log::warn!("token {token}: not synced: {why}");
+                    }
+                }
+            }
+            FleetMessage::Disconnected { token } => {
+                if self.actors.contains_key(&token) {
+                    self.let_go(&token);
+                }
+            }
+            FleetMessage::SyncNow { token } => {
+                if let Some(actor) = self.actors.get(&token) {
+                    actor.do_send(SyncNow);
+                }
+            }
+            FleetMessage::Notified { token, slot } => {
+                if let Some(actor) = self.actors.get(&token) {
+                    actor.do_send(CalendarChanged { slot });
+                }
+            }
+        }
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {
+        // The subscription ends with the store; the supervisor outlives neither.
     }
 }

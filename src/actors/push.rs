@@ -215,20 +215,60 @@ impl ChannelRegistry {
         let Some(c) = map.get(channel_id) else {
             return (Verdict::UnknownChannel, None);
         };
-        let resource_ok: bool = c
-            .resource_id
-            .as_bytes()
-            .ct_eq(resource_id.as_bytes())
-            .into();
-        let token_ok: bool = c.secret.expose().as_bytes().ct_eq(token.as_bytes()).into();
-        let verdict = match (resource_ok, token_ok) {
-            (false, _) => Verdict::WrongResource,
-            (_, false) => Verdict::WrongToken,
-            _ if c.expiration_ms <= now_ms => Verdict::Expired,
-            _ => Verdict::Trusted,
-        };
+        let verdict = judge(
+            &c.resource_id,
+            &c.secret,
+            c.expiration_ms,
+            resource_id,
+            token,
+            now_ms,
+        );
         let target = (verdict == Verdict::Trusted).then(|| (c.token.clone(), c.slot));
         (verdict, target)
+    }
+}
+
+/// Checks a notification against a stored channel `token` owns (on a fleet, the channel of an
+/// actor on another node), as [`ChannelRegistry::verify`] checks a live one.
+pub fn verify_stored(
+    owner: TokenId,
+    channel: &PushChannel,
+    resource_id: &str,
+    token: &str,
+    now_ms: i64,
+) -> (Verdict, Option<(TokenId, u32)>) {
+    let verdict = judge(
+        &channel.resource_id,
+        &channel.secret,
+        channel.expiration_ms,
+        resource_id,
+        token,
+        now_ms,
+    );
+    let target = (verdict == Verdict::Trusted).then_some((owner, channel.slot));
+    (verdict, target)
+}
+
+/// The verdict on a notification for a channel with this resource, secret and expiry; both
+/// comparisons take constant time.
+fn judge(
+    expected_resource: &str,
+    secret: &Secret<String>,
+    expiration_ms: i64,
+    resource_id: &str,
+    token: &str,
+    now_ms: i64,
+) -> Verdict {
+    let resource_ok: bool = expected_resource
+        .as_bytes()
+        .ct_eq(resource_id.as_bytes())
+        .into();
+    let token_ok: bool = secret.expose().as_bytes().ct_eq(token.as_bytes()).into();
+    match (resource_ok, token_ok) {
+        (false, _) => Verdict::WrongResource,
+        (_, false) => Verdict::WrongToken,
+        _ if expiration_ms <= now_ms => Verdict::Expired,
+        _ => Verdict::Trusted,
     }
 }
 

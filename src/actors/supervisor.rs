@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use actix::prelude::*;
 
-use super::lease::{FleetView, Leases};
+use super::lease::{FleetMessage, FleetView, Leases};
 use super::token_push::CalendarChanged;
 use super::token_sync::{StopSync, SyncNow, SyncRefused, TokenSyncActor};
 use super::SyncDeps;
@@ -114,9 +114,12 @@ impl Handler<Connected> for SyncSupervisor {
         match self.acquire(&msg.0)? {
             Some(epoch) => self.start_actor(&msg.0, Some(epoch)),
             None => {
-                log::info!(
-                    "token {}: connected here, synced by the node that holds its lease",
-                    msg.0
+                // Another node syncs it: it restarts the actor on the new credentials.
+                self.forward(
+                    &msg.0,
+                    FleetMessage::Connected {
+                        token: msg.0.clone(),
+                    },
                 );
                 Ok(())
             }
@@ -134,6 +137,7 @@ impl Handler<Disconnected> for SyncSupervisor {
 
     fn handle(&mut self, msg: Disconnected, _: &mut Context<Self>) {
         self.let_go(&msg.0);
+        self.tell_everyone_gone(&msg.0);
     }
 }
 
@@ -158,6 +162,16 @@ impl Handler<SyncTokenNow> for SyncSupervisor {
 
     fn handle(&mut self, msg: SyncTokenNow, _: &mut Context<Self>) -> Self::Result {
         let addr = self.actors.get(&msg.0).cloned();
+        if addr.is_none()
+            && self.forward(
+                &msg.0,
+                FleetMessage::SyncNow {
+                    token: msg.0.clone(),
+                },
+            )
+        {
+            return Box::pin(async { Ok(()) });
+        }
         Box::pin(async move {
             let addr = addr.ok_or(SyncNowError::NotFound)?;
             addr.send(SyncNow)
@@ -197,8 +211,15 @@ impl Handler<Notified> for SyncSupervisor {
     type Result = ();
 
     fn handle(&mut self, msg: Notified, _: &mut Context<Self>) {
-        if let Some(addr) = self.actors.get(&msg.token) {
-            addr.do_send(CalendarChanged { slot: msg.slot });
+        match self.actors.get(&msg.token) {
+            Some(addr) => addr.do_send(CalendarChanged { slot: msg.slot }),
+            None => {
+                let message = FleetMessage::Notified {
+                    token: msg.token.clone(),
+                    slot: msg.slot,
+                };
+                self.forward(&msg.token, message);
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use super::google::google;
 use super::openapi::{Detail, GoogleOff};
 use super::{ApiError, AppState};
-use crate::actors::push::Verdict;
+use crate::actors::push::{verify_stored, Verdict};
 use crate::actors::supervisor::Notified;
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> &'a str {
@@ -43,12 +43,25 @@ pub(super) async fn receive(
 ) -> Result<HttpResponse, ApiError> {
     let (_, sync) = google(&state)?;
     let now = chrono::Utc::now().timestamp_millis();
-    let (verdict, target) = sync.channels.verify(
+    let (channel_id, resource_id, secret) = (
         header(&req, "x-goog-channel-id"),
         header(&req, "x-goog-resource-id"),
         header(&req, "x-goog-channel-token"),
-        now,
     );
+    let (mut verdict, mut target) = sync.channels.verify(channel_id, resource_id, secret, now);
+    if verdict == Verdict::UnknownChannel && state.store.fleet().is_some() && !channel_id.is_empty()
+    {
+        // On a fleet the channel may be another node's: check it as stored.
+        let store = state.store.clone();
+        let id = channel_id.to_string();
+        let stored = web::block(move || store.fleet().map(|f| f.channel(&id)))
+            .await?
+            .transpose()?
+            .flatten();
+        if let Some((owner, channel)) = stored {
+            (verdict, target) = verify_stored(owner, &channel, resource_id, secret, now);
+        }
+    }
     let resource_state = header(&req, "x-goog-resource-state");
     let outcome = match (target, resource_state) {
         // The handshake after `events.watch`: nothing changed yet.

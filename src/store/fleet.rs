@@ -77,4 +77,20 @@ pub trait Fleet: Send + Sync {
     /// Forgets `node`'s heartbeat and lets its leases expire now, on an orderly stop, so the
     /// others take over without waiting for a lease to run out.
     fn leave(&self, node: &str) -> Result<(), StoreError>;
+    /// The stored push channel with this id and the token it belongs to: a notification may
+    /// reach a node other than the one whose actor opened the channel.
+    fn channel(
+        &self,
+        channel_id: &str,
+    ) -> Result<Option<(TokenId, super::PushChannel)>, StoreError>;
+    /// Sends `message` to the node `to` ([`EVERY_NODE`] for all), through the database, so a
+    /// request that reached one node reaches the node that syncs its token at once.
+    fn tell(&self, to: &str, message: &str) -> Result<(), StoreError>;
+    /// The messages for `node` (and for every node) as they arrive, until the receiver is
+    /// dropped; the subscription reconnects by itself after the database went away (messages
+    /// sent meanwhile are lost: the leases' ticks repair what matters).
+    fn listen(&self, node: &str) -> tokio::sync::mpsc::UnboundedReceiver<String>;
 }
+
+/// The address of a message for every node ([`Fleet::tell`]).
+pub const EVERY_NODE: &str = "*";

@@ -48,13 +48,16 @@ async fn two_nodes_share_the_tokens_and_one_takes_all_when_the_other_leaves() {
         ready.body
     );
     let mut tokens = BTreeSet::new();
+    let mut plaintexts = std::collections::HashMap::new();
     for i in 0..6 {
         let account = one
             .sandbox()
             .create_account(&format!("p{i}@example.com"), "UTC")
             .unwrap();
         let (_, plaintext) = one.token(&format!("u{i}"), "phone", "SUPER").await;
-        tokens.insert(one.connect(&plaintext, &account).await);
+        let id = one.connect(&plaintext, &account).await;
+        plaintexts.insert(id.clone(), plaintext);
+        tokens.insert(id);
     }
     wait_for(DEADLINE, "node one syncs every token", || async {
         let on_one = actors_on(&one).await;
@@ -108,6 +111,68 @@ async fn two_nodes_share_the_tokens_and_one_takes_all_when_the_other_leaves() {
             ("node-two".to_string(), true, 3)
         ]
     );
+
+    // A request for a token node one syncs, sent to node two, reaches node one at once (the
+    // poll interval is five minutes).
+    let on_one = actors_on(&one).await;
+    let t = on_one.iter().next().unwrap().clone();
+    let syncs_of_t = || async {
+        let r = one
+            .admin(Method::GET, &format!("/admin/actors/{t}"), None)
+            .await;
+        let a = &r.body;
+        (a["state"] != "syncing").then(|| a["syncs_ok"].as_u64().unwrap_or(0))
+    };
+    let before = wait_for(
+        DEADLINE,
+        "node one's actor of the token is idle",
+        || async { syncs_of_t().await.ok_or_else(|| "syncing".to_string()) },
+    )
+    .await;
+    let r = two
+        .call(
+            Method::POST,
+            "/oauth2/google/sync",
+            &[("X-Data-Token", plaintexts[&t].as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    wait_for(
+        DEADLINE,
+        "node one syncs the token node two was asked about",
+        || async {
+            match syncs_of_t().await {
+                Some(n) if n > before => Ok(()),
+                other => Err(format!("{other:?} syncs (before: {before})")),
+            }
+        },
+    )
+    .await;
+    // A disconnect through node two stops node one's actor.
+    let r = two
+        .call(
+            Method::DELETE,
+            &format!("/oauth2/google/configs/{t}"),
+            &[("X-Data-Token", plaintexts[&t].as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    tokens.remove(&t);
+    wait_for(
+        DEADLINE,
+        "node one stops the disconnected token",
+        || async {
+            let on_one = actors_on(&one).await;
+            if on_one.contains(&t) {
+                Err(format!("{on_one:?}"))
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
 
     // An orderly stop hands the leases back at once: node one has everything within a tick.
     two.stop().await;

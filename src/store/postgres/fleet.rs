@@ -9,6 +9,57 @@ use crate::store::fleet::{Epoch, Fleet, Held, NodeStatus, Tick};
 use crate::store::StoreError;
 use crate::token::TokenId;
 
+/// The notification channel of the fleet's messages.
+const CHANNEL: &str = "impulses_gcal_nodes";
+
+/// One subscription: a connection of its own that `LISTEN`s and hands on each message for
+/// `node` or for every node, until the connection breaks or nobody receives any more.
+async fn listen_once(
+    config: &tokio_postgres::Config,
+    node: &str,
+    tx: &tokio::sync::mpsc::UnboundedSender<String>,
+) -> Result<(), String> {
+    use tokio_postgres::AsyncMessage;
+    let (client, mut connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|e| super::pool::describe(&e))?;
+    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+    let sql = format!("LISTEN {CHANNEL}");
+    let listening = client.batch_execute(&sql);
+    let mut listening = std::pin::pin!(listening);
+    // The LISTEN completes only while the connection is driven.
+    loop {
+        tokio::select! {
+            done = &mut listening => {
+                done.map_err(|e| super::pool::describe(&e))?;
+                break;
+            }
+            m = futures_util::StreamExt::next(&mut messages) => match m {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(super::pool::describe(&e)),
+                None => return Err("the connection closed".into()),
+            }
+        }
+    }
+    while let Some(m) = futures_util::StreamExt::next(&mut messages).await {
+        match m {
+            Ok(AsyncMessage::Notification(n)) => {
+                if let Some((to, message)) = n.payload().split_once('\t') {
+                    if (to == node || to == crate::store::fleet::EVERY_NODE)
+                        && tx.send(message.to_string()).is_err()
+                    {
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => return Err(super::pool::describe(&e)),
+        }
+    }
+    Err("the connection closed".into())
+}
+
 fn interval(lease: Duration) -> f64 {
     lease.as_secs_f64()
 }
@@ -195,6 +246,52 @@ impl Fleet for PgStore {
                 })
                 .collect())
         })
+    }
+
+    fn channel(
+        &self,
+        channel_id: &str,
+    ) -> Result<Option<(TokenId, crate::store::PushChannel)>, StoreError> {
+        let row = self.pool.with(async |c| {
+            c.query_opt(
+                "SELECT token_id, sealed FROM push_channels WHERE channel_id = $1 LIMIT 1",
+                &[&channel_id],
+            )
+            .await
+            .map_err(query_error)
+        })?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let owner = token(row.get(0))?;
+        let key = crate::store::push_channels::key(owner.as_str(), channel_id);
+        let channel = crate::store::push_channels::decode(&self.cipher, &key, row.get(1))?;
+        Ok(Some((owner, channel)))
+    }
+
+    fn tell(&self, to: &str, message: &str) -> Result<(), StoreError> {
+        let payload = format!("{to}\t{message}");
+        self.pool.with(async |c| {
+            c.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
+                .await
+                .map_err(query_error)?;
+            Ok(())
+        })
+    }
+
+    fn listen(&self, node: &str) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let config = self.pool.config().clone();
+        let node = node.to_string();
+        self.pool.spawn(async move {
+            while !tx.is_closed() {
+                if let Err(e) = listen_once(&config, &node, &tx).await {
+                    log::warn!("fleet: the message channel broke ({e}); listening again in 1 s");
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        rx
     }
 
     fn leave(&self, node: &str) -> Result<(), StoreError> {

@@ -115,6 +115,18 @@ impl Pool {
         self.freed.notify_one();
     }
 
+    /// The connection settings.
+    pub(crate) fn config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    /// Runs `task` on the pool's I/O runtime (ended with the pool).
+    pub(crate) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        if let Some(runtime) = &self.runtime {
+            runtime.spawn(task);
+        }
+    }
+
     /// Opens a connection, its I/O task on the pool's runtime.
     fn connect(&self) -> Result<Client, StoreError> {
         let runtime = self
