@@ -200,8 +200,8 @@ impl SyncSupervisor {
         });
         if ready {
             log::warn!(
-                "fleet: this node's leases may have run out; it stops syncing {} tokens until \
-                 the database answers again",
+                "fleet: this node's leases may have run out (no renewal in time); it stops \
+                 syncing {} tokens until it renews them",
                 held.len()
             );
         }

@@ -105,6 +105,13 @@ impl ChildServer {
         self.lines.lock().unwrap().join("\n")
     }
 
+    /// Sends `signal` (SIGSTOP, SIGCONT) to the process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid; it cannot touch memory.
+        let sent = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(sent, 0, "kill({signal})");
+    }
+
     /// SIGKILL: no flush, no goodbye; waits for the process to be gone.
     pub fn kill(mut self) {
         self.child.kill().unwrap();

@@ -186,3 +186,86 @@ async fn two_nodes_share_the_tokens_and_one_takes_all_when_the_other_leaves() {
     })
     .await;
 }
+
+#[actix_web::test]
+async fn a_node_goes_not_ready_while_the_database_is_down_and_recovers_by_itself() {
+    let Some(cluster) = test_cluster::Cluster::own("a_node_goes_not_ready") else {
+        return;
+    };
+    let url = cluster.database();
+    let app = TestApp::spawn_google(
+        &[
+            ("DATABASE_URL", url.as_str()),
+            ("CREDENTIALS_KEY", TEST_CREDENTIALS_KEY),
+            ("LEASE_SECS", "3"),
+            ("NODE_ID", "lonely"),
+        ],
+        Hooks::default(),
+    )
+    .await;
+    let account = app
+        .sandbox()
+        .create_account("solo@example.com", "UTC")
+        .unwrap();
+    let (_, plaintext) = app.token("solo", "phone", "SUPER").await;
+    let id = app.connect(&plaintext, &account).await;
+    let readiness = || async {
+        let r = app.call(Method::GET, "/readyz", &[], None).await;
+        (r.status, r.body)
+    };
+    wait_for(DEADLINE, "ready with the token", || async {
+        match readiness().await {
+            (StatusCode::OK, b) if b["held"] == 1 => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+
+    cluster.stop();
+    wait_for(
+        DEADLINE,
+        "not ready once the leases may have run out",
+        || async {
+            match readiness().await {
+                (StatusCode::SERVICE_UNAVAILABLE, b) if b["detail"].is_string() => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    assert!(actors_on(&app).await.is_empty(), "no sync without a lease");
+    // The data API says plainly that the database is away: no 500, no hang.
+    let r = app
+        .data(Method::GET, "/data/imp.events.duration", &plaintext, None)
+        .await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("database"),
+        "{}",
+        r.body
+    );
+    let r = app.call(Method::GET, "/healthz", &[], None).await;
+    assert_eq!(r.status, StatusCode::OK, "alive all along");
+
+    cluster.start();
+    wait_for(DEADLINE, "ready again, syncing the token", || async {
+        match readiness().await {
+            (StatusCode::OK, b) if b["held"] == 1 => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    wait_for(DEADLINE, "the token's actor runs again", || async {
+        let on = actors_on(&app).await;
+        if on.contains(&id) {
+            Ok(())
+        } else {
+            Err(format!("{on:?}"))
+        }
+    })
+    .await;
+    let r = app
+        .data(Method::GET, "/data/imp.events.duration", &plaintext, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}

@@ -19,6 +19,7 @@ mod hostile;
 mod leak;
 mod load;
 mod migration;
+mod nodes;
 mod oauth;
 mod openapi;
 mod push;

@@ -24,12 +24,55 @@ pub struct Cluster {
 const PORT: u16 = 5432;
 
 static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+
+/// A cluster a test owns: it may stop and start it; dropped, it is stopped and removed.
+pub struct OwnCluster(Cluster);
+
+impl OwnCluster {
+    /// The URL of a new, empty database on it.
+    pub fn database(&self) -> String {
+        self.0.create_database()
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`): every connection breaks.
+    pub fn stop(&self) {
+        if let Err(e) = self.0.stop() {
+            panic!("stopping the test cluster: {e}");
+        }
+    }
+
+    /// Starts it again after [`Self::stop`].
+    pub fn start(&self) {
+        if let Err(e) = self.0.resume() {
+            panic!("starting the test cluster again: {e}");
+        }
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        if let Ok(data) = path(&self.0.data()) {
+            let _ = self
+                .0
+                .run("pg_ctl", &["-D", data, "-m", "immediate", "-w", "stop"]);
+        }
+        let _ = std::fs::remove_dir_all(&self.0.root);
+    }
+}
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
 
 /// The URL of a new, empty database on the process's cluster (started on first use), or `None`
 /// when PostgreSQL is not installed and not required (a loud note says the test was skipped).
 pub fn database(test: &str) -> Option<String> {
-    match CLUSTER.get_or_init(Cluster::start) {
+    let shared = CLUSTER.get_or_init(|| {
+        let started = Cluster::start();
+        if started.is_ok() {
+            // SAFETY: `stop_at_exit` only reads the initialised static and runs commands.
+            unsafe { libc::atexit(stop_at_exit) };
+        }
+        started
+    });
+    match shared {
         Ok(cluster) => Some(cluster.create_database()),
         Err(why) => {
             if std::env::var("POSTGRES_TESTS").as_deref() == Ok("require") {
@@ -128,9 +171,50 @@ impl Cluster {
                 "start",
             ],
         )?;
-        // SAFETY: `stop_at_exit` only reads the initialised static and runs commands.
-        unsafe { libc::atexit(stop_at_exit) };
         Ok(cluster)
+    }
+
+    /// A cluster of the caller's own (not the process's shared one), for a test that stops and
+    /// starts its database; stopped and removed when dropped. `None` as [`database`] says.
+    pub fn own(test: &str) -> Option<OwnCluster> {
+        match Self::start() {
+            Ok(cluster) => Some(OwnCluster(cluster)),
+            Err(why) => {
+                if std::env::var("POSTGRES_TESTS").as_deref() == Ok("require") {
+                    panic!("POSTGRES_TESTS=require, but no PostgreSQL cluster: {why}");
+                }
+                eprintln!("SKIPPED {test}: {why}");
+                None
+            }
+        }
+    }
+
+    fn stop(&self) -> Result<(), String> {
+        self.run(
+            "pg_ctl",
+            &["-D", path(&self.data())?, "-m", "fast", "-w", "stop"],
+        )
+    }
+
+    fn resume(&self) -> Result<(), String> {
+        let log = self.root.join("log");
+        let options = format!(
+            "-k {} -p {PORT} -c listen_addresses='' -c fsync=off",
+            path(&self.root)?
+        );
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                path(&self.data())?,
+                "-l",
+                path(&log)?,
+                "-o",
+                &options,
+                "-w",
+                "start",
+            ],
+        )
     }
 
     fn data(&self) -> PathBuf {
