@@ -24,6 +24,9 @@ mod records;
 pub(crate) mod schema;
 mod sync;
 #[cfg(test)]
+// Shared with the integration suite (`tests/it` includes it), which uses the parts these unit
+// tests do not.
+#[allow(dead_code)]
 pub(crate) mod test_cluster;
 
 use tokio_postgres::Transaction;
