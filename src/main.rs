@@ -1,6 +1,7 @@
 //! The `impulses-gcal` binary: a thin shell that reads settings, opens the store, starts the
 //! system and the HTTP server, handles signals, and maps failures to exit codes (2: bad
-//! setting, 1: runtime). `impulses-gcal sandbox` does the same next to a sandbox Google.
+//! setting or command line, 1: runtime). `impulses-gcal sandbox` does the same next to a sandbox
+//! Google; `impulses-gcal migrate-store` copies a sled store into PostgreSQL.
 
 use std::net::TcpListener;
 use std::process::ExitCode;
@@ -9,7 +10,8 @@ use actix_web::rt::signal::unix::{signal, SignalKind};
 use futures_util::future::{select, Either};
 use impulses_gcal::demo::{self, DemoError, SandboxMode};
 use impulses_gcal::server::http_server;
-use impulses_gcal::settings::Settings;
+use impulses_gcal::settings::{Settings, SettingsError};
+use impulses_gcal::store::postgres::Database;
 use impulses_gcal::store::Store;
 use impulses_gcal::system::SyncSystem;
 
@@ -22,12 +24,40 @@ use impulses_gcal::system::SyncSystem;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str = "usage: impulses-gcal [serve | sandbox]
+/// Turns people's Google Calendars into time-series metrics. Settings come from environment
+/// variables (see config/default.toml).
+#[derive(clap::Parser)]
+#[command(name = "impulses-gcal", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
 
-  serve    run the server (the default); settings come from environment variables,
-           see config/default.toml
-  sandbox  run the server next to a built-in sandbox Google with a demo calendar,
-           connected and synced; needs no Google account";
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Run the server (the default); settings come from environment variables, see
+    /// config/default.toml.
+    Serve,
+    /// Run the server next to a built-in sandbox Google with a demo calendar, connected and
+    /// synced; needs no Google account.
+    Sandbox,
+    /// Copy a sled store into an empty PostgreSQL database, verified by counts and checksums;
+    /// needs CREDENTIALS_KEY (the key the database's secrets will be sealed under). Stop the
+    /// server on DATA_DIR first.
+    MigrateStore {
+        /// The sled store's directory (the server's DATA_DIR).
+        #[arg(long, value_name = "DATA_DIR")]
+        from: std::path::PathBuf,
+        /// The PostgreSQL database (a DATABASE_URL); default: the DATABASE_URL variable.
+        #[arg(
+            long,
+            value_name = "DATABASE_URL",
+            env = "DATABASE_URL",
+            hide_env_values = true
+        )]
+        to: String,
+    },
+}
 
 type Error = Box<dyn std::error::Error>;
 
@@ -36,28 +66,22 @@ fn main() -> ExitCode {
     // not just the data directory that holds them.
     // SAFETY: umask only changes this process's file-creation mask; it cannot fail.
     unsafe { libc::umask(0o077) };
-    let sandbox = match std::env::args().nth(1).as_deref() {
-        None | Some("serve") => false,
-        Some("sandbox") => true,
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Some(other) => {
-            eprintln!("impulses-gcal: unknown command {other:?}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    // A bad command line exits 2 with clap's message; --help and --version exit 0.
+    let cli = <Cli as clap::Parser>::parse();
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
     env_logger::Builder::new().parse_filters(&filter).init();
     let result = actix_web::rt::System::new().block_on(async move {
-        if sandbox {
-            let mode = demo::prepare(|name| std::env::var(name).ok())?;
-            run_sandbox(mode).await
-        } else {
-            let settings = Settings::from_env()?;
-            let listener = bind(&settings)?;
-            serve(settings, listener, None).await
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Sandbox => {
+                let mode = demo::prepare(|name| std::env::var(name).ok())?;
+                run_sandbox(mode).await
+            }
+            Command::Serve => {
+                let settings = Settings::from_env()?;
+                let listener = bind(&settings)?;
+                serve(settings, listener, None).await
+            }
+            Command::MigrateStore { from, to } => migrate_store(&from, &to),
         }
     });
     match result {
@@ -65,13 +89,33 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line on stderr, not also a log line: a deployer reads exactly one message.
             eprintln!("impulses-gcal: {e}");
-            let bad_setting = e
-                .downcast_ref::<impulses_gcal::settings::SettingsError>()
-                .is_some()
+            let bad_setting = e.downcast_ref::<SettingsError>().is_some()
                 || matches!(e.downcast_ref::<DemoError>(), Some(DemoError::Settings(_)));
             ExitCode::from(if bad_setting { 2 } else { 1 })
         }
     }
+}
+
+/// Copies the sled store into PostgreSQL and prints what it copied.
+fn migrate_store(from: &std::path::Path, to: &str) -> Result<(), Error> {
+    let bad = |setting: &'static str, problem: String| SettingsError { setting, problem };
+    let database = Database::parse(to, 2).map_err(|p| bad("--to", p))?;
+    let keys = Settings::from_env()?.store.keys;
+    if keys.current.is_none() {
+        let why = "is required: the database's secrets are sealed under it";
+        return Err(bad("CREDENTIALS_KEY", why.into()).into());
+    }
+    let summary = impulses_gcal::store::migrate_store::migrate_store(from, &keys, &database)?;
+    println!(
+        "copied {} into {} and read it back: identical (sha256 {})",
+        from.display(),
+        database.describe(),
+        summary.digest
+    );
+    for (kind, n) in summary.counts {
+        println!("  {kind}: {n}");
+    }
+    Ok(())
 }
 
 fn bind(settings: &Settings) -> Result<TcpListener, Error> {

@@ -139,7 +139,16 @@ pub fn split_metric_prefix(prefix: &[u8]) -> Option<(&str, &str)> {
     rest.is_empty().then_some((user, metric))
 }
 
-fn take_str(bytes: &[u8]) -> Option<(&str, &[u8])> {
+/// Splits a block key of a datapoint series into its user, its metric and the block's start.
+pub fn split_series_key(key: &[u8]) -> Option<(&str, &str, &[u8])> {
+    let (user, rest) = take_str(key)?;
+    let (metric, start) = take_str(rest)?;
+    Some((user, metric, start))
+}
+
+/// Splits a length-prefixed string off the front of `bytes` (a token's event-index prefix):
+/// the string and what follows.
+pub fn take_str(bytes: &[u8]) -> Option<(&str, &[u8])> {
     let len = u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]) as usize;
     let s = std::str::from_utf8(bytes.get(2..2 + len)?).ok()?;
     Some((s, &bytes[2 + len..]))

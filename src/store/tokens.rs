@@ -31,13 +31,13 @@ fn name_key(user: &str, name: &str) -> Vec<u8> {
 /// The stored form: the public record plus the hash of its plaintext, so deleting a token can
 /// remove its hash index entry without the plaintext.
 #[derive(serde::Serialize, serde::Deserialize)]
-struct StoredToken {
+pub(super) struct StoredToken {
     #[serde(flatten)]
-    token: DataToken,
-    hash: String,
+    pub(super) token: DataToken,
+    pub(super) hash: String,
 }
 
-fn decode_stored(bytes: &[u8]) -> Result<StoredToken, StoreError> {
+pub(super) fn decode_stored(bytes: &[u8]) -> Result<StoredToken, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::corrupt(format!("token record: {e}")))
 }
 

@@ -315,3 +315,99 @@ fn credentials_key_rotation_through_the_binary() {
     assert_eq!(out.status.code(), Some(1));
     run(&[("CREDENTIALS_KEY", NEW)]);
 }
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .env_clear()
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_command_line_has_help_a_version_and_refuses_what_it_does_not_know() {
+    let (code, out, _) = run(&["--help"], &[]);
+    assert_eq!(code, 0);
+    for sub in ["serve", "sandbox", "migrate-store"] {
+        assert!(out.contains(sub), "{out}");
+        let (code, help, _) = run(&[sub, "--help"], &[]);
+        assert_eq!(code, 0, "{sub} --help");
+        assert!(help.contains("Usage: impulses-gcal"), "{help}");
+    }
+    let (code, out, _) = run(&["--version"], &[]);
+    assert_eq!(
+        (code, out.trim()),
+        (0, concat!("impulses-gcal ", env!("CARGO_PKG_VERSION")))
+    );
+    for bad in [&["bogus"][..], &["serve", "--nope"], &["migrate-store"]] {
+        let (code, _, err) = run(bad, &[]);
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        assert!(err.starts_with("error:"), "{err}");
+    }
+}
+
+#[test]
+fn migrate_store_copies_a_sled_store_into_postgres_and_says_what_it_copied() {
+    let Some(url) = crate::support::test_cluster::database("migrate_store_copies") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    {
+        let store = impulses_gcal::store::Store::open(&path).unwrap();
+        store
+            .create_token(
+                impulses_gcal::store::NewToken {
+                    user: "ann".into(),
+                    name: "phone".into(),
+                    capability: impulses_gcal::token::Capability::Super,
+                    expires_at: 4_000_000_000,
+                },
+                1,
+            )
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let from = path.display().to_string();
+    let key = crate::support::TEST_CREDENTIALS_KEY;
+    // A URL that does not parse: exit 2, one line, the password never repeated.
+    let (code, _, err) = run(
+        &[
+            "migrate-store",
+            "--from",
+            &from,
+            "--to",
+            "mysql://ann:hunter2-pw@db/x",
+        ],
+        &[("CREDENTIALS_KEY", key)],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    // Without a key: exit 2 naming it.
+    let (code, _, err) = run(&["migrate-store", "--from", &from, "--to", &url], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("CREDENTIALS_KEY"), "{err}");
+    let (code, out, err) = run(
+        &["migrate-store", "--from", &from, "--to", &url],
+        &[("CREDENTIALS_KEY", key), ("RUST_LOG", "warn")],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("identical") && out.contains("tokens: 1"),
+        "{out}"
+    );
+    // Once more into the now full database: refused, exit 1.
+    let (code, _, err) = run(
+        &["migrate-store", "--from", &from, "--to", &url],
+        &[("CREDENTIALS_KEY", key), ("RUST_LOG", "warn")],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not empty"), "{err}");
+}

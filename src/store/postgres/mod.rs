@@ -22,6 +22,7 @@ mod fleet;
 mod pool;
 mod records;
 pub(crate) mod schema;
+mod snapshot;
 mod sync;
 #[cfg(test)]
 // Shared with the integration suite (`tests/it` includes it), which uses the parts these unit
