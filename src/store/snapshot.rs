@@ -78,7 +78,7 @@ impl Snapshot {
             .sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
         self.datapoints
             .sort_by(|a, b| (&a.user, &a.metric, &a.entry).cmp(&(&b.user, &b.metric, &b.entry)));
-        self.oauth_states.sort_by(|a, b| a.0.cmp(&b.0));
+        self.oauth_states.sort_by_key(|a| a.0);
         self.channels
             .sort_by(|a, b| (a.0.as_str(), &a.1.id).cmp(&(b.0.as_str(), &b.1.id)));
     }
