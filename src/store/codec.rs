@@ -45,6 +45,39 @@ pub fn decode(timestamp: i64, bytes: &[u8]) -> Result<Datapoint, StoreError> {
     })
 }
 
+/// A scan of stored points: it calls its argument with each point's timestamp and stored bytes,
+/// in order. Each engine has its own; these turn one into an answer.
+pub type Each<'a> = &'a mut dyn FnMut(i64, &[u8]) -> Result<(), StoreError>;
+
+/// The points `scan` yields, decoded.
+pub fn collect(
+    scan: impl FnOnce(Each<'_>) -> Result<(), StoreError>,
+) -> Result<Vec<Datapoint>, StoreError> {
+    let mut out = Vec::new();
+    scan(&mut |ts, bytes| {
+        out.push(decode(ts, bytes)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The points `scan` yields as the JSON array the data API answers, copied from the stored
+/// bytes ([`write_json`]).
+pub fn json_array(
+    scan: impl FnOnce(Each<'_>) -> Result<(), StoreError>,
+) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::with_capacity(16 * 1024);
+    out.push(b'[');
+    scan(&mut |ts, bytes| {
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        write_json(ts, bytes, &mut out)
+    })?;
+    out.push(b']');
+    Ok(out)
+}
+
 /// Appends the JSON of the stored point (`timestamp` from the key, `bytes` as [`encode`] wrote
 /// them) to `out`: byte for byte what `serde_json` writes for the decoded [`Datapoint`].
 pub fn write_json(timestamp: i64, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), StoreError> {

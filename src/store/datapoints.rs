@@ -57,12 +57,7 @@ impl SledStore {
         metric: &MetricName,
         range: TimeRange,
     ) -> Result<Vec<Datapoint>, StoreError> {
-        let mut out = Vec::new();
-        self.scan_datapoints(user, metric, range, |ts, value| {
-            out.push(codec::decode(ts, value)?);
-            Ok(())
-        })?;
-        Ok(out)
+        codec::collect(|each| self.scan_datapoints(user, metric, range, each))
     }
 
     /// [`Self::read_datapoints`] as the JSON array the data API answers, copied from the stored
@@ -73,16 +68,7 @@ impl SledStore {
         metric: &MetricName,
         range: TimeRange,
     ) -> Result<Vec<u8>, StoreError> {
-        let mut out = Vec::with_capacity(16 * 1024);
-        out.push(b'[');
-        self.scan_datapoints(user, metric, range, |ts, value| {
-            if out.len() > 1 {
-                out.push(b',');
-            }
-            codec::write_json(ts, value, &mut out)
-        })?;
-        out.push(b']');
-        Ok(out)
+        codec::json_array(|each| self.scan_datapoints(user, metric, range, each))
     }
 
     /// Calls `each` with the timestamp and stored value of every point of one metric within
@@ -92,7 +78,7 @@ impl SledStore {
         user: &str,
         metric: &MetricName,
         range: TimeRange,
-        mut each: impl FnMut(i64, &[u8]) -> Result<(), StoreError>,
+        each: codec::Each<'_>,
     ) -> Result<(), StoreError> {
         let prefix = keys::metric_prefix(user, metric.as_str());
         let from = range.from.map(keys::encode_timestamp);

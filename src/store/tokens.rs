@@ -20,6 +20,24 @@ pub struct NewToken {
     pub expires_at: i64,
 }
 
+impl NewToken {
+    /// The token record with a fresh id, its plaintext (which exists only now) and the hash the
+    /// store keeps instead.
+    pub(super) fn mint(self, now: i64) -> (DataToken, Secret<String>, TokenHash) {
+        let token = DataToken {
+            id: TokenId::generate(),
+            user: self.user,
+            name: self.name,
+            capability: self.capability,
+            expires_at: self.expires_at,
+            created_at: now,
+        };
+        let plaintext = generate_plaintext();
+        let hash = TokenHash::of(plaintext.expose());
+        (token, plaintext, hash)
+    }
+}
+
 fn name_key(user: &str, name: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(user.len() + name.len() + 1);
     k.extend_from_slice(user.as_bytes());
@@ -60,16 +78,7 @@ impl SledStore {
         new: NewToken,
         now: i64,
     ) -> Result<(DataToken, Secret<String>), StoreError> {
-        let token = DataToken {
-            id: TokenId::generate(),
-            user: new.user,
-            name: new.name,
-            capability: new.capability,
-            expires_at: new.expires_at,
-            created_at: now,
-        };
-        let plaintext = generate_plaintext();
-        let hash = TokenHash::of(plaintext.expose());
+        let (token, plaintext, hash) = new.mint(now);
         let stored = StoredToken {
             token,
             hash: hex::encode(hash.as_bytes()),

@@ -119,12 +119,7 @@ impl PgStore {
         metric: &MetricName,
         range: TimeRange,
     ) -> Result<Vec<Datapoint>, StoreError> {
-        let mut out = Vec::new();
-        self.scan(user, metric, range, |ts, bytes| {
-            out.push(codec::decode(ts, bytes)?);
-            Ok(())
-        })?;
-        Ok(out)
+        codec::collect(|each| self.scan(user, metric, range, each))
     }
 
     pub(crate) fn read_datapoints_json(
@@ -133,16 +128,7 @@ impl PgStore {
         metric: &MetricName,
         range: TimeRange,
     ) -> Result<Vec<u8>, StoreError> {
-        let mut out = Vec::with_capacity(16 * 1024);
-        out.push(b'[');
-        self.scan(user, metric, range, |ts, bytes| {
-            if out.len() > 1 {
-                out.push(b',');
-            }
-            codec::write_json(ts, bytes, &mut out)
-        })?;
-        out.push(b']');
-        Ok(out)
+        codec::json_array(|each| self.scan(user, metric, range, each))
     }
 
     /// Calls `each` with every point of one metric within `range`, in key order, as of one
@@ -152,19 +138,15 @@ impl PgStore {
         user: &str,
         metric: &MetricName,
         range: TimeRange,
-        mut each: impl FnMut(i64, &[u8]) -> Result<(), StoreError>,
+        each: codec::Each<'_>,
     ) -> Result<(), StoreError> {
-        let rows = self.pool.with(async |c| {
-            c.query(
-                "SELECT ts, point FROM datapoints
+        let rows = self.pool.query(
+            "SELECT ts, point FROM datapoints
                  WHERE user_name = $1 AND metric = $2
                    AND ($3::bigint IS NULL OR ts >= $3) AND ($4::bigint IS NULL OR ts < $4)
                  ORDER BY ts, dims_hash",
-                &[&user, &metric.as_str(), &range.from, &range.to],
-            )
-            .await
-            .map_err(query_error)
-        })?;
+            &[&user, &metric.as_str(), &range.from, &range.to],
+        )?;
         for row in &rows {
             each(row.get(0), row.get(1))?;
         }
@@ -172,14 +154,10 @@ impl PgStore {
     }
 
     pub(crate) fn list_metrics(&self, user: &str) -> Result<Vec<String>, StoreError> {
-        let rows = self.pool.with(async |c| {
-            c.query(
-                "SELECT DISTINCT metric FROM datapoints WHERE user_name = $1",
-                &[&user],
-            )
-            .await
-            .map_err(query_error)
-        })?;
+        let rows = self.pool.query(
+            "SELECT DISTINCT metric FROM datapoints WHERE user_name = $1",
+            &[&user],
+        )?;
         let mut names: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
         names.sort();
         Ok(names)
@@ -190,14 +168,10 @@ impl PgStore {
         user: &str,
         metric: &MetricName,
     ) -> Result<usize, StoreError> {
-        let n = self.pool.with(async |c| {
-            c.execute(
-                "DELETE FROM datapoints WHERE user_name = $1 AND metric = $2",
-                &[&user, &metric.as_str()],
-            )
-            .await
-            .map_err(query_error)
-        })?;
+        let n = self.pool.execute(
+            "DELETE FROM datapoints WHERE user_name = $1 AND metric = $2",
+            &[&user, &metric.as_str()],
+        )?;
         Ok(n as usize)
     }
 }

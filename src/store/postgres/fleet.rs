@@ -208,17 +208,12 @@ impl Fleet for PgStore {
     }
 
     fn owner(&self, token: &TokenId) -> Result<Option<String>, StoreError> {
-        self.pool.with(async |c| {
-            let row = c
-                .query_opt(
-                    "SELECT owner FROM leases
-                     WHERE token_id = $1 AND expires_at > now() AND owner <> ''",
-                    &[&token.as_str()],
-                )
-                .await
-                .map_err(query_error)?;
-            Ok(row.map(|r| r.get(0)))
-        })
+        let row = self.pool.query_opt(
+            "SELECT owner FROM leases
+             WHERE token_id = $1 AND expires_at > now() AND owner <> ''",
+            &[&token.as_str()],
+        )?;
+        Ok(row.map(|r| r.get(0)))
     }
 
     fn nodes(&self, lease: Duration) -> Result<Vec<NodeStatus>, StoreError> {
@@ -252,14 +247,10 @@ impl Fleet for PgStore {
         &self,
         channel_id: &str,
     ) -> Result<Option<(TokenId, crate::store::PushChannel)>, StoreError> {
-        let row = self.pool.with(async |c| {
-            c.query_opt(
-                "SELECT token_id, sealed FROM push_channels WHERE channel_id = $1 LIMIT 1",
-                &[&channel_id],
-            )
-            .await
-            .map_err(query_error)
-        })?;
+        let row = self.pool.query_opt(
+            "SELECT token_id, sealed FROM push_channels WHERE channel_id = $1 LIMIT 1",
+            &[&channel_id],
+        )?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -271,12 +262,9 @@ impl Fleet for PgStore {
 
     fn tell(&self, to: &str, message: &str) -> Result<(), StoreError> {
         let payload = format!("{to}\t{message}");
-        self.pool.with(async |c| {
-            c.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
-                .await
-                .map_err(query_error)?;
-            Ok(())
-        })
+        self.pool
+            .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])?;
+        Ok(())
     }
 
     fn listen(&self, node: &str) -> tokio::sync::mpsc::UnboundedReceiver<String> {

@@ -10,7 +10,8 @@
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Row};
 
 use crate::store::StoreError;
 
@@ -65,6 +66,33 @@ impl Pool {
         let result = futures_executor::block_on(work(&mut client));
         self.give_back(client);
         result
+    }
+
+    /// One statement's rows, on a connection of its own.
+    pub(crate) fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        self.with(async |c| c.query(sql, params).await.map_err(query_error))
+    }
+
+    /// One statement's row, if any.
+    pub(crate) fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, StoreError> {
+        self.with(async |c| c.query_opt(sql, params).await.map_err(query_error))
+    }
+
+    /// Runs one statement; answers the rows it changed.
+    pub(crate) fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        self.with(async |c| c.execute(sql, params).await.map_err(query_error))
     }
 
     fn slots(&self) -> MutexGuard<'_, Slots> {

@@ -13,18 +13,18 @@ use crate::store::{
     push_channels, GoogleCredentials, NewToken, PendingAuthorization, PushChannel, Selection,
     StoreError, MAX_PENDING_PER_TOKEN,
 };
-use crate::token::{generate_plaintext, Capability, DataToken, TokenHash, TokenId};
+use crate::token::{Capability, DataToken, TokenHash, TokenId};
 
 const TOKEN_COLUMNS: &str = "id, user_name, name, capability, expires_at, created_at";
 
-fn capability_text(c: Capability) -> Result<String, StoreError> {
+pub(super) fn capability_text(c: Capability) -> Result<String, StoreError> {
     match serde_json::to_value(c) {
         Ok(serde_json::Value::String(s)) => Ok(s),
         _ => Err(StoreError::corrupt("capability")),
     }
 }
 
-fn token_of(row: &Row) -> Result<DataToken, StoreError> {
+pub(super) fn token_of(row: &Row) -> Result<DataToken, StoreError> {
     let id: String = row.get(0);
     let capability: String = row.get(3);
     Ok(DataToken {
@@ -48,34 +48,21 @@ impl PgStore {
         new: NewToken,
         now: i64,
     ) -> Result<(DataToken, Secret<String>), StoreError> {
-        let token = DataToken {
-            id: TokenId::generate(),
-            user: new.user,
-            name: new.name,
-            capability: new.capability,
-            expires_at: new.expires_at,
-            created_at: now,
-        };
-        let plaintext = generate_plaintext();
-        let hash = TokenHash::of(plaintext.expose());
+        let (token, plaintext, hash) = new.mint(now);
         let capability = capability_text(token.capability)?;
-        let inserted = self.pool.with(async |c| {
-            c.execute(
-                "INSERT INTO tokens (id, user_name, name, capability, expires_at, created_at, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_name, name) DO NOTHING",
-                &[
-                    &token.id.as_str(),
-                    &token.user,
-                    &token.name,
-                    &capability,
-                    &token.expires_at,
-                    &token.created_at,
-                    &&hash.as_bytes()[..],
-                ],
-            )
-            .await
-            .map_err(query_error)
-        })?;
+        let inserted = self.pool.execute(
+            "INSERT INTO tokens (id, user_name, name, capability, expires_at, created_at, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_name, name) DO NOTHING",
+            &[
+                &token.id.as_str(),
+                &token.user,
+                &token.name,
+                &capability,
+                &token.expires_at,
+                &token.created_at,
+                &&hash.as_bytes()[..],
+            ],
+        )?;
         if inserted == 0 {
             return Err(StoreError::Conflict(format!(
                 "user {:?} already has a token named {:?}",
@@ -92,11 +79,7 @@ impl PgStore {
         let hash = TokenHash::of(plaintext);
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = $1");
         self.pool
-            .with(async |c| {
-                c.query_opt(&sql, &[&&hash.as_bytes()[..]])
-                    .await
-                    .map_err(query_error)
-            })?
+            .query_opt(&sql, &[&&hash.as_bytes()[..]])?
             .as_ref()
             .map(token_of)
             .transpose()
@@ -105,11 +88,7 @@ impl PgStore {
     pub(crate) fn get_token(&self, id: &TokenId) -> Result<Option<DataToken>, StoreError> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1");
         self.pool
-            .with(async |c| {
-                c.query_opt(&sql, &[&id.as_str()])
-                    .await
-                    .map_err(query_error)
-            })?
+            .query_opt(&sql, &[&id.as_str()])?
             .as_ref()
             .map(token_of)
             .transpose()
@@ -118,9 +97,7 @@ impl PgStore {
     pub(crate) fn list_tokens(&self, user: Option<&str>) -> Result<Vec<DataToken>, StoreError> {
         let sql =
             format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE $1::text IS NULL OR user_name = $1");
-        let rows = self
-            .pool
-            .with(async |c| c.query(&sql, &[&user]).await.map_err(query_error))?;
+        let rows = self.pool.query(&sql, &[&user])?;
         let mut out = rows.iter().map(token_of).collect::<Result<Vec<_>, _>>()?;
         // Byte order, as the sled engine lists them, whatever the database's collation.
         out.sort_by(|a, b| (&a.user, &a.name).cmp(&(&b.user, &b.name)));
@@ -130,11 +107,7 @@ impl PgStore {
     pub(crate) fn delete_token(&self, id: &TokenId) -> Result<Option<DataToken>, StoreError> {
         let sql = format!("DELETE FROM tokens WHERE id = $1 RETURNING {TOKEN_COLUMNS}");
         self.pool
-            .with(async |c| {
-                c.query_opt(&sql, &[&id.as_str()])
-                    .await
-                    .map_err(query_error)
-            })?
+            .query_opt(&sql, &[&id.as_str()])?
             .as_ref()
             .map(token_of)
             .transpose()
@@ -146,15 +119,11 @@ impl PgStore {
         creds: &GoogleCredentials,
     ) -> Result<(), StoreError> {
         let sealed = encode_credentials(&self.cipher, token, creds)?;
-        self.pool.with(async |c| {
-            c.execute(
-                "INSERT INTO google_credentials (token_id, sealed) VALUES ($1, $2)
+        self.pool.execute(
+            "INSERT INTO google_credentials (token_id, sealed) VALUES ($1, $2)
                  ON CONFLICT (token_id) DO UPDATE SET sealed = EXCLUDED.sealed",
-                &[&token.as_str(), &sealed],
-            )
-            .await
-            .map_err(query_error)
-        })?;
+            &[&token.as_str(), &sealed],
+        )?;
         Ok(())
     }
 
@@ -162,24 +131,18 @@ impl PgStore {
         &self,
         token: &TokenId,
     ) -> Result<Option<GoogleCredentials>, StoreError> {
-        let row = self.pool.with(async |c| {
-            c.query_opt(
-                "SELECT sealed FROM google_credentials WHERE token_id = $1",
-                &[&token.as_str()],
-            )
-            .await
-            .map_err(query_error)
-        })?;
+        let row = self.pool.query_opt(
+            "SELECT sealed FROM google_credentials WHERE token_id = $1",
+            &[&token.as_str()],
+        )?;
         row.map(|r| decode_credentials(&self.cipher, token, r.get(0)))
             .transpose()
     }
 
     pub(crate) fn connected_tokens(&self) -> Result<Vec<TokenId>, StoreError> {
-        let rows = self.pool.with(async |c| {
-            c.query("SELECT token_id FROM google_credentials", &[])
-                .await
-                .map_err(query_error)
-        })?;
+        let rows = self
+            .pool
+            .query("SELECT token_id FROM google_credentials", &[])?;
         let mut out = rows
             .iter()
             .map(|r| token_id(r.get(0)))
@@ -224,14 +187,10 @@ impl PgStore {
     }
 
     pub(crate) fn selection(&self, token: &TokenId) -> Result<Selection, StoreError> {
-        let row = self.pool.with(async |c| {
-            c.query_opt(
-                "SELECT record FROM selections WHERE token_id = $1",
-                &[&token.as_str()],
-            )
-            .await
-            .map_err(query_error)
-        })?;
+        let row = self.pool.query_opt(
+            "SELECT record FROM selections WHERE token_id = $1",
+            &[&token.as_str()],
+        )?;
         Ok(row
             .map(|r| decode_selection(r.get(0)))
             .transpose()?
@@ -287,14 +246,10 @@ impl PgStore {
         now: i64,
     ) -> Result<Option<PendingAuthorization>, StoreError> {
         let key = oauth_states::key(state);
-        let row = self.pool.with(async |c| {
-            c.query_opt(
-                "DELETE FROM oauth_states WHERE state_hash = $1 RETURNING sealed",
-                &[&&key[..]],
-            )
-            .await
-            .map_err(query_error)
-        })?;
+        let row = self.pool.query_opt(
+            "DELETE FROM oauth_states WHERE state_hash = $1 RETURNING sealed",
+            &[&&key[..]],
+        )?;
         match row {
             Some(r) => {
                 let p = oauth_states::decode(&self.cipher, &key, r.get(0))?;
@@ -305,14 +260,10 @@ impl PgStore {
     }
 
     pub(crate) fn purge_expired_authorizations(&self, now: i64) -> Result<usize, StoreError> {
-        let n = self.pool.with(async |c| {
-            c.execute(
-                "DELETE FROM oauth_states WHERE created_at <= $1",
-                &[&(now - STATE_LIFETIME_SECS)],
-            )
-            .await
-            .map_err(query_error)
-        })?;
+        let n = self.pool.execute(
+            "DELETE FROM oauth_states WHERE created_at <= $1",
+            &[&(now - STATE_LIFETIME_SECS)],
+        )?;
         Ok(n as usize)
     }
 
@@ -323,15 +274,11 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let key = push_channels::key(token.as_str(), &channel.id);
         let sealed = push_channels::encode(&self.cipher, &key, channel)?;
-        self.pool.with(async |c| {
-            c.execute(
-                "INSERT INTO push_channels (token_id, channel_id, sealed) VALUES ($1, $2, $3)
+        self.pool.execute(
+            "INSERT INTO push_channels (token_id, channel_id, sealed) VALUES ($1, $2, $3)
                  ON CONFLICT (token_id, channel_id) DO UPDATE SET sealed = EXCLUDED.sealed",
-                &[&token.as_str(), &channel.id, &sealed],
-            )
-            .await
-            .map_err(query_error)
-        })?;
+            &[&token.as_str(), &channel.id, &sealed],
+        )?;
         Ok(())
     }
 
@@ -340,26 +287,18 @@ impl PgStore {
         token: &TokenId,
         channel_id: &str,
     ) -> Result<(), StoreError> {
-        self.pool.with(async |c| {
-            c.execute(
-                "DELETE FROM push_channels WHERE token_id = $1 AND channel_id = $2",
-                &[&token.as_str(), &channel_id],
-            )
-            .await
-            .map_err(query_error)
-        })?;
+        self.pool.execute(
+            "DELETE FROM push_channels WHERE token_id = $1 AND channel_id = $2",
+            &[&token.as_str(), &channel_id],
+        )?;
         Ok(())
     }
 
     pub(crate) fn channels(&self, token: &TokenId) -> Result<Vec<PushChannel>, StoreError> {
-        let rows = self.pool.with(async |c| {
-            c.query(
-                "SELECT channel_id, sealed FROM push_channels WHERE token_id = $1",
-                &[&token.as_str()],
-            )
-            .await
-            .map_err(query_error)
-        })?;
+        let rows = self.pool.query(
+            "SELECT channel_id, sealed FROM push_channels WHERE token_id = $1",
+            &[&token.as_str()],
+        )?;
         let mut out = rows
             .iter()
             .map(|r| {
@@ -372,14 +311,10 @@ impl PgStore {
     }
 
     pub(crate) fn remove_channels(&self, token: &TokenId) -> Result<(), StoreError> {
-        self.pool.with(async |c| {
-            c.execute(
-                "DELETE FROM push_channels WHERE token_id = $1",
-                &[&token.as_str()],
-            )
-            .await
-            .map_err(query_error)
-        })?;
+        self.pool.execute(
+            "DELETE FROM push_channels WHERE token_id = $1",
+            &[&token.as_str()],
+        )?;
         Ok(())
     }
 }

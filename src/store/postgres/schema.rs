@@ -79,6 +79,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX leases_by_owner ON leases (owner);",
 ];
 
+/// The tables that hold records (not the fleet's bookkeeping or the schema's).
+pub(super) const RECORD_TABLES: [&str; 7] = [
+    "tokens",
+    "google_credentials",
+    "selections",
+    "event_index",
+    "datapoints",
+    "oauth_states",
+    "push_channels",
+];
+
 /// The newest schema this build knows.
 pub(crate) fn latest() -> u32 {
     MIGRATIONS.len() as u32

@@ -4,11 +4,12 @@
 use tokio_postgres::Transaction;
 
 use super::pool::query_error;
+use super::records::{capability_text, token_of};
 use super::PgStore;
 use crate::store::google::{decode_credentials, encode_credentials};
 use crate::store::snapshot::{split_entry, Snapshot, StoredPoint};
 use crate::store::{keys, oauth_states, push_channels, StoreError};
-use crate::token::{DataToken, TokenId};
+use crate::token::TokenId;
 
 /// Rows per statement when copying many.
 const CHUNK: usize = 10_000;
@@ -30,15 +31,7 @@ impl PgStore {
     pub fn import(&self, snap: &Snapshot) -> Result<(), StoreError> {
         self.pool.with(async |c| {
             let tx = c.transaction().await.map_err(query_error)?;
-            for table in [
-                "tokens",
-                "google_credentials",
-                "selections",
-                "event_index",
-                "datapoints",
-                "oauth_states",
-                "push_channels",
-            ] {
+            for table in super::schema::RECORD_TABLES {
                 if count(&tx, table).await? > 0 {
                     return Err(StoreError::Conflict(format!(
                         "the target database is not empty ({table} has rows): migrate-store \
@@ -47,10 +40,7 @@ impl PgStore {
                 }
             }
             for (t, hash) in &snap.tokens {
-                let capability = match serde_json::to_value(t.capability) {
-                    Ok(serde_json::Value::String(s)) => s,
-                    _ => return Err(StoreError::corrupt("capability")),
-                };
+                let capability = capability_text(t.capability)?;
                 tx.execute(
                     "INSERT INTO tokens (id, user_name, name, capability, expires_at, created_at, hash)
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -163,21 +153,11 @@ impl PgStore {
             )
             .await?
             {
-                let capability: String = r.get(3);
                 let hash: Vec<u8> = r.get(6);
-                snap.tokens.push((
-                    DataToken {
-                        id: token_id(r.get(0))?,
-                        user: r.get(1),
-                        name: r.get(2),
-                        capability: serde_json::from_value(serde_json::Value::String(capability))
-                            .map_err(|_| StoreError::corrupt("capability"))?,
-                        expires_at: r.get(4),
-                        created_at: r.get(5),
-                    },
-                    hash.try_into()
-                        .map_err(|_| StoreError::corrupt("token hash"))?,
-                ));
+                let hash = hash
+                    .try_into()
+                    .map_err(|_| StoreError::corrupt("token hash"))?;
+                snap.tokens.push((token_of(&r)?, hash));
             }
             for r in q("SELECT token_id, sealed FROM google_credentials").await? {
                 let t = token_id(r.get(0))?;

@@ -152,25 +152,7 @@ impl Cluster {
                 "--no-sync",
             ],
         )?;
-        let options = format!(
-            "-k {} -p {PORT} -c listen_addresses='' -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=300",
-            path(&cluster.root)?
-        );
-        let log = cluster.root.join("log");
-        cluster.run(
-            "pg_ctl",
-            &[
-                "-D",
-                path(&data)?,
-                "-l",
-                path(&log)?,
-                "-o",
-                &options,
-                "-w",
-                "start",
-            ],
-        )?;
+        cluster.resume()?;
         Ok(cluster)
     }
 
@@ -196,10 +178,13 @@ impl Cluster {
         )
     }
 
+    /// Starts the server: on a Unix socket in its directory only, without the durability a
+    /// test does not need.
     fn resume(&self) -> Result<(), String> {
         let log = self.root.join("log");
         let options = format!(
-            "-k {} -p {PORT} -c listen_addresses='' -c fsync=off",
+            "-k {} -p {PORT} -c listen_addresses='' -c fsync=off -c synchronous_commit=off \
+             -c full_page_writes=off -c max_connections=300",
             path(&self.root)?
         );
         self.run(
