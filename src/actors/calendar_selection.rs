@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::metric_writer::ChangeSelection;
-use super::status::{ActorState, CalendarStatus};
+use super::status::{ActorState, CalendarStatus, PushStatus};
 use super::sync_job::{calendar_list, ListFailure};
 use super::token_sync::TokenSyncActor;
 use super::SyncDeps;
@@ -194,20 +194,8 @@ impl Handler<SelectCalendars> for TokenSyncActor {
         let call = async move {
             let result = async {
                 let google = calendar_list(&deps, &token, &mut creds).await?;
-                let ids =
-                    plan_selection(&msg.0, &google, &current).map_err(SelectionError::Invalid)?;
-                let change = ChangeSelection {
-                    token_id: token.clone(),
-                    connection_id: creds.connection_id.clone(),
-                    ids,
-                };
-                let stored = match deps.writer.send(change).await {
-                    Ok(Ok(stored)) => stored,
-                    Ok(Err(StoreError::Stale)) => return Err(SelectionError::Stale),
-                    Ok(Err(e)) => return Err(SelectionError::Store(e.to_string())),
-                    Err(e) => return Err(SelectionError::Store(e.to_string())),
-                };
-                Ok((google, stored))
+                let stored = select(&deps, &token, &creds, &msg.0, &google, &current).await?;
+                Ok::<_, SelectionError>((google, stored))
             }
             .await;
             (result, creds)
@@ -238,6 +226,62 @@ impl Handler<SelectCalendars> for TokenSyncActor {
             Ok(act.listing(google))
         }))
     }
+}
+
+/// Plans the selection `requested` against Google's list and the current selection, and has the
+/// metric writer store it (refused as stale when the connection changed meanwhile).
+async fn select(
+    deps: &SyncDeps,
+    token: &TokenId,
+    creds: &GoogleCredentials,
+    requested: &[String],
+    google: &[CalendarListEntry],
+    current: &Selection,
+) -> Result<Selection, SelectionError> {
+    let ids = plan_selection(requested, google, current).map_err(SelectionError::Invalid)?;
+    let change = ChangeSelection {
+        token_id: token.clone(),
+        connection_id: creds.connection_id.clone(),
+        ids,
+    };
+    match deps.writer.send(change).await {
+        Ok(Ok(stored)) => Ok(stored),
+        Ok(Err(StoreError::Stale)) => Err(SelectionError::Stale),
+        Ok(Err(e)) => Err(SelectionError::Store(e.to_string())),
+        Err(e) => Err(SelectionError::Store(e.to_string())),
+    }
+}
+
+/// On a fleet, the calendars of a token another node syncs, listed (and with `requested`,
+/// selected) from this node with the stored credentials: any node answers. The statuses are the
+/// stored ones (the last errors and push channels live with the owner's actor).
+pub(super) async fn elsewhere(
+    deps: SyncDeps,
+    token: TokenId,
+    mut creds: GoogleCredentials,
+    requested: Option<Vec<String>>,
+) -> Result<CalendarListing, SelectionError> {
+    if let Some(reason) = &creds.needs_reauth {
+        return Err(SelectionError::NeedsReauth(reason.clone()));
+    }
+    let google = calendar_list(&deps, &token, &mut creds).await?;
+    let stored = |e: StoreError| SelectionError::Store(e.to_string());
+    let current = deps.store.selection(&token).map_err(stored)?;
+    let selection = match requested {
+        None => current,
+        Some(ids) => select(&deps, &token, &creds, &ids, &google, &current).await?,
+    };
+    let push = if deps.settings.push.is_some() {
+        PushStatus::new(None, None, None)
+    } else {
+        PushStatus::off()
+    };
+    let selected = selection
+        .calendars
+        .iter()
+        .map(|c| CalendarStatus::new(c, None, push.clone()))
+        .collect();
+    Ok(CalendarListing { google, selected })
 }
 
 #[cfg(test)]

@@ -6,6 +6,9 @@ use std::collections::HashMap;
 
 use actix::prelude::*;
 
+use super::calendar_selection::{
+    elsewhere, CalendarListing, ListCalendars, SelectCalendars, SelectionError,
+};
 use super::lease::{FleetMessage, FleetView, Leases};
 use super::token_push::CalendarChanged;
 use super::token_sync::{StopSync, SyncNow, SyncRefused, TokenSyncActor};
@@ -193,6 +196,67 @@ impl Handler<ActorOf> for SyncSupervisor {
 
     fn handle(&mut self, msg: ActorOf, _: &mut Context<Self>) -> Self::Result {
         self.actors.get(&msg.0).cloned()
+    }
+}
+
+/// A token's calendars, listed or (with `select`) selected: by its actor here, or on a fleet from
+/// this node when another node syncs the token (which then restarts its actor on the new
+/// selection). `None` when the token has no Google connection.
+#[derive(Message)]
+#[rtype(result = "Option<Result<CalendarListing, SelectionError>>")]
+pub struct Calendars {
+    /// The data token.
+    pub token: TokenId,
+    /// The calendars to select; `None` lists.
+    pub select: Option<Vec<String>>,
+}
+
+impl Handler<Calendars> for SyncSupervisor {
+    type Result = ResponseActFuture<Self, Option<Result<CalendarListing, SelectionError>>>;
+
+    fn handle(&mut self, msg: Calendars, _: &mut Context<Self>) -> Self::Result {
+        let gone = |e: MailboxError| SelectionError::Store(e.to_string());
+        if let Some(actor) = self.actors.get(&msg.token).cloned() {
+            return Box::pin(
+                async move {
+                    Some(match msg.select {
+                        None => actor
+                            .send(ListCalendars)
+                            .await
+                            .map_err(gone)
+                            .and_then(|r| r),
+                        Some(ids) => actor
+                            .send(SelectCalendars(ids))
+                            .await
+                            .map_err(gone)
+                            .and_then(|r| r),
+                    })
+                }
+                .into_actor(self),
+            );
+        }
+        let creds = match self.leases.is_some() {
+            true => self.deps.store.credentials(&msg.token).ok().flatten(),
+            false => None,
+        };
+        let Some(creds) = creds else {
+            return Box::pin(fut::ready(None));
+        };
+        let selecting = msg.select.is_some();
+        let token = msg.token.clone();
+        let work = elsewhere(self.deps.clone(), msg.token, creds, msg.select);
+        Box::pin(work.into_actor(self).map(move |result, act, _| {
+            if selecting && result.is_ok() {
+                // The owner's actor rereads its selection.
+                act.forward(
+                    &token,
+                    FleetMessage::Connected {
+                        token: token.clone(),
+                    },
+                );
+            }
+            Some(result)
+        }))
     }
 }
 

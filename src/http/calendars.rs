@@ -2,7 +2,6 @@
 //! of them its connection syncs. The token's actor makes the Google calls (it owns the
 //! credentials) and the selection change; this module checks the caller and shapes the answer.
 
-use actix::Addr;
 use actix_web::{get, put, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -10,10 +9,9 @@ use utoipa::ToSchema;
 use super::google::{connected_caller, not_connected, Caller};
 use super::openapi::{BodyRefused, DataTokenHeader, DataTokenRefused, Detail, GoogleOff};
 use super::{ApiError, AppState};
-use crate::actors::calendar_selection::{CalendarListing, ListCalendars, SelectCalendars};
+use crate::actors::calendar_selection::CalendarListing;
 use crate::actors::status::CalendarStatus;
-use crate::actors::supervisor::ActorOf;
-use crate::actors::token_sync::TokenSyncActor;
+use crate::actors::supervisor::Calendars;
 use crate::google::calendar::PRIMARY;
 
 /// One calendar of the answer.
@@ -134,14 +132,24 @@ fn answer(listing: CalendarListing) -> CalendarsAnswer {
     CalendarsAnswer { calendars }
 }
 
-/// The caller's sync actor: 409 when its token has no Google connection.
-async fn actor_of(state: &AppState, caller: Caller) -> Result<Addr<TokenSyncActor>, ApiError> {
-    let (sync, id) = connected_caller(state, caller)?;
-    sync.supervisor
-        .send(ActorOf(id))
+/// Lists (or selects) the caller's calendars wherever its token is synced: 409 when it has no
+/// Google connection.
+async fn calendars(
+    state: &AppState,
+    caller: Caller,
+    selected: Option<Vec<String>>,
+) -> Result<CalendarListing, ApiError> {
+    let (sync, token) = connected_caller(state, caller)?;
+    let answer = sync
+        .supervisor
+        .send(Calendars {
+            token,
+            select: selected,
+        })
         .await
         .map_err(ApiError::internal)?
-        .ok_or_else(not_connected)
+        .ok_or_else(not_connected)?;
+    Ok(answer?)
 }
 
 /// The calendars of the connected Google account, and which of them the connection syncs.
@@ -163,11 +171,7 @@ pub(super) async fn list(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = actor_of(&state, caller).await?;
-    let listing = actor
-        .send(ListCalendars)
-        .await
-        .map_err(ApiError::internal)??;
+    let listing = calendars(&state, caller, None).await?;
     Ok(HttpResponse::Ok().json(answer(listing)))
 }
 
@@ -205,11 +209,7 @@ pub(super) async fn select(
     caller: Caller,
     body: web::Json<SelectBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = actor_of(&state, caller).await?;
-    let listing = actor
-        .send(SelectCalendars(body.into_inner().selected))
-        .await
-        .map_err(ApiError::internal)??;
+    let listing = calendars(&state, caller, Some(body.into_inner().selected)).await?;
     super::persist(&state.store).await?;
     Ok(HttpResponse::Ok().json(answer(listing)))
 }

@@ -49,6 +49,7 @@ async fn two_nodes_share_the_tokens_and_one_takes_all_when_the_other_leaves() {
     );
     let mut tokens = BTreeSet::new();
     let mut plaintexts = std::collections::HashMap::new();
+    let mut accounts = std::collections::HashMap::new();
     for i in 0..6 {
         let account = one
             .sandbox()
@@ -57,6 +58,7 @@ async fn two_nodes_share_the_tokens_and_one_takes_all_when_the_other_leaves() {
         let (_, plaintext) = one.token(&format!("u{i}"), "phone", "SUPER").await;
         let id = one.connect(&plaintext, &account).await;
         plaintexts.insert(id.clone(), plaintext);
+        accounts.insert(id.clone(), account);
         tokens.insert(id);
     }
     wait_for(DEADLINE, "node one syncs every token", || async {
@@ -149,6 +151,50 @@ async fn two_nodes_share_the_tokens_and_one_takes_all_when_the_other_leaves() {
         },
     )
     .await;
+    // Node two lists and selects the calendars of a token node one syncs; node one's actor
+    // takes the new selection at once.
+    let u = on_one.iter().nth(1).unwrap().clone();
+    let work = one
+        .sandbox()
+        .create_calendar(&accounts[&u], "Training", "UTC")
+        .unwrap();
+    let header = [("X-Data-Token", plaintexts[&u].as_str())];
+    let r = two
+        .call(Method::GET, "/oauth2/google/calendars", &header, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let listed = r.body["calendars"].as_array().unwrap().len();
+    assert_eq!(listed, 2, "{}", r.body);
+    let body = format!(r#"{{"selected": ["primary", "{}"]}}"#, work.as_str());
+    let r = two
+        .call(
+            Method::PUT,
+            "/oauth2/google/calendars",
+            &[header[0], ("Content-Type", "application/json")],
+            Some(&body),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    wait_for(
+        DEADLINE,
+        "node one's actor syncs both calendars",
+        || async {
+            let r = one
+                .admin(Method::GET, &format!("/admin/actors/{u}"), None)
+                .await;
+            let synced = r.body["calendars"]
+                .as_array()
+                .map(|c| c.iter().filter(|c| c["state"] == "ok").count());
+            if synced == Some(2) {
+                Ok(())
+            } else {
+                Err(r.body.to_string())
+            }
+        },
+    )
+    .await;
+    assert!(!actors_on(&two).await.contains(&u), "still node one's");
+
     // A disconnect through node two stops node one's actor.
     let r = two
         .call(
