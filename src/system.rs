@@ -42,6 +42,11 @@ impl SyncSystem {
             // Registering fixed, distinct metric names in a fresh registry cannot fail.
             let telemetry =
                 Telemetry::new().unwrap_or_else(|e| unreachable!("metrics registry: {e}"));
+            if let Some(fleet) = store.fleet() {
+                if let Err(e) = telemetry.register(Box::new(fleet.latency())) {
+                    log::warn!("metrics: the database latency is not served: {e}");
+                }
+            }
             let in_flight = InFlight::new(settings.google_http.max_in_flight);
             let writer_store = store.clone();
             let writer_hooks = hooks.clone();

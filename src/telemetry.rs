@@ -131,6 +131,14 @@ impl Telemetry {
         self.datapoints_written.inc_by(written);
     }
 
+    /// Adds a metric kept elsewhere (the database's latency) to what `/metrics` serves.
+    pub fn register(
+        &self,
+        metric: Box<dyn prometheus::core::Collector>,
+    ) -> Result<(), prometheus::Error> {
+        self.registry.register(metric)
+    }
+
     /// Counts tokens taken over from other nodes' expired leases.
     pub fn lease_takeovers(&self, n: u64) {
         self.lease_takeovers.inc_by(n);

@@ -83,6 +83,8 @@ pub trait Fleet: Send + Sync {
         &self,
         channel_id: &str,
     ) -> Result<Option<(TokenId, super::PushChannel)>, StoreError>;
+    /// The database's latency as this node sees it, for `/metrics`.
+    fn latency(&self) -> prometheus::Histogram;
     /// Sends `message` to the node `to` ([`EVERY_NODE`] for all), through the database, so a
     /// request that reached one node reaches the node that syncs its token at once.
     fn tell(&self, to: &str, message: &str) -> Result<(), StoreError>;

@@ -314,4 +314,22 @@ async fn a_node_goes_not_ready_while_the_database_is_down_and_recovers_by_itself
         .data(Method::GET, "/data/imp.events.duration", &plaintext, None)
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // The database's latency and the lease takeovers are in /metrics.
+    let (_, raw) = crate::support::send(
+        &awc::Client::default(),
+        Method::GET,
+        &app.url("/metrics"),
+        &[],
+        None,
+        1 << 20,
+    )
+    .await
+    .unwrap();
+    let metrics = String::from_utf8(raw).unwrap();
+    for name in [
+        "impulses_gcal_database_seconds_count",
+        "impulses_gcal_lease_takeovers_total",
+    ] {
+        assert!(metrics.contains(name), "{name} missing:\n{metrics}");
+    }
 }

@@ -260,6 +260,10 @@ impl Fleet for PgStore {
         Ok(Some((owner, channel)))
     }
 
+    fn latency(&self) -> prometheus::Histogram {
+        self.pool.latency.clone()
+    }
+
     fn tell(&self, to: &str, message: &str) -> Result<(), StoreError> {
         let payload = format!("{to}\t{message}");
         self.pool

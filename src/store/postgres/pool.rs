@@ -22,6 +22,8 @@ const CHECKOUT_WAIT: Duration = Duration::from_secs(30);
 /// Connections to one database, at most `size` of them, opened on demand and reopened after
 /// they break.
 pub(crate) struct Pool {
+    /// How long each call took, checkout included (`impulses_gcal_database_seconds`).
+    pub(crate) latency: prometheus::Histogram,
     runtime: Option<tokio::runtime::Runtime>,
     config: tokio_postgres::Config,
     size: usize,
@@ -44,7 +46,19 @@ impl Pool {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Unavailable(format!("cannot start the I/O thread: {e}")))?;
+        let latency = prometheus::Histogram::with_opts(
+            prometheus::HistogramOpts::new(
+                "database_seconds",
+                "Duration of PostgreSQL calls (one statement or transaction), waiting for a \
+                 connection included",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0,
+            ]),
+        )
+        .map_err(|e| StoreError::Unavailable(format!("latency histogram: {e}")))?;
         Ok(Self {
+            latency,
             runtime: Some(runtime),
             config,
             size: size.max(1),
@@ -62,9 +76,11 @@ impl Pool {
         &self,
         work: impl AsyncFnOnce(&mut Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        let timer = self.latency.start_timer();
         let mut client = self.checkout()?;
         let result = futures_executor::block_on(work(&mut client));
         self.give_back(client);
+        timer.observe_duration();
         result
     }
 
