@@ -20,7 +20,7 @@ const DAY_MS: i64 = 86_400_000;
 pub async fn run(runs: usize) -> Vec<Row> {
     let dir = tempfile::tempdir().expect("temp dir");
     let vars = rig::env_vars(None, &dir.path().join("store"));
-    let store = Store::open(&rig::settings(&vars).data_dir).expect("store");
+    let store = rig::open_store(&rig::settings(&vars));
     let token = fill(&store);
     let server = Server::start(rig::settings(&vars), store);
     let mut rows = transfer_size(&server).await;

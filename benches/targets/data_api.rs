@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use impulses_gcal::metric::MetricName;
-use impulses_gcal::store::Store;
 use rand::{Rng, SeedableRng};
 
 use crate::rig::{self, Server};
@@ -40,7 +39,7 @@ pub async fn run(plan: &Plan) -> Vec<Row> {
     let dir = tempfile::tempdir().expect("temp dir");
     let vars = rig::env_vars(None, &dir.path().join("store"));
     let settings = rig::settings(&vars);
-    let store = Store::open(&settings.data_dir).expect("store");
+    let store = rig::open_store(&settings);
     let metric = MetricName::new(METRIC).expect("metric name");
     let writes = store_writes::run(&store, "big", &metric, plan.big, plan.big / 10);
     store_writes::run(&store, "whole", &metric, plan.whole, plan.whole);

@@ -7,6 +7,7 @@
 //! cargo bench --bench targets -- --quick # smaller sizes (about 20 seconds)
 //! # push (figure 8) waits on timers: it adds about a minute, half a minute with --quick
 //! cargo bench --bench targets -- --only sync,data   # some parts: convert, data, sync, poll, push, console
+//! BENCH_STORE=postgres cargo bench --bench targets -- --only sync,data   # on PostgreSQL
 //! ```
 //!
 //! `cargo test` does not build it; `cargo clippy --all-targets` does.
@@ -190,8 +191,13 @@ fn machine(quick: bool) -> String {
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!(
-        "impulses-gcal benchmarks ({}), {}, {cores} cores (nproc), {cpu}",
+        "impulses-gcal benchmarks ({}), store: {}, {}, {cores} cores (nproc), {cpu}",
         if quick { "--quick" } else { "full sizes" },
+        if rig::on_postgres() {
+            "PostgreSQL (BENCH_STORE=postgres, a local cluster on a Unix socket)"
+        } else {
+            "sled"
+        },
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
     )
 }

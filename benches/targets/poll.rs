@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use impulses_gcal::actors::status::ActorStatus;
 use impulses_gcal::actors::supervisor::SyncTokenNow;
 use impulses_gcal::sandbox::{AccountId, Counters, EventId, Sandbox};
-use impulses_gcal::store::Store;
 use impulses_gcal::token::TokenId;
 
 use crate::calendar;
@@ -40,7 +39,7 @@ pub async fn run(sandbox: &Sandbox, plan: &Plan) -> (Vec<Row>, Fleet) {
     let dir = tempfile::tempdir().expect("temp dir");
     let vars = rig::env_vars(Some(sandbox), &dir.path().join("store"));
     let settings = rig::settings(&vars);
-    let store = Store::open(&settings.data_dir).expect("store");
+    let store = rig::open_store(&settings);
     let prepared = Instant::now();
     let mut accounts = Vec::with_capacity(plan.tokens);
     let mut events = Vec::with_capacity(plan.tokens);

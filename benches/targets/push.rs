@@ -20,7 +20,6 @@
 use std::time::{Duration, Instant};
 
 use impulses_gcal::sandbox::{AccountId, ChannelState, Sandbox, SandboxConfig};
-use impulses_gcal::store::Store;
 use impulses_gcal::token::TokenId;
 
 use crate::calendar;
@@ -214,7 +213,7 @@ async fn calendar(sandbox: &Sandbox, name: &str, extra: &[(&str, &str)], push: b
         vars.insert("GCAL_PUSH_URL".into(), format!("http://{addr}"));
     }
     let settings = rig::settings(&vars);
-    let store = Store::open(&settings.data_dir).expect("store");
+    let store = rig::open_store(&settings);
     let server = Server::start_on(listener, settings.clone(), store.clone());
     let (account, _) = calendar::seeded_account(sandbox, &format!("{name}@bench.test"), SEEDED);
     let token = connect_one(sandbox, &settings, &store, &account, name).await;

@@ -47,6 +47,25 @@ pub fn start_sandbox_with(config: SandboxConfig) -> Sandbox {
 }
 
 /// The environment a deployment would set, for a store in `data_dir` and (optionally) Google.
+/// The throwaway PostgreSQL cluster of `BENCH_STORE=postgres` (the tests' own, durable here).
+#[path = "../../src/store/postgres/test_cluster.rs"]
+#[allow(dead_code)]
+mod test_cluster;
+
+/// Whether this run measures the PostgreSQL engine (`BENCH_STORE=postgres`) instead of sled.
+pub fn on_postgres() -> bool {
+    std::env::var("BENCH_STORE").as_deref() == Ok("postgres")
+}
+
+/// The key of a benchmark's PostgreSQL store.
+const BENCH_KEY: &str = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
+
+/// Opens the store the settings name: sled in `DATA_DIR`, or with `BENCH_STORE=postgres` a fresh
+/// database of its own.
+pub fn open_store(settings: &Settings) -> Store {
+    Store::open_with(&settings.data_dir, &settings.store).expect("store")
+}
+
 pub fn env_vars(google: Option<&Sandbox>, data_dir: &Path) -> HashMap<String, String> {
     let mut vars: HashMap<String, String> = [
         ("PORT", "0"),
@@ -61,6 +80,14 @@ pub fn env_vars(google: Option<&Sandbox>, data_dir: &Path) -> HashMap<String, St
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     vars.insert("DATA_DIR".into(), data_dir.display().to_string());
+    if on_postgres() {
+        // Measured as deployed: fsync and synchronous commits on.
+        std::env::set_var("TEST_CLUSTER_DURABLE", "1");
+        let url = test_cluster::database("the benchmark")
+            .expect("BENCH_STORE=postgres needs Debian's postgresql package");
+        vars.insert("DATABASE_URL".into(), url);
+        vars.insert("CREDENTIALS_KEY".into(), BENCH_KEY.into());
+    }
     if let Some(sandbox) = google {
         let mut creds = sandbox.client_secret_json();
         creds["web"]["revoke_uri"] = sandbox.revoke_uri().into();

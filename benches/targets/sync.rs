@@ -43,7 +43,7 @@ pub async fn run(sandbox: &Sandbox, plan: &Plan) -> Vec<Row> {
     let dir = tempfile::tempdir().expect("temp dir");
     let vars = rig::env_vars(Some(sandbox), &dir.path().join("store"));
     let settings = rig::settings(&vars);
-    let store = Store::open(&settings.data_dir).expect("store");
+    let store = rig::open_store(&settings);
     let server = Server::start(settings.clone(), store.clone());
     let mut rows = Vec::new();
 

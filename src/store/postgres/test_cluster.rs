@@ -179,12 +179,15 @@ impl Cluster {
     }
 
     /// Starts the server: on a Unix socket in its directory only, without the durability a
-    /// test does not need.
+    /// test does not need (`TEST_CLUSTER_DURABLE=1` keeps it, for measurements).
     fn resume(&self) -> Result<(), String> {
         let log = self.root.join("log");
+        let fast = match std::env::var("TEST_CLUSTER_DURABLE").as_deref() {
+            Ok("1") => "",
+            _ => "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+        };
         let options = format!(
-            "-k {} -p {PORT} -c listen_addresses='' -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=300",
+            "-k {} -p {PORT} -c listen_addresses='' {fast} -c max_connections=300",
             path(&self.root)?
         );
         self.run(
