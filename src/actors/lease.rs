@@ -57,6 +57,8 @@ pub(super) struct Leases {
     pub(super) held: HashMap<TokenId, Epoch>,
     /// Until when (this node's clock) the held leases are surely valid.
     valid_until: Option<Instant>,
+    /// When each token connected here was acquired: a tick sent before that cannot know it.
+    acquired: HashMap<TokenId, Instant>,
     ticking: bool,
     pub(super) view: FleetView,
 }
@@ -66,6 +68,7 @@ impl Leases {
         Self {
             held: HashMap::new(),
             valid_until: None,
+            acquired: HashMap::new(),
             ticking: false,
             view,
         }
@@ -142,8 +145,15 @@ impl SyncSupervisor {
         };
         leases.valid_until = Some(sent + lease - margin(lease));
         let was = std::mem::take(&mut leases.held);
-        let now: HashMap<TokenId, Epoch> =
+        let mut now: HashMap<TokenId, Epoch> =
             tick.held.into_iter().map(|h| (h.token, h.epoch)).collect();
+        // A token acquired while this tick was on its way is kept: the next tick renews it.
+        leases.acquired.retain(|_, at| *at > sent);
+        for token in leases.acquired.keys() {
+            if let (Some(epoch), false) = (was.get(token), now.contains_key(token)) {
+                now.insert(token.clone(), *epoch);
+            }
+        }
         self.deps.telemetry.lease_takeovers(tick.taken_over);
         for token in was.keys() {
             if !now.contains_key(token) {
@@ -229,6 +239,7 @@ impl SyncSupervisor {
             .map_err(|e| e.to_string())?;
         if let (Some(epoch), Some(leases)) = (epoch, self.leases.as_mut()) {
             leases.held.insert(token.clone(), epoch);
+            leases.acquired.insert(token.clone(), Instant::now());
         }
         Ok(epoch)
     }

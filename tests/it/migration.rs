@@ -333,8 +333,9 @@ async fn sigkill_at_any_instant_of_the_schema_2_migration_loses_nothing() {
     );
 
     // The first kills land at random instants of the migration. Killed runs were seen to finish
-    // it about a tenth sooner than the reference run, so they aim within 85 % of its time, lest
-    // one land after the migration and leave the others nothing to hit. The last kill waits
+    // it a tenth to a quarter sooner than the reference run (which may run while other tests load
+    // the machine), so they aim within half of its time, lest one land after the migration and
+    // leave the others nothing to hit. The last kill waits
     // until the migration logs that it is done (the schema is raised) and lands at a random
     // instant of what follows: the drop of the legacy trees and the start of the server.
     let mut landed = Vec::new();
@@ -347,7 +348,7 @@ async fn sigkill_at_any_instant_of_the_schema_2_migration_loses_nothing() {
             let after = listening.saturating_sub(migrated);
             std::thread::sleep(after.mul_f64(rng.gen_range(0.0..1.0)));
         } else {
-            let aim = migrated.mul_f64(rng.gen_range(0.0..0.85));
+            let aim = migrated.mul_f64(rng.gen_range(0.0..0.5));
             std::thread::sleep(aim.saturating_sub(start.elapsed()));
         }
         child.kill().unwrap();
