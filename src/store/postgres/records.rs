@@ -6,7 +6,6 @@ use tokio_postgres::Row;
 use super::pool::query_error;
 use super::PgStore;
 use crate::secret::Secret;
-use crate::store::calendars::decode_selection;
 use crate::store::google::{decode_credentials, encode_credentials};
 use crate::store::oauth_states::{self, STATE_LIFETIME_SECS};
 use crate::store::{
@@ -187,14 +186,8 @@ impl PgStore {
     }
 
     pub(crate) fn selection(&self, token: &TokenId) -> Result<Selection, StoreError> {
-        let row = self.pool.query_opt(
-            "SELECT record FROM selections WHERE token_id = $1",
-            &[&token.as_str()],
-        )?;
-        Ok(row
-            .map(|r| decode_selection(r.get(0)))
-            .transpose()?
-            .unwrap_or_default())
+        self.pool
+            .with(async |c| super::sync::selection(&*c, token).await)
     }
 
     pub(crate) fn put_pending_authorization(

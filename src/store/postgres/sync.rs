@@ -2,7 +2,7 @@
 //! (refusing a replaced connection), reads what it changes, plans the change with the same code
 //! as the sled engine ([`plan`]) and writes points, index rows and selection.
 
-use tokio_postgres::Transaction;
+use tokio_postgres::{GenericClient, Transaction};
 
 use super::datapoints::apply_series;
 use super::pool::query_error;
@@ -49,8 +49,12 @@ async fn check_lease(tx: &Transaction<'_>, token: &TokenId, epoch: i64) -> Resul
     held.map(|_| ()).ok_or(StoreError::LeaseLost)
 }
 
-async fn selection(tx: &Transaction<'_>, token: &TokenId) -> Result<Selection, StoreError> {
-    let row = tx
+/// The token's selection (default: the primary, never synced), in a transaction or not.
+pub(super) async fn selection(
+    c: &impl GenericClient,
+    token: &TokenId,
+) -> Result<Selection, StoreError> {
+    let row = c
         .query_opt(
             "SELECT record FROM selections WHERE token_id = $1",
             &[&token.as_str()],
