@@ -234,12 +234,18 @@ impl SyncSupervisor {
             return Ok(None);
         };
         let node = &self.deps.settings.node;
+        let (sent, lease) = (Instant::now(), node.lease);
         let epoch = fleet
-            .acquire(&node.id, token, node.lease)
+            .acquire(&node.id, token, lease)
             .map_err(|e| e.to_string())?;
         if let (Some(epoch), Some(leases)) = (epoch, self.leases.as_mut()) {
             leases.held.insert(token.clone(), epoch);
             leases.acquired.insert(token.clone(), Instant::now());
+            // Before any tick succeeded (or after the leases ran out) this is the one lease held:
+            // it is valid from before it was asked for, or the validity check would stop it.
+            leases
+                .valid_until
+                .get_or_insert(sent + lease - margin(lease));
         }
         Ok(epoch)
     }
