@@ -12,7 +12,7 @@ use impulses_gcal::demo::{self, DemoError, SandboxMode};
 use impulses_gcal::server::http_server;
 use impulses_gcal::settings::{Settings, SettingsError};
 use impulses_gcal::store::postgres::Database;
-use impulses_gcal::store::Store;
+use impulses_gcal::store::{Store, StoreError};
 use impulses_gcal::system::SyncSystem;
 
 /// mimalloc instead of the system allocator: sled and the sync path allocate many small,
@@ -90,7 +90,11 @@ fn main() -> ExitCode {
             // One line on stderr, not also a log line: a deployer reads exactly one message.
             eprintln!("impulses-gcal: {e}");
             let bad_setting = e.downcast_ref::<SettingsError>().is_some()
-                || matches!(e.downcast_ref::<DemoError>(), Some(DemoError::Settings(_)));
+                || matches!(e.downcast_ref::<DemoError>(), Some(DemoError::Settings(_)))
+                || matches!(
+                    e.downcast_ref::<StoreError>(),
+                    Some(StoreError::KeyRequired)
+                );
             ExitCode::from(if bad_setting { 2 } else { 1 })
         }
     }
@@ -101,10 +105,6 @@ fn migrate_store(from: &std::path::Path, to: &str) -> Result<(), Error> {
     let bad = |setting: &'static str, problem: String| SettingsError { setting, problem };
     let database = Database::parse(to, 2).map_err(|p| bad("--to", p))?;
     let keys = Settings::from_env()?.store.keys;
-    if keys.current.is_none() {
-        let why = "is required: the database's secrets are sealed under it";
-        return Err(bad("CREDENTIALS_KEY", why.into()).into());
-    }
     let summary = impulses_gcal::store::migrate_store::migrate_store(from, &keys, &database)?;
     println!(
         "copied {} into {} and read it back: identical (sha256 {})",
