@@ -52,6 +52,12 @@ pub struct Database {
     pub max_connections: usize,
 }
 
+/// How long a TCP link may stay silent before its calls fail, unless `DATABASE_URL` says
+/// otherwise (`tcp_user_timeout`, `keepalives_idle`).
+const LINK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// tokio-postgres's `keepalives_idle` when none is given (the operating system's two hours).
+const OS_KEEPALIVE_IDLE: std::time::Duration = std::time::Duration::from_secs(2 * 60 * 60);
+
 /// How long a connection attempt may take when `DATABASE_URL` names no `connect_timeout`.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -70,6 +76,18 @@ impl Database {
         }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        // A database behind a silent partition answers nothing, and the operating system's
+        // defaults would wait hours: unacknowledged writes fail after LINK_TIMEOUT, an idle
+        // connection is probed after it, so a call on a broken link ends in seconds (over TCP;
+        // a Unix socket breaks at once).
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(LINK_TIMEOUT);
+        }
+        if config.get_keepalives_idle() == OS_KEEPALIVE_IDLE {
+            config.keepalives_idle(LINK_TIMEOUT);
+            config.keepalives_interval(LINK_TIMEOUT / 2);
+            config.keepalives_retries(3);
         }
         if config.get_application_name().is_none() {
             config.application_name("impulses-gcal");

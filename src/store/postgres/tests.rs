@@ -381,3 +381,36 @@ fn a_commit_under_a_lost_lease_is_refused_and_changes_nothing() {
     let selection = store.selection(&t).unwrap();
     assert_eq!(selection.calendars[0].sync_token.as_deref(), Some("s2"));
 }
+
+#[test]
+fn a_silent_link_is_given_up_in_seconds_unless_the_url_says_otherwise() {
+    use std::time::Duration;
+    let db = Database::parse("postgres://ann@db.example/impulses", 2).unwrap();
+    assert_eq!(
+        db.config.get_tcp_user_timeout(),
+        Some(&Duration::from_secs(10))
+    );
+    assert_eq!(db.config.get_keepalives_idle(), Duration::from_secs(10));
+    assert_eq!(
+        db.config.get_keepalives_interval(),
+        Some(Duration::from_secs(5))
+    );
+    assert_eq!(
+        db.config.get_connect_timeout(),
+        Some(&Duration::from_secs(10))
+    );
+    let own = Database::parse(
+        "postgres://ann@db.example/impulses?tcp_user_timeout=3&keepalives_idle=60&connect_timeout=2",
+        2,
+    )
+    .unwrap();
+    assert_eq!(
+        own.config.get_tcp_user_timeout(),
+        Some(&Duration::from_secs(3))
+    );
+    assert_eq!(own.config.get_keepalives_idle(), Duration::from_secs(60));
+    assert_eq!(
+        own.config.get_connect_timeout(),
+        Some(&Duration::from_secs(2))
+    );
+}
