@@ -68,6 +68,25 @@ pub(crate) fn known(
     None
 }
 
+/// One `events.list` call of an account being answered; counted in `lists_in_flight` until
+/// dropped, whichever way the handler returns.
+struct InFlight {
+    shared: web::Data<Shared>,
+    account: String,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        if let Some(n) = state.lists_in_flight.get_mut(&self.account) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                state.lists_in_flight.remove(&self.account);
+            }
+        }
+    }
+}
+
 /// The `events.list` handler.
 pub(crate) async fn list(
     shared: web::Data<Shared>,
@@ -82,6 +101,11 @@ pub(crate) async fn list(
         let owner = state.grants.account_of(token)?;
         let calls = state.counters.list_calls_by_account.entry(owner.0.clone());
         *calls.or_default() += 1;
+        let now = state.lists_in_flight.entry(owner.0.clone()).or_default();
+        *now += 1;
+        let now = *now;
+        let most = &mut state.counters.most_concurrent_lists_of_one_account;
+        *most = (*most).max(now);
         let key = state.calendar_key(&owner, &raw);
         *state
             .counters
@@ -89,6 +113,10 @@ pub(crate) async fn list(
             .entry(key)
             .or_default() += 1;
         Some(owner)
+    });
+    let _answering = owner.as_ref().map(|o| InFlight {
+        shared: shared.clone(),
+        account: o.0.clone(),
     });
     if q.contains_key("pageToken") {
         if let Some(answer) = shared.fault_gate(Endpoint::ListPage, owner.as_ref()).await {

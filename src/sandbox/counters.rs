@@ -38,6 +38,11 @@ pub struct Counters {
     /// `events.list` calls per calendar id, whatever their answer (only calls whose token names
     /// an account); `primary` and the e-mail count under the primary calendar's id.
     pub list_calls_by_calendar: BTreeMap<String, u64>,
+    /// The most `events.list` calls of one account ever answered at the same time. A client that
+    /// syncs an account's calendars one page after another keeps it at 1; two clients (or two
+    /// nodes) syncing one account at once raise it, the more surely the slower the answers
+    /// (`Fault::latency`).
+    pub most_concurrent_lists_of_one_account: u64,
     /// `calendarList.list` calls, whatever their answer.
     pub calendar_list_calls: u64,
     /// `events.watch` calls, whatever their answer.

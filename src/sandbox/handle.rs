@@ -288,6 +288,14 @@ impl Sandbox {
         self.shared.lock().counters.clone()
     }
 
+    /// Starts counting [`Counters::most_concurrent_lists_of_one_account`] afresh from the calls
+    /// being answered now, so a test measures one phase of its run.
+    pub fn reset_concurrent_lists(&self) {
+        let mut state = self.shared.lock();
+        let now = state.lists_in_flight.values().copied().max().unwrap_or(0);
+        state.counters.most_concurrent_lists_of_one_account = now;
+    }
+
     /// The protocol violations seen so far.
     pub fn violations(&self) -> Vec<String> {
         self.shared.lock().violations.clone()

@@ -101,6 +101,8 @@ pub(crate) struct State {
     pub page_rng: Option<StdRng>,
     /// Push channels opened by `events.watch`.
     pub channels: Channels,
+    /// `events.list` calls being answered now, per account `sub` (fault latency included).
+    pub lists_in_flight: HashMap<String, u64>,
 }
 
 impl State {
@@ -160,6 +162,7 @@ impl Shared {
             violations: Vec::new(),
             page_rng: config.short_pages.map(StdRng::seed_from_u64),
             channels: Channels::default(),
+            lists_in_flight: HashMap::new(),
         };
         Self {
             config,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix_web::http::{Method, StatusCode};
 use chrono::{TimeZone, Utc};
 use impulses_gcal::sandbox::{
-    AccountId, Endpoint, EventId, EventPatch, EventSpec, EventTime, Fault,
+    AccountId, Endpoint, EventId, EventPatch, EventSpec, EventTime, Fault, Times,
 };
 
 use crate::child::{self, ChildServer};
@@ -148,16 +148,42 @@ async fn three_nodes_fail_over_fence_and_agree() {
         wait_spread(&live, &all, "three nodes hold every token once").await;
     }
 
+    // From here every list call is slow, so two syncs of one account at once would overlap in
+    // the sandbox's count; the connect phase (where an actor may restart mid-call) is over.
+    sandbox.inject_fault(
+        Fault::latency(Endpoint::List, Duration::from_millis(100)).times(Times::UntilCleared),
+    );
+    sandbox.reset_concurrent_lists();
     // SIGKILL one node: the other two resume its tokens within the lease.
     nodes[2].take().unwrap().kill();
     {
         let live: Vec<&ChildServer> = nodes.iter().flatten().collect();
         wait_spread(&live, &all, "two nodes resume the killed node's tokens").await;
     }
+    // A few poll rounds of every token (polled every 2 s) on the two nodes.
+    let lists = || sandbox.counters().list_calls();
+    let before = lists();
+    wait_for(DEADLINE, "every token polled a few times more", || async {
+        let n = lists();
+        if n >= before + 3 * ACCOUNTS as u64 {
+            Ok(())
+        } else {
+            Err(format!("{} list calls since", n - before))
+        }
+    })
+    .await;
+    assert_eq!(
+        sandbox.counters().most_concurrent_lists_of_one_account,
+        1,
+        "an account was listed by two nodes at once"
+    );
+    sandbox.clear_faults();
 
     // Pause node 1 with its syncs slowed down (likely mid-listing), past its lease; change
     // every calendar meanwhile; node 0 takes over and syncs the changes.
-    sandbox.inject_fault(Fault::latency(Endpoint::List, Duration::from_millis(400)));
+    sandbox.inject_fault(
+        Fault::latency(Endpoint::List, Duration::from_millis(400)).times(Times::UntilCleared),
+    );
     let paused = nodes[1].as_ref().unwrap();
     paused.signal(libc::SIGSTOP);
     for p in people.iter_mut() {

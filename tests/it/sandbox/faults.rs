@@ -215,3 +215,21 @@ async fn a_dropped_connection_gives_the_client_no_answer() {
         "the next call works"
     );
 }
+
+#[actix_web::test]
+async fn the_sandbox_counts_list_calls_of_one_account_answered_at_once() {
+    let w = world();
+    let (access, _) = connect(&w).await;
+    // One after another: never more than one at a time.
+    assert_eq!(list(&w, &access, &[]).await.status, StatusCode::OK);
+    assert_eq!(list(&w, &access, &[]).await.status, StatusCode::OK);
+    assert_eq!(w.sandbox.counters().most_concurrent_lists_of_one_account, 1);
+    // Two at once, held up by latency so they surely overlap.
+    w.sandbox
+        .inject_fault(Fault::latency(Endpoint::List, Duration::from_millis(300)));
+    let (a, b) = futures_util::future::join(list(&w, &access, &[]), list(&w, &access, &[])).await;
+    assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(w.sandbox.counters().most_concurrent_lists_of_one_account, 2);
+    w.sandbox.reset_concurrent_lists();
+    assert_eq!(w.sandbox.counters().most_concurrent_lists_of_one_account, 0);
+}
