@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix::{Actor, SyncArbiter};
 
-use crate::actors::lease::FleetView;
+use crate::actors::lease::{FleetView, LeaseClock};
 use crate::actors::metric_writer::{CommitQueue, Drain, MetricWriterActor};
 use crate::actors::push::ChannelRegistry;
 use crate::actors::status::StatusBoard;
@@ -65,6 +65,7 @@ impl SyncSystem {
             let channels = ChannelRegistry::default();
             let deps = SyncDeps::new(Deps {
                 settings: settings.clone(),
+                lease_clock: store.fleet().map(|_| LeaseClock::default()),
                 google: Arc::new(google),
                 store: store.clone(),
                 writer: writer.clone(),

@@ -74,6 +74,7 @@ pub(super) async fn sync_calendar(
         // The answer for `page_token`, when it was fetched while the page before was converted.
         let mut fetched: Option<Result<EventsPage, GoogleError>> = None;
         let next_sync_token = loop {
+            lease_held(deps)?;
             let request = match (&page_token, full, &state.sync_token) {
                 (Some(p), _, _) => PageRequest::Next(p),
                 (None, false, Some(t)) => PageRequest::Incremental(t),
@@ -86,6 +87,7 @@ pub(super) async fn sync_calendar(
             match answer {
                 Ok(page) => match (page.next_page_token.clone(), page.next_sync_token.clone()) {
                     (Some(p), _) => {
+                        lease_held(deps)?;
                         // Ask for the next page first, then convert this one while the answer
                         // is on its way (`join` polls the request first, so it is sent).
                         let (next, ()) = futures_util::future::join(
@@ -300,6 +302,15 @@ fn notice(event: &Event, ctx: &ConvertContext, reason: String) -> SkipNotice {
         start: ctx.start_ms(event),
         reason,
         seen_at: chrono::Utc::now().timestamp_millis(),
+    }
+}
+
+/// On a fleet, stops the sync before it asks Google for another page once this node's leases may
+/// have run out (a node paused past them and woken up): another node may be syncing the account.
+fn lease_held(deps: &SyncDeps) -> Result<(), Stop> {
+    match &deps.lease_clock {
+        Some(clock) if !clock.is_valid() => Err(Stop::Stale),
+        _ => Ok(()),
     }
 }
 

@@ -51,12 +51,33 @@ impl FleetView {
     }
 }
 
+/// Until when (this node's clock) its leases are surely valid; `None` before the first renewal
+/// and once they may have run out. Shared with the syncs, which check it before every page they
+/// ask for, so a node woken after its leases ran out asks Google for nothing more.
+#[derive(Debug, Clone, Default)]
+pub struct LeaseClock(Arc<Mutex<Option<Instant>>>);
+
+impl LeaseClock {
+    /// Whether the leases are valid now.
+    pub fn is_valid(&self) -> bool {
+        self.until().is_some_and(|t| Instant::now() < t)
+    }
+
+    fn until(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set(&self, until: Option<Instant>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = until;
+    }
+}
+
 /// The supervisor's lease bookkeeping on a fleet.
 pub(super) struct Leases {
     /// Tokens held, with the epoch their actor syncs under.
     pub(super) held: HashMap<TokenId, Epoch>,
-    /// Until when (this node's clock) the held leases are surely valid.
-    valid_until: Option<Instant>,
+    /// Until when the held leases are surely valid.
+    clock: LeaseClock,
     /// When each token connected here was acquired: a tick sent before that cannot know it.
     acquired: HashMap<TokenId, Instant>,
     ticking: bool,
@@ -64,10 +85,10 @@ pub(super) struct Leases {
 }
 
 impl Leases {
-    pub(super) fn new(view: FleetView) -> Self {
+    pub(super) fn new(view: FleetView, clock: LeaseClock) -> Self {
         Self {
             held: HashMap::new(),
-            valid_until: None,
+            clock,
             acquired: HashMap::new(),
             ticking: false,
             view,
@@ -143,7 +164,7 @@ impl SyncSupervisor {
                 return;
             }
         };
-        leases.valid_until = Some(sent + lease - margin(lease));
+        leases.clock.set(Some(sent + lease - margin(lease)));
         let was = std::mem::take(&mut leases.held);
         let mut now: HashMap<TokenId, Epoch> =
             tick.held.into_iter().map(|h| (h.token, h.epoch)).collect();
@@ -198,12 +219,12 @@ impl SyncSupervisor {
         let Some(leases) = self.leases.as_mut() else {
             return;
         };
-        if leases.valid_until.is_some_and(|t| Instant::now() < t) {
+        if leases.clock.is_valid() {
             return;
         }
         let ready = leases.view.get().ready;
         let held: Vec<TokenId> = leases.held.drain().map(|(t, _)| t).collect();
-        leases.valid_until = None;
+        leases.clock.set(None);
         leases.view.update(|v| {
             v.ready = false;
             v.held = 0;
@@ -243,9 +264,9 @@ impl SyncSupervisor {
             leases.acquired.insert(token.clone(), Instant::now());
             // Before any tick succeeded (or after the leases ran out) this is the one lease held:
             // it is valid from before it was asked for, or the validity check would stop it.
-            leases
-                .valid_until
-                .get_or_insert(sent + lease - margin(lease));
+            if leases.clock.until().is_none() {
+                leases.clock.set(Some(sent + lease - margin(lease)));
+            }
         }
         Ok(epoch)
     }

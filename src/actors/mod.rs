@@ -63,6 +63,9 @@ impl std::ops::Deref for SyncDeps {
 pub struct Deps {
     /// Settings.
     pub settings: Arc<Settings>,
+    /// On a shared store, until when this node's leases are valid; `None` on sled, where the
+    /// one process syncs every token.
+    pub lease_clock: Option<lease::LeaseClock>,
     /// The OAuth client.
     pub google: Arc<GoogleClientConfig>,
     /// The store (reads, credential updates).

@@ -29,7 +29,10 @@ impl SyncSupervisor {
     /// A supervisor over the tokens connected in `deps.store` (on a fleet, those this node
     /// holds leases on; `view` shows how that goes).
     pub fn new(deps: SyncDeps, view: FleetView) -> Self {
-        let leases = deps.store.fleet().is_some().then(|| Leases::new(view));
+        let leases = deps
+            .lease_clock
+            .clone()
+            .map(|clock| Leases::new(view, clock));
         Self {
             deps,
             actors: HashMap::new(),

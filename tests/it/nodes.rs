@@ -212,12 +212,20 @@ async fn three_nodes_fail_over_fence_and_agree() {
         Ok(())
     })
     .await;
-    // Node 1 wakes up: whatever it had listed is refused, and it rejoins.
+    // Node 1 wakes up: it asks for no further page, whatever it had listed is refused, and it
+    // rejoins.
     paused.signal(libc::SIGCONT);
     {
         let live: Vec<&ChildServer> = nodes.iter().flatten().collect();
         wait_spread(&live, &all, "every token still held once after the wake-up").await;
     }
+    // The woken node asked for no page once its leases had run out: still no account listed
+    // by two nodes at once, the SIGSTOP phase included.
+    assert_eq!(
+        sandbox.counters().most_concurrent_lists_of_one_account,
+        1,
+        "an account was listed by two nodes at once"
+    );
     // Every node answers the same, and exactly the calendars' conversion.
     for p in &people {
         let want = expected(p);
