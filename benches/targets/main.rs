@@ -8,6 +8,7 @@
 //! # push (figure 8) waits on timers: it adds about a minute, half a minute with --quick
 //! cargo bench --bench targets -- --only sync,data   # some parts: convert, data, sync, poll, push, console
 //! BENCH_STORE=postgres cargo bench --bench targets -- --only sync,data   # on PostgreSQL
+//! cargo bench --bench targets -- --only nodes   # three nodes on PostgreSQL (named only)
 //! ```
 //!
 //! `cargo test` does not build it; `cargo clippy --all-targets` does.
@@ -18,6 +19,7 @@ mod console;
 mod convert;
 mod data_api;
 mod memory;
+mod nodes;
 mod poll;
 mod push;
 mod rig;
@@ -42,6 +44,7 @@ struct Sizes {
     sync: sync::Plan,
     poll: poll::Plan,
     push: push::Plan,
+    nodes: nodes::Plan,
 }
 
 impl Sizes {
@@ -80,6 +83,11 @@ impl Sizes {
                 poll_edits: 10,
                 window: Duration::from_secs(45),
             },
+            nodes: nodes::Plan {
+                tokens: 30_000,
+                events_per_token: 5,
+                cycles: 3,
+            },
         }
     }
 
@@ -117,6 +125,11 @@ impl Sizes {
                 push_edits: 10,
                 poll_edits: 5,
                 window: Duration::from_secs(30),
+            },
+            nodes: nodes::Plan {
+                tokens: 3_000,
+                events_per_token: 5,
+                cycles: 2,
             },
         }
     }
@@ -160,6 +173,15 @@ fn main() {
             rows.extend(poll_rows);
             eprintln!("4, 10. memory and no-change CPU of the server binary");
             rows.extend(memory::run(&sandbox, &fleet).await);
+        }
+        // Three nodes on PostgreSQL: only when asked for by name (it needs PostgreSQL and takes
+        // minutes).
+        if only
+            .as_ref()
+            .is_some_and(|o| o.iter().any(|p| p == "nodes"))
+        {
+            eprintln!("11. three nodes on one PostgreSQL database");
+            rows.extend(nodes::run(&sandbox, &sizes.nodes).await);
         }
         if wanted("push") {
             eprintln!("8. push notifications");

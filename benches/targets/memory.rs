@@ -175,7 +175,7 @@ async fn synced_once(sandbox: &Sandbox, child: &mut Child, tokens: usize) {
 }
 
 /// User plus system CPU seconds of a process, all its threads (`/proc/<pid>/stat`).
-fn cpu_secs(pid: u32) -> f64 {
+pub fn cpu_secs(pid: u32) -> f64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
     // Fields after the command name (which may hold spaces) start at the state, field 3.
     let rest = &text[text.rfind(')').expect("comm") + 2..];
@@ -195,7 +195,7 @@ fn free_port() -> u16 {
 /// The server binary on a free port of its own. For profiling what these figures measure,
 /// `BENCH_SERVER_WRAP` is a command to start it under (`valgrind --tool=massif`, say) and
 /// `BENCH_SERVER_ENV` adds settings (`STORE_CACHE_BYTES=8388608,RUST_LOG=info`).
-fn spawn(vars: &mut HashMap<String, String>) -> (Child, u16) {
+pub fn spawn(vars: &mut HashMap<String, String>) -> (Child, u16) {
     let port = free_port();
     vars.insert("PORT".into(), port.to_string());
     let extra = std::env::var("BENCH_SERVER_ENV").unwrap_or_default();
@@ -227,7 +227,7 @@ fn spawn(vars: &mut HashMap<String, String>) -> (Child, u16) {
 }
 
 /// A `kB` line of `/proc/<pid>/status`, in KiB.
-fn status_kib(pid: u32, field: &str) -> f64 {
+pub fn status_kib(pid: u32, field: &str) -> f64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     text.lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
@@ -236,7 +236,7 @@ fn status_kib(pid: u32, field: &str) -> f64 {
 }
 
 /// SIGTERM (the graceful stop), then wait for the exit.
-fn stop(child: &mut Child) {
+pub fn stop(child: &mut Child) {
     let pid = libc::pid_t::try_from(child.id()).expect("pid");
     // SAFETY: sending a signal to the child this process started and has not reaped yet.
     unsafe {

@@ -81,12 +81,9 @@ pub fn env_vars(google: Option<&Sandbox>, data_dir: &Path) -> HashMap<String, St
     .collect();
     vars.insert("DATA_DIR".into(), data_dir.display().to_string());
     if on_postgres() {
-        // Measured as deployed: fsync and synchronous commits on.
-        std::env::set_var("TEST_CLUSTER_DURABLE", "1");
-        let url = test_cluster::database("the benchmark")
-            .expect("BENCH_STORE=postgres needs Debian's postgresql package");
-        vars.insert("DATABASE_URL".into(), url);
-        vars.insert("CREDENTIALS_KEY".into(), BENCH_KEY.into());
+        let url =
+            postgres_database().expect("BENCH_STORE=postgres needs Debian's postgresql package");
+        use_database(&mut vars, &url);
     }
     if let Some(sandbox) = google {
         let mut creds = sandbox.client_secret_json();
@@ -99,6 +96,25 @@ pub fn env_vars(google: Option<&Sandbox>, data_dir: &Path) -> HashMap<String, St
         );
     }
     vars
+}
+
+/// A new database on the benchmark's PostgreSQL cluster, measured as deployed (fsync and
+/// synchronous commits on); `None`, said loudly, when PostgreSQL is not installed.
+pub fn postgres_database() -> Option<String> {
+    std::env::set_var("TEST_CLUSTER_DURABLE", "1");
+    test_cluster::database("the benchmark")
+}
+
+/// The PostgreSQL cluster's server processes (the postmaster and its children): their CPU is
+/// the database's.
+pub fn postgres_pids() -> Vec<u32> {
+    test_cluster::server_pids()
+}
+
+/// Points the settings at the database `url`, with the benchmark's credentials key.
+pub fn use_database(vars: &mut HashMap<String, String>, url: &str) {
+    vars.insert("DATABASE_URL".into(), url.into());
+    vars.insert("CREDENTIALS_KEY".into(), BENCH_KEY.into());
 }
 
 /// Validated settings from [`env_vars`].
@@ -215,44 +231,70 @@ pub async fn connect(
         .collect()
         .await;
     let now = now_secs();
-    accounts
-        .iter()
-        .zip(grants)
-        .map(|((_, user), grant)| {
-            let id_token = grant.id_token.as_ref().expect("an ID token");
-            let identity = oauth::identity_from_id_token(id_token.expose(), &google.client_id)
-                .expect("identity");
-            let (token, _) = store
-                .create_token(
-                    NewToken {
-                        user: user.clone(),
-                        name: "google".into(),
-                        capability: Capability::Super,
-                        expires_at: now + 365 * 24 * 3600,
-                    },
-                    now,
-                )
-                .expect("token");
-            let creds = GoogleCredentials {
-                connection_id: TokenId::generate().to_string(),
-                access_token: grant.access_token,
-                access_expires_at: grant.expires_at,
-                refresh_token: grant
-                    .refresh_token
-                    .unwrap_or_else(|| Secret::new(String::new())),
-                scopes: grant.scopes,
-                account_email: identity.email,
-                account_sub: identity.sub,
-                connected_at: now,
-                updated_at: now,
-                needs_reauth: None,
-            };
-            store
-                .put_credentials(&token.id, &creds)
-                .expect("credentials");
-            token.id
-        })
-        .collect()
+    let work: Vec<_> = accounts.iter().map(|(_, user)| user).zip(grants).collect();
+    // On PostgreSQL each store call is a durable transaction: eight threads at once, as a pool
+    // of eight connections allows.
+    let chunk = work.len().div_ceil(8).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = work
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(|| {
+                    part.iter()
+                        .map(|(user, grant)| {
+                            store_grant(store, &google.client_id, user, grant, now)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a connecting thread"))
+            .collect()
+    })
+}
+
+/// Stores a new data token of `user` and the credentials of its grant; returns the token's id.
+fn store_grant(
+    store: &Store,
+    client_id: &str,
+    user: &str,
+    grant: &oauth::Grant,
+    now: i64,
+) -> TokenId {
+    let id_token = grant.id_token.as_ref().expect("an ID token");
+    let identity = oauth::identity_from_id_token(id_token.expose(), client_id).expect("identity");
+    let (token, _) = store
+        .create_token(
+            NewToken {
+                user: user.to_string(),
+                name: "google".into(),
+                capability: Capability::Super,
+                expires_at: now + 365 * 24 * 3600,
+            },
+            now,
+        )
+        .expect("token");
+    let creds = GoogleCredentials {
+        connection_id: TokenId::generate().to_string(),
+        access_token: grant.access_token.clone(),
+        access_expires_at: grant.expires_at,
+        refresh_token: grant
+            .refresh_token
+            .clone()
+            .unwrap_or_else(|| Secret::new(String::new())),
+        scopes: grant.scopes.clone(),
+        account_email: identity.email,
+        account_sub: identity.sub,
+        connected_at: now,
+        updated_at: now,
+        needs_reauth: None,
+    };
+    store
+        .put_credentials(&token.id, &creds)
+        .expect("credentials");
+    token.id
 }
 
 /// Waits, checking every millisecond, until `done` holds for the token's published status;

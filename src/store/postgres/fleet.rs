@@ -68,47 +68,83 @@ fn token(id: &str) -> Result<TokenId, StoreError> {
     TokenId::parse(id).ok_or_else(|| StoreError::corrupt("token id in leases"))
 }
 
+/// A node's own row, renewed: its leases last until `now() + secs`. Never shortened (an
+/// acquire between two ticks renews too).
+const RENEW_NODE: &str = "INSERT INTO nodes (id, started_at, heartbeat_at, expires_at)
+     VALUES ($1, now(), now(), now() + make_interval(secs => $2))
+     ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(),
+         expires_at = greatest(nodes.expires_at, EXCLUDED.expires_at)";
+
+/// Locks the rows of the nodes whose time ran out, for the transaction, so such a node's
+/// renewal waits for it and then sees the leases taken, instead of both nodes believing they
+/// hold one. A row renewed meanwhile is waited for, re-read and left out. (A lock taken inside
+/// [`TAKEABLE`]'s subquery would not hold: PostgreSQL does not lock through `EXISTS`.)
+const LOCK_DEAD_NODES: &str = "SELECT id FROM nodes WHERE expires_at <= now() FOR SHARE";
+
+/// Whether the lease row `l` may be taken: given back and due, or its owner's row expired (a
+/// dead or paused node, locked by [`LOCK_DEAD_NODES`]).
+const TAKEABLE: &str = "((l.owner = '' AND l.expires_at <= now())
+     OR (l.owner <> '' AND NOT EXISTS (
+         SELECT 1 FROM nodes n WHERE n.id = l.owner AND n.expires_at > now())))";
+
+/// Takes up to `room` free or takeable leases for `node`, in the caller's transaction: rows of
+/// (token, epoch, previous owner).
+pub(super) async fn take(
+    tx: &tokio_postgres::Transaction<'_>,
+    node: &str,
+    room: i64,
+) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    tx.execute(LOCK_DEAD_NODES, &[])
+        .await
+        .map_err(query_error)?;
+    let sql = format!(
+        "WITH free AS (
+             SELECT g.token_id, l.owner AS previous FROM google_credentials g
+             LEFT JOIN leases l ON l.token_id = g.token_id
+             WHERE l.token_id IS NULL OR {TAKEABLE}
+             ORDER BY g.token_id LIMIT $2
+         ), taken AS (
+             INSERT INTO leases AS l (token_id, owner, epoch, expires_at)
+             SELECT token_id, $1, nextval('lease_epochs'), now() FROM free
+             ON CONFLICT (token_id) DO UPDATE
+             SET owner = EXCLUDED.owner, epoch = EXCLUDED.epoch, expires_at = EXCLUDED.expires_at
+             WHERE {TAKEABLE}
+             RETURNING token_id, epoch
+         )
+         SELECT t.token_id, t.epoch, f.previous FROM taken t
+         JOIN free f ON f.token_id = t.token_id"
+    );
+    tx.query(&sql, &[&node, &room]).await.map_err(query_error)
+}
+
 impl Fleet for PgStore {
     fn tick(&self, node: &str, lease: Duration) -> Result<Tick, StoreError> {
         let secs = interval(lease);
-        self.pool.with(async |c| {
-            c.execute(
-                "INSERT INTO nodes (id, started_at, heartbeat_at) VALUES ($1, now(), now())
-                 ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()",
-                &[&node],
-            )
-            .await
-            .map_err(query_error)?;
+        self.pool.with_reserved(async |c| {
+            c.execute(RENEW_NODE, &[&node, &secs])
+                .await
+                .map_err(query_error)?;
             let counts = c
                 .query_one(
-                    "SELECT (SELECT count(*) FROM nodes
-                             WHERE heartbeat_at > now() - make_interval(secs => $1)),
+                    "SELECT (SELECT count(*) FROM nodes WHERE expires_at > now()),
                             (SELECT count(*) FROM google_credentials)",
-                    &[&secs],
+                    &[],
                 )
                 .await
                 .map_err(query_error)?;
             let (live, tokens): (i64, i64) = (counts.get(0), counts.get(1));
             let live = live.max(1);
             let share = (tokens + live - 1) / live;
-            // Leases of disconnected tokens go; the rest of this node's are renewed.
-            c.execute(
-                "DELETE FROM leases l WHERE owner = $1
-                 AND NOT EXISTS (SELECT 1 FROM google_credentials g WHERE g.token_id = l.token_id)",
-                &[&node],
-            )
-            .await
-            .map_err(query_error)?;
-            let renewed = c
+            // Read after the renewal: a lease taken from this node while its row had expired is
+            // no longer its own here.
+            let rows = c
                 .query(
-                    "UPDATE leases SET expires_at = now() + make_interval(secs => $2)
-                     WHERE owner = $1 AND expires_at > now()
-                     RETURNING token_id, epoch",
-                    &[&node, &secs],
+                    "SELECT token_id, epoch FROM leases WHERE owner = $1",
+                    &[&node],
                 )
                 .await
                 .map_err(query_error)?;
-            let mut held = renewed
+            let mut held = rows
                 .iter()
                 .map(|r| {
                     Ok(Held {
@@ -118,14 +154,16 @@ impl Fleet for PgStore {
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             held.sort_by(|a, b| a.token.as_str().cmp(b.token.as_str()));
-            // Beyond its share, the node releases what it holds last in token order: no owner,
-            // the expiry just renewed, so another node takes it only once this one has long
-            // stopped syncing it.
+            // Beyond its share, the node gives back what it holds last in token order: no owner,
+            // due when this node's row as just renewed expires, so another node takes it only
+            // once this one has long stopped syncing it.
             let surplus = held.split_off(held.len().min(share.max(0) as usize));
             if !surplus.is_empty() {
                 let ids: Vec<&str> = surplus.iter().map(|h| h.token.as_str()).collect();
                 c.execute(
-                    "UPDATE leases SET owner = '' WHERE owner = $1 AND token_id = ANY($2)",
+                    "UPDATE leases SET owner = '',
+                         expires_at = (SELECT expires_at FROM nodes WHERE id = $1)
+                     WHERE owner = $1 AND token_id = ANY($2)",
                     &[&node, &ids],
                 )
                 .await
@@ -134,29 +172,9 @@ impl Fleet for PgStore {
             let room = share - held.len() as i64 - surplus.len() as i64;
             let mut taken_over = 0;
             if room > 0 {
-                let taken = c
-                    .query(
-                        "WITH free AS (
-                             SELECT g.token_id, l.owner AS previous FROM google_credentials g
-                             LEFT JOIN leases l ON l.token_id = g.token_id
-                             WHERE l.token_id IS NULL OR l.expires_at <= now()
-                             ORDER BY g.token_id LIMIT $3
-                         ), taken AS (
-                             INSERT INTO leases (token_id, owner, epoch, expires_at)
-                             SELECT token_id, $1, nextval('lease_epochs'),
-                                    now() + make_interval(secs => $2) FROM free
-                             ON CONFLICT (token_id) DO UPDATE
-                             SET owner = EXCLUDED.owner, epoch = EXCLUDED.epoch,
-                                 expires_at = EXCLUDED.expires_at
-                             WHERE leases.expires_at <= now()
-                             RETURNING token_id, epoch
-                         )
-                         SELECT t.token_id, t.epoch, f.previous FROM taken t
-                         JOIN free f ON f.token_id = t.token_id",
-                        &[&node, &secs, &room],
-                    )
-                    .await
-                    .map_err(query_error)?;
+                let tx = c.transaction().await.map_err(query_error)?;
+                let taken = take(&tx, node, room).await?;
+                tx.commit().await.map_err(query_error)?;
                 for r in &taken {
                     let previous: Option<String> = r.get(2);
                     if previous.is_some_and(|p| p != node && !p.is_empty()) {
@@ -185,49 +203,58 @@ impl Fleet for PgStore {
         lease: Duration,
     ) -> Result<Option<Epoch>, StoreError> {
         let secs = interval(lease);
-        self.pool.with(async |c| {
-            // Renewing keeps the epoch; taking a free or expired lease draws a new one.
-            let row = c
-                .query_opt(
-                    "INSERT INTO leases (token_id, owner, epoch, expires_at)
-                     VALUES ($2, $1, nextval('lease_epochs'), now() + make_interval(secs => $3))
-                     ON CONFLICT (token_id) DO UPDATE
-                     SET owner = EXCLUDED.owner,
-                         epoch = CASE WHEN leases.owner = EXCLUDED.owner
-                                       AND leases.expires_at > now()
-                                      THEN leases.epoch ELSE EXCLUDED.epoch END,
-                         expires_at = EXCLUDED.expires_at
-                     WHERE leases.owner = EXCLUDED.owner OR leases.expires_at <= now()
-                     RETURNING epoch",
-                    &[&node, &token.as_str(), &secs],
-                )
+        self.pool.with_reserved(async |c| {
+            let tx = c.transaction().await.map_err(query_error)?;
+            tx.execute(RENEW_NODE, &[&node, &secs])
                 .await
                 .map_err(query_error)?;
+            tx.execute(LOCK_DEAD_NODES, &[])
+                .await
+                .map_err(query_error)?;
+            // Holding it already keeps the epoch; a free or takeable lease draws a new one; a
+            // token with no connection (disconnected meanwhile) gets none.
+            let sql = format!(
+                "INSERT INTO leases AS l (token_id, owner, epoch, expires_at)
+                 SELECT token_id, $1, nextval('lease_epochs'), now() FROM google_credentials
+                 WHERE token_id = $2
+                 ON CONFLICT (token_id) DO UPDATE
+                 SET owner = EXCLUDED.owner,
+                     epoch = CASE WHEN l.owner = EXCLUDED.owner THEN l.epoch
+                                  ELSE EXCLUDED.epoch END,
+                     expires_at = EXCLUDED.expires_at
+                 WHERE l.owner = EXCLUDED.owner OR {TAKEABLE}
+                 RETURNING epoch"
+            );
+            let row = tx
+                .query_opt(&sql, &[&node, &token.as_str()])
+                .await
+                .map_err(query_error)?;
+            tx.commit().await.map_err(query_error)?;
             Ok(row.map(|r| r.get(0)))
         })
     }
 
     fn owner(&self, token: &TokenId) -> Result<Option<String>, StoreError> {
         let row = self.pool.query_opt(
-            "SELECT owner FROM leases
-             WHERE token_id = $1 AND expires_at > now() AND owner <> ''",
+            "SELECT l.owner FROM leases l JOIN nodes n ON n.id = l.owner
+             WHERE l.token_id = $1 AND n.expires_at > now()",
             &[&token.as_str()],
         )?;
         Ok(row.map(|r| r.get(0)))
     }
 
-    fn nodes(&self, lease: Duration) -> Result<Vec<NodeStatus>, StoreError> {
-        let secs = interval(lease);
+    fn nodes(&self, _lease: Duration) -> Result<Vec<NodeStatus>, StoreError> {
         self.pool.with(async |c| {
             let rows = c
                 .query(
                     "SELECT n.id,
                             (extract(epoch FROM now() - n.heartbeat_at) * 1000)::bigint,
-                            n.heartbeat_at > now() - make_interval(secs => $1),
-                            (SELECT count(*) FROM leases l
-                             WHERE l.owner = n.id AND l.expires_at > now())
+                            n.expires_at > now(),
+                            CASE WHEN n.expires_at > now()
+                                 THEN (SELECT count(*) FROM leases l WHERE l.owner = n.id)
+                                 ELSE 0 END
                      FROM nodes n ORDER BY n.id",
-                    &[&secs],
+                    &[],
                 )
                 .await
                 .map_err(query_error)?;
@@ -287,10 +314,12 @@ impl Fleet for PgStore {
     }
 
     fn leave(&self, node: &str) -> Result<(), StoreError> {
-        self.pool.with(async |c| {
+        // Given back, due at once; the owner cleared so that this node, restarted under the
+        // same id, cannot find them its own again while another takes them.
+        self.pool.with_reserved(async |c| {
             let tx = c.transaction().await.map_err(query_error)?;
             tx.execute(
-                "UPDATE leases SET expires_at = now() WHERE owner = $1 AND expires_at > now()",
+                "UPDATE leases SET owner = '', expires_at = now() WHERE owner = $1",
                 &[&node],
             )
             .await

@@ -29,6 +29,10 @@ pub(crate) struct Pool {
     size: usize,
     state: Mutex<Slots>,
     freed: Condvar,
+    /// A connection of the fleet's lease work alone, beyond `size`: a renewal must never queue
+    /// behind the syncs' queries (a start-up's thousands of commits would make the node's leases
+    /// lapse while it waits).
+    reserved: Mutex<Option<Client>>,
 }
 
 struct Slots {
@@ -67,6 +71,7 @@ impl Pool {
                 open: 0,
             }),
             freed: Condvar::new(),
+            reserved: Mutex::new(None),
         })
     }
 
@@ -80,6 +85,27 @@ impl Pool {
         let mut client = self.checkout()?;
         let result = futures_executor::block_on(work(&mut client));
         self.give_back(client);
+        timer.observe_duration();
+        result
+    }
+
+    /// [`Self::with`] on the reserved connection, one caller at a time; it is opened on
+    /// demand and again after it breaks.
+    pub(crate) fn with_reserved<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let timer = self.latency.start_timer();
+        // The slot holds no invariant a panic could break halfway.
+        let mut slot = self.reserved.lock().unwrap_or_else(|e| e.into_inner());
+        let mut client = match slot.take() {
+            Some(client) if !client.is_closed() => client,
+            _ => self.connect()?,
+        };
+        let result = futures_executor::block_on(work(&mut client));
+        if !client.is_closed() {
+            *slot = Some(client);
+        }
         timer.observe_duration();
         result
     }
@@ -198,6 +224,7 @@ impl Pool {
 impl Drop for Pool {
     fn drop(&mut self) {
         self.slots().idle.clear();
+        *self.reserved.lock().unwrap_or_else(|e| e.into_inner()) = None;
         if let Some(runtime) = self.runtime.take() {
             // Allowed from any thread, an async one included (a plain drop is not).
             runtime.shutdown_background();

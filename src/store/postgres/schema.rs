@@ -77,6 +77,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
         expires_at timestamptz NOT NULL
     );
     CREATE INDEX leases_by_owner ON leases (owner);",
+    // 3: a node renews its own row, not each of its leases: a held lease lasts while its
+    // owner's row is unexpired, so a renewal writes one row however many tokens the node holds.
+    // `leases.expires_at` now only says when a lease given back (no owner) may be taken. A
+    // lease goes with its token's connection.
+    "ALTER TABLE nodes ADD COLUMN expires_at timestamptz NOT NULL DEFAULT '-infinity';
+    DELETE FROM leases l
+        WHERE NOT EXISTS (SELECT 1 FROM google_credentials g WHERE g.token_id = l.token_id);
+    ALTER TABLE leases ADD CONSTRAINT leases_token_id_fkey FOREIGN KEY (token_id)
+        REFERENCES google_credentials (token_id) ON DELETE CASCADE;",
 ];
 
 /// The tables that hold records (not the fleet's bookkeeping or the schema's).

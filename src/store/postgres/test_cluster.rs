@@ -88,6 +88,33 @@ pub fn database(test: &str) -> Option<String> {
     }
 }
 
+/// The process's cluster's server processes, the postmaster first (empty before it started):
+/// for measuring the database's CPU.
+pub fn server_pids() -> Vec<u32> {
+    let Some(Ok(cluster)) = CLUSTER.get() else {
+        return Vec::new();
+    };
+    let Some(postmaster) = std::fs::read_to_string(cluster.data().join("postmaster.pid"))
+        .ok()
+        .and_then(|text| text.lines().next()?.trim().parse::<u32>().ok())
+    else {
+        return Vec::new();
+    };
+    let children = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // The parent is the second field after the command name, which may hold spaces.
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(postmaster)
+            })
+        });
+    std::iter::once(postmaster).chain(children).collect()
+}
+
 /// The cluster's binaries: `PG_BIN`, else the newest `/usr/lib/postgresql/*/bin`.
 fn find_bin() -> Result<PathBuf, String> {
     if let Ok(dir) = std::env::var("PG_BIN") {

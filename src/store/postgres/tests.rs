@@ -213,11 +213,14 @@ fn held(tick: &crate::store::fleet::Tick) -> Vec<TokenId> {
     out
 }
 
-/// Ends every lease owned by `owner` now ('' for released ones), as if its time had run out.
+/// Ends the leases of `owner` now, as if its time had run out: its node's row, or for '' the
+/// leases given back.
 fn expire(store: &PgStore, owner: &str) {
-    store.sql_for_test(&format!(
-        "UPDATE leases SET expires_at = now() - interval '1 second' WHERE owner = '{owner}'"
-    ));
+    store.sql_for_test(&if owner.is_empty() {
+        "UPDATE leases SET expires_at = now() - interval '1 second' WHERE owner = ''".to_string()
+    } else {
+        format!("UPDATE nodes SET expires_at = now() - interval '1 second' WHERE id = '{owner}'")
+    });
 }
 
 /// `node` stopped a while ago: no heartbeat within a lease, its leases run out.
@@ -299,10 +302,75 @@ fn leases_share_the_tokens_and_move_only_once_expired() {
             .collect::<Vec<_>>(),
         [("a", false, 0), ("b", true, 9)]
     );
-    // An orderly leave hands everything over at once.
+    // An orderly leave hands everything over at once: given back, not taken over.
     store.leave("b").unwrap();
     let a3 = store.tick("a", LEASE).unwrap();
-    assert_eq!((a3.live_nodes, a3.held.len(), a3.taken_over), (1, 9, 9));
+    assert_eq!((a3.live_nodes, a3.held.len(), a3.taken_over), (1, 9, 0));
+}
+
+/// A node renewing while another takes its expired leases: the renewal waits for the taking
+/// transaction (which locks the owner's row) and then no longer counts the taken leases as its
+/// own, so the two never both believe they hold one.
+#[test]
+fn a_renewal_racing_a_takeover_never_keeps_what_was_taken() {
+    use crate::store::fleet::Fleet;
+    use std::sync::Arc;
+    let Some(url) = test_cluster::database("a_renewal_racing_a_takeover") else {
+        return;
+    };
+    let store = Arc::new(open(&url, Some(&key()), None).unwrap());
+    let tokens = connected_tokens(&store, 4);
+    assert_eq!(store.tick("a", LEASE).unwrap().held.len(), 4);
+    store.tick("b", LEASE).unwrap();
+    expire(&store, "a");
+    // b's taking transaction, held open on a thread of its own until told to commit.
+    let (taken_tx, taken_rx) = std::sync::mpsc::channel();
+    let (commit_tx, commit_rx) = std::sync::mpsc::channel::<()>();
+    let taker = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            store
+                .pool
+                .with(async |c| {
+                    let tx = c.transaction().await.map_err(query_error)?;
+                    let taken = super::fleet::take(&tx, "b", 2).await?;
+                    taken_tx.send(taken.len()).unwrap();
+                    commit_rx.recv().unwrap();
+                    tx.commit().await.map_err(query_error)
+                })
+                .unwrap()
+        })
+    };
+    let count = taken_rx.recv().unwrap();
+    // a renews now, while b's transaction is open: it must wait for it.
+    let renewing = {
+        let store = store.clone();
+        std::thread::spawn(move || store.tick("a", LEASE).unwrap())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let waiting = store.sql_for_test(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE wait_event_type = 'Lock' AND datname = current_database()",
+        );
+        if renewing.is_finished() || waiting[0][0].as_deref() != Some("0") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the renewal never ran"
+        );
+        std::thread::yield_now();
+    }
+    commit_tx.send(()).unwrap();
+    taker.join().unwrap();
+    let renewed = renewing.join().unwrap();
+    assert_eq!(count, 2, "b takes two of a's expired leases");
+    assert_eq!(
+        held(&renewed),
+        tokens[2..].to_vec(),
+        "a keeps only what b did not take"
+    );
 }
 
 #[test]
