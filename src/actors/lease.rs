@@ -9,7 +9,7 @@
 //! over. Surplus tokens are released with their expiry just renewed and their actors stopped at
 //! once: another node takes them only when that expiry has passed, long after this node stopped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ use super::supervisor::SyncSupervisor;
 use super::token_push::CalendarChanged;
 use super::token_sync::SyncNow;
 use crate::store::fleet::{Epoch, Tick, EVERY_NODE};
-use crate::store::StoreError;
+use crate::store::{ActorInputs, StoreError};
 use crate::token::TokenId;
 
 /// What the node's fleet work looks like from outside (readiness, admin status).
@@ -80,6 +80,8 @@ pub(super) struct Leases {
     clock: LeaseClock,
     /// When each token connected here was acquired: a tick sent before that cannot know it.
     acquired: HashMap<TokenId, Instant>,
+    /// Tokens whose actors' inputs are being read (off this thread, in batches) to start them.
+    starting: HashSet<TokenId>,
     ticking: bool,
     pub(super) view: FleetView,
 }
@@ -90,11 +92,15 @@ impl Leases {
             held: HashMap::new(),
             clock,
             acquired: HashMap::new(),
+            starting: HashSet::new(),
             ticking: false,
             view,
         }
     }
 }
+
+/// Tokens whose actors' inputs one read fetches.
+const START_BATCH: usize = 500;
 
 /// How much earlier than its lease a node considers it ended: room for clocks that run at
 /// slightly different rates and for stopping the actors.
@@ -137,13 +143,13 @@ impl SyncSupervisor {
                 None => Err(StoreError::corrupt("the store has no fleet")),
             }
         });
-        ctx.spawn(work.into_actor(self).map(move |done, act, _| {
+        ctx.spawn(work.into_actor(self).map(move |done, act, ctx| {
             let result = done.unwrap_or_else(|e| Err(StoreError::corrupt(e.to_string())));
-            act.ticked(result, sent);
+            act.ticked(result, sent, ctx);
         }));
     }
 
-    fn ticked(&mut self, result: Result<Tick, StoreError>, sent: Instant) {
+    fn ticked(&mut self, result: Result<Tick, StoreError>, sent: Instant, ctx: &mut Context<Self>) {
         let lease = self.deps.settings.node.lease;
         let Some(leases) = self.leases.as_mut() else {
             return;
@@ -184,11 +190,14 @@ impl SyncSupervisor {
                 self.stop_actor(token);
             }
         }
+        let mut to_start = Vec::new();
         for (token, epoch) in &now {
-            if was.get(token) != Some(epoch) || !self.actors.contains_key(token) {
-                if let Err(e) = self.start_actor(token, Some(*epoch)) {
-                    log::warn!("token {token}: not synced: {e}");
-                }
+            if was.get(token).is_some_and(|e| e != epoch) {
+                // Its actor commits under a lost epoch.
+                self.stop_actor(token);
+            }
+            if !self.actors.contains_key(token) {
+                to_start.push((token.clone(), *epoch));
             }
         }
         let held = now.len() as u64;
@@ -210,6 +219,69 @@ impl SyncSupervisor {
                     last_error: None,
                 }
             });
+        }
+        self.start_held(to_start, ctx);
+    }
+
+    /// Starts the actors of tokens just held: their inputs are read in batches on a blocking
+    /// thread (thousands at once after a takeover or a start), and each actor starts only if
+    /// its lease is still held with that epoch when they arrive.
+    fn start_held(&mut self, tokens: Vec<(TokenId, Epoch)>, ctx: &mut Context<Self>) {
+        let Some(leases) = self.leases.as_mut() else {
+            return;
+        };
+        let tokens: Vec<(TokenId, Epoch)> = tokens
+            .into_iter()
+            .filter(|(t, _)| leases.starting.insert(t.clone()))
+            .collect();
+        for batch in tokens.chunks(START_BATCH) {
+            let batch = batch.to_vec();
+            let ids: Vec<TokenId> = batch.iter().map(|(t, _)| t.clone()).collect();
+            let store = self.deps.store.clone();
+            let read = actix_web::rt::task::spawn_blocking(move || store.actor_inputs(&ids));
+            ctx.spawn(read.into_actor(self).map(move |done, act, _| {
+                let inputs = match done {
+                    Ok(Ok(inputs)) => inputs,
+                    Ok(Err(e)) => {
+                        log::warn!(
+                            "fleet: cannot read {} tokens to sync them: {e}",
+                            batch.len()
+                        );
+                        Vec::new()
+                    }
+                    Err(e) => {
+                        log::warn!("fleet: reading tokens to sync them failed: {e}");
+                        Vec::new()
+                    }
+                };
+                act.started_held(&batch, inputs);
+            }));
+        }
+    }
+
+    fn started_held(&mut self, batch: &[(TokenId, Epoch)], inputs: Vec<ActorInputs>) {
+        let Some(leases) = self.leases.as_mut() else {
+            return;
+        };
+        for (token, _) in batch {
+            leases.starting.remove(token);
+        }
+        if self.shutting_down || !leases.clock.is_valid() {
+            return;
+        }
+        let epochs: HashMap<&TokenId, Epoch> = batch.iter().map(|(t, e)| (t, *e)).collect();
+        for input in inputs {
+            let id = input.token.id.clone();
+            let still = epochs.get(&id).copied().filter(|e| {
+                self.leases
+                    .as_ref()
+                    .is_some_and(|l| l.held.get(&id) == Some(e))
+            });
+            // A token held anew meanwhile (another epoch) starts from its own read; one whose
+            // actor was started meanwhile (connected here) keeps it.
+            if let (Some(epoch), false) = (still, self.actors.contains_key(&id)) {
+                self.spawn_actor(input, Some(epoch));
+            }
         }
     }
 

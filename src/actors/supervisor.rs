@@ -14,6 +14,7 @@ use super::token_push::CalendarChanged;
 use super::token_sync::{StopSync, SyncNow, SyncRefused, TokenSyncActor};
 use super::SyncDeps;
 use crate::store::fleet::Epoch;
+use crate::store::ActorInputs;
 use crate::token::TokenId;
 
 /// The supervisor of all sync actors.
@@ -52,23 +53,31 @@ impl SyncSupervisor {
 
     /// Starts (or restarts) a token's actor; its commits carry `fence`, its lease's epoch.
     pub(super) fn start_actor(&mut self, id: &TokenId, fence: Option<Epoch>) -> Result<(), String> {
-        self.stop_actor(id);
-        let store = &self.deps.store;
-        let token = store
-            .get_token(id)
+        let inputs = self
+            .deps
+            .store
+            .actor_inputs(std::slice::from_ref(id))
             .map_err(|e| e.to_string())?
-            .ok_or("the data token no longer exists")?;
-        let creds = store
-            .credentials(id)
-            .map_err(|e| e.to_string())?
-            .ok_or("the token has no Google connection")?;
-        let selection = store.selection(id).map_err(|e| e.to_string())?;
-        let channels = store.channels(id).map_err(|e| e.to_string())?;
-        let actor =
-            TokenSyncActor::new(self.deps.clone(), token, creds, selection, channels, fence);
-        let addr = actix::Supervisor::start(move |_| actor);
-        self.actors.insert(id.clone(), addr);
+            .pop()
+            .ok_or("the data token no longer exists or has no Google connection")?;
+        self.spawn_actor(inputs, fence);
         Ok(())
+    }
+
+    /// Starts (or restarts) the actor of a token whose inputs were read.
+    pub(super) fn spawn_actor(&mut self, inputs: ActorInputs, fence: Option<Epoch>) {
+        let id = inputs.token.id.clone();
+        self.stop_actor(&id);
+        let actor = TokenSyncActor::new(
+            self.deps.clone(),
+            inputs.token,
+            inputs.credentials,
+            inputs.selection,
+            inputs.channels,
+            fence,
+        );
+        let addr = actix::Supervisor::start(move |_| actor);
+        self.actors.insert(id, addr);
     }
 }
 
@@ -88,10 +97,16 @@ impl Actor for SyncSupervisor {
             }
         };
         let mut started = 0;
-        for id in &tokens {
-            match self.start_actor(id, None) {
-                Ok(()) => started += 1,
-                Err(e) => log::warn!("token {id}: not synced: {e}"),
+        // In batches, so the inputs on their way to the actors stay few.
+        for batch in tokens.chunks(500) {
+            match self.deps.store.actor_inputs(batch) {
+                Ok(inputs) => {
+                    started += inputs.len();
+                    for input in inputs {
+                        self.spawn_actor(input, None);
+                    }
+                }
+                Err(e) => log::error!("sync supervisor: cannot read connected tokens: {e}"),
             }
         }
         log::info!(

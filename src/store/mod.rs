@@ -32,7 +32,7 @@ mod engine;
 #[cfg(test)]
 pub(crate) mod engine_tests;
 pub mod postgres;
-pub use engine::Engine;
+pub use engine::{ActorInputs, Engine};
 mod sled_engine;
 mod sled_export;
 pub mod snapshot;

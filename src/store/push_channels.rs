@@ -183,5 +183,66 @@ mod tests {
         assert!(!raw.windows(9).any(|w| w == b"secret-of"));
     }
 
-    crate::store::engine_tests::for_each_engine!(channels_are_kept_per_token_and_forgotten);
+    /// What the sync actors start from, read at once: every connected token's records, a
+    /// token without a connection (or deleted) left out, channels in id order.
+    fn actor_inputs_read_every_connected_token_at_once(store: &Store) {
+        use crate::store::{test_credentials, NewToken};
+        let token = |name: &str| {
+            let new = NewToken {
+                user: "ann".into(),
+                name: name.into(),
+                capability: crate::token::Capability::Super,
+                expires_at: 10_000,
+            };
+            store.create_token(new, 1).unwrap().0
+        };
+        let (a, b, unconnected) = (token("a"), token("b"), token("c"));
+        for (t, connection) in [(&a, "conn-a"), (&b, "conn-b")] {
+            store
+                .put_credentials(&t.id, &test_credentials(connection))
+                .unwrap();
+        }
+        store.put_channel(&a.id, &channel("c2", 1)).unwrap();
+        store.put_channel(&a.id, &channel("c1", 0)).unwrap();
+        let gone = TokenId::generate();
+        let ids = [a.id.clone(), b.id.clone(), unconnected.id.clone(), gone];
+        let mut got = store.actor_inputs(&ids).unwrap();
+        got.sort_by(|x, y| x.token.name.cmp(&y.token.name));
+        let summary: Vec<(&str, &str, usize, Vec<&str>)> = got
+            .iter()
+            .map(|i| {
+                (
+                    i.token.name.as_str(),
+                    i.credentials.connection_id.as_str(),
+                    i.selection.calendars.len(),
+                    i.channels.iter().map(|c| c.id.as_str()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (
+                    "a",
+                    "conn-a",
+                    store.selection(&a.id).unwrap().calendars.len(),
+                    vec!["c1", "c2"]
+                ),
+                (
+                    "b",
+                    "conn-b",
+                    store.selection(&b.id).unwrap().calendars.len(),
+                    vec![]
+                ),
+            ]
+        );
+        assert_eq!(got[0].token, a);
+        assert_eq!(got[0].channels, vec![channel("c1", 0), channel("c2", 1)]);
+        assert!(store.actor_inputs(&[]).unwrap().is_empty());
+    }
+
+    crate::store::engine_tests::for_each_engine!(
+        channels_are_kept_per_token_and_forgotten,
+        actor_inputs_read_every_connected_token_at_once
+    );
 }

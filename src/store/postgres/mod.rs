@@ -252,6 +252,12 @@ super::sled_engine::engine_by_inherent_methods!(
     PgStore,
     fn fleet(&self) -> Option<&dyn super::fleet::Fleet> {
         Some(self)
+    },
+    fn actor_inputs(
+        &self,
+        ids: &[crate::token::TokenId],
+    ) -> Result<Vec<super::ActorInputs>, super::StoreError> {
+        PgStore::actor_inputs(self, ids)
     }
 );
 

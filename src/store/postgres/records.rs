@@ -311,3 +311,89 @@ impl PgStore {
         Ok(())
     }
 }
+
+impl PgStore {
+    /// [`Engine::actor_inputs`](crate::store::Engine::actor_inputs) in four statements, one per
+    /// kind of record, as of one snapshot (a repeatable-read transaction).
+    pub(crate) fn actor_inputs(
+        &self,
+        ids: &[TokenId],
+    ) -> Result<Vec<crate::store::ActorInputs>, StoreError> {
+        use std::collections::HashMap;
+        let keys: Vec<&str> = ids.iter().map(TokenId::as_str).collect();
+        let (tokens, creds, selections, channels) = self.pool.with(async |c| {
+            let tx = c
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await
+                .map_err(query_error)?;
+            let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ANY($1)");
+            let tokens = tx.query(&sql, &[&keys]).await.map_err(query_error)?;
+            let creds = tx
+                .query(
+                    "SELECT token_id, sealed FROM google_credentials WHERE token_id = ANY($1)",
+                    &[&keys],
+                )
+                .await
+                .map_err(query_error)?;
+            let selections = tx
+                .query(
+                    "SELECT token_id, record FROM selections WHERE token_id = ANY($1)",
+                    &[&keys],
+                )
+                .await
+                .map_err(query_error)?;
+            let channels = tx
+                .query(
+                    "SELECT token_id, channel_id, sealed FROM push_channels
+                     WHERE token_id = ANY($1) ORDER BY token_id, channel_id",
+                    &[&keys],
+                )
+                .await
+                .map_err(query_error)?;
+            tx.commit().await.map_err(query_error)?;
+            Ok((tokens, creds, selections, channels))
+        })?;
+        let mut tokens: HashMap<String, DataToken> = tokens
+            .iter()
+            .map(|r| Ok((r.get::<_, String>(0), token_of(r)?)))
+            .collect::<Result<_, StoreError>>()?;
+        let mut selections: HashMap<&str, Selection> = selections
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.get(0),
+                    crate::store::calendars::decode_selection(r.get(1))?,
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let mut by_token: HashMap<&str, Vec<PushChannel>> = HashMap::new();
+        for r in &channels {
+            let (token, channel): (&str, &str) = (r.get(0), r.get(1));
+            let key = push_channels::key(token, channel);
+            by_token
+                .entry(token)
+                .or_default()
+                .push(push_channels::decode(&self.cipher, &key, r.get(2))?);
+        }
+        let mut out = Vec::with_capacity(creds.len());
+        for r in &creds {
+            let id: &str = r.get(0);
+            let Some(token) = tokens.remove(id) else {
+                continue;
+            };
+            let credentials = decode_credentials(&self.cipher, &token.id, r.get(1))?;
+            let mut channels = by_token.remove(id).unwrap_or_default();
+            channels.sort_by(|a, b| a.id.cmp(&b.id));
+            out.push(crate::store::ActorInputs {
+                selection: selections.remove(id).unwrap_or_default(),
+                credentials,
+                channels,
+                token,
+            });
+        }
+        Ok(out)
+    }
+}
