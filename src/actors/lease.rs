@@ -99,6 +99,9 @@ impl Leases {
     }
 }
 
+/// How long after registering a node first takes its share.
+const REGISTERED: Duration = Duration::from_secs(1);
+
 /// Tokens whose actors' inputs one read fetches.
 const START_BATCH: usize = 500;
 
@@ -117,7 +120,15 @@ impl SyncSupervisor {
             let mut inbox = fleet.listen(&self.deps.settings.node.id);
             ctx.add_stream(futures_util::stream::poll_fn(move |cx| inbox.poll_recv(cx)));
         }
-        self.fleet_tick(ctx);
+        // Register now, take a share a second later (when nodes started together have all
+        // registered), then tick every third of a lease.
+        let (store, node) = (self.deps.store.clone(), self.deps.settings.node.id.clone());
+        actix_web::rt::task::spawn_blocking(move || {
+            if let Some(Err(e)) = store.fleet().map(|f| f.register(&node, lease)) {
+                log::warn!("fleet: cannot register this node yet: {e}");
+            }
+        });
+        ctx.run_later(REGISTERED, |act, ctx| act.fleet_tick(ctx));
         ctx.run_interval(lease / 3, |act, ctx| act.fleet_tick(ctx));
         ctx.run_interval(Duration::from_secs(1), |act, _| act.check_validity());
     }

@@ -57,6 +57,10 @@ pub struct NodeStatus {
 
 /// The leases of a fleet of nodes sharing one store.
 pub trait Fleet: Send + Sync {
+    /// Announces `node` alive (renewing whatever it holds) without taking anything: a node
+    /// registers first and takes its share a moment later, so nodes started together count
+    /// each other and split the tokens at once, instead of the first taking them all.
+    fn register(&self, node: &str, lease: Duration) -> Result<(), StoreError>;
     /// Announces `node` alive and renews its leases; beyond its share (the connected tokens
     /// over the live nodes, rounded up) it releases the rest, which another node may take once
     /// the renewed expiry has passed; below it, it takes unleased or expired tokens. Answers

@@ -70,9 +70,17 @@ async fn two_nodes_share_the_tokens_and_one_takes_all_when_the_other_leaves() {
         }
     })
     .await;
-    let r = one.admin(Method::GET, "/admin/actors", None).await;
-    assert_eq!(r.body["node"], "node-one");
-    assert_eq!(r.body["fleet"]["this_node"]["ready"], true, "{}", r.body);
+    // Ready from its first tick, a second after it registered.
+    wait_for(DEADLINE, "node one ready", || async {
+        let r = one.admin(Method::GET, "/admin/actors", None).await;
+        assert_eq!(r.body["node"], "node-one");
+        if r.body["fleet"]["this_node"]["ready"] == true {
+            Ok(())
+        } else {
+            Err(r.body.to_string())
+        }
+    })
+    .await;
 
     let two = one.sibling(&[("NODE_ID", "node-two")]).await;
     wait_for(DEADLINE, "the nodes split the tokens 3 and 3", || async {

@@ -118,6 +118,16 @@ pub(super) async fn take(
 }
 
 impl Fleet for PgStore {
+    fn register(&self, node: &str, lease: Duration) -> Result<(), StoreError> {
+        let secs = interval(lease);
+        self.pool.with_reserved(async |c| {
+            c.execute(RENEW_NODE, &[&node, &secs])
+                .await
+                .map_err(query_error)?;
+            Ok(())
+        })
+    }
+
     fn tick(&self, node: &str, lease: Duration) -> Result<Tick, StoreError> {
         let secs = interval(lease);
         self.pool.with_reserved(async |c| {
