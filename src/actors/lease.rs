@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
+use super::status::ActorState;
 use super::supervisor::SyncSupervisor;
 use super::token_push::CalendarChanged;
 use super::token_sync::SyncNow;
@@ -207,7 +208,7 @@ impl SyncSupervisor {
                 // Its actor commits under a lost epoch.
                 self.stop_actor(token);
             }
-            if !self.actors.contains_key(token) {
+            if self.needs_start(token) {
                 to_start.push((token.clone(), *epoch));
             }
         }
@@ -232,6 +233,19 @@ impl SyncSupervisor {
             });
         }
         self.start_held(to_start, ctx);
+    }
+
+    /// Whether a held token needs its actor (re)started: it has none, or its actor stopped
+    /// because its connection changed under it. The latter is the backstop for a `Connected`
+    /// message lost while this node's `LISTEN` connection was down: the actor's next commit is
+    /// refused, it stops, and the next tick restarts it from what is stored.
+    fn needs_start(&self, token: &TokenId) -> bool {
+        !self.actors.contains_key(token)
+            || self
+                .deps
+                .board
+                .state(token)
+                .is_some_and(|s| s == ActorState::Stopped.name())
     }
 
     /// Starts the actors of tokens just held: their inputs are read in batches on a blocking
@@ -290,7 +304,7 @@ impl SyncSupervisor {
             });
             // A token held anew meanwhile (another epoch) starts from its own read; one whose
             // actor was started meanwhile (connected here) keeps it.
-            if let (Some(epoch), false) = (still, self.actors.contains_key(&id)) {
+            if let (Some(epoch), true) = (still, self.needs_start(&id)) {
                 self.spawn_actor(input, Some(epoch));
             }
         }

@@ -274,6 +274,11 @@ impl StatusBoard {
         self.lock().get(token).map(|s| (**s).clone())
     }
 
+    /// One actor's state name, without copying its status.
+    pub fn state(&self, token: &TokenId) -> Option<&'static str> {
+        self.lock().get(token).map(|s| s.state)
+    }
+
     /// Every actor's status, ordered by user, then token name.
     pub fn all(&self) -> Vec<ActorStatus> {
         let mut v: Vec<ActorStatus> = self.lock().values().map(|s| (**s).clone()).collect();

@@ -341,3 +341,62 @@ async fn a_node_goes_not_ready_while_the_database_is_down_and_recovers_by_itself
         assert!(metrics.contains(name), "{name} missing:\n{metrics}");
     }
 }
+
+/// A reconnection whose message never reached the owner (its `LISTEN` connection was down): the
+/// owner's actor syncs on with the old credentials, its commit is refused as stale and it
+/// stops; the next lease tick restarts it from what is stored, and it syncs again.
+#[actix_web::test]
+async fn a_lost_reconnect_message_is_made_good_by_the_next_tick() {
+    let Some(url) = test_cluster::database("a_lost_reconnect_message") else {
+        return;
+    };
+    let vars = [
+        ("DATABASE_URL", url.as_str()),
+        ("CREDENTIALS_KEY", TEST_CREDENTIALS_KEY),
+        ("LEASE_SECS", "3"),
+        ("NODE_ID", "only"),
+    ];
+    let app = TestApp::spawn_google(&vars, Hooks::default()).await;
+    let account = app
+        .sandbox()
+        .create_account("p@example.com", "UTC")
+        .unwrap();
+    let (_, plaintext) = app.token("u", "phone", "SUPER").await;
+    let id = app.connect(&plaintext, &account).await;
+    app.wait_actor(&id, "the first sync", |a| a["syncs_ok"].as_u64() >= Some(1))
+        .await;
+    // The connection is replaced in the store, and nobody tells the actor.
+    let store = app.store();
+    let token = impulses_gcal::token::TokenId::parse(&id).unwrap();
+    let mut creds = store.credentials(&token).unwrap().unwrap();
+    creds.connection_id = "replaced-behind-its-back".into();
+    store.put_credentials(&token, &creds).unwrap();
+    // A new event: the actor's next commit is refused as stale and it stops; a tick (every
+    // second here) restarts it on the stored connection, and its first sync brings the event.
+    let start = chrono::Utc::now() - chrono::Duration::hours(1);
+    let spec = impulses_gcal::sandbox::EventSpec::new(
+        "#!Run",
+        impulses_gcal::sandbox::EventTime::Timed(start.with_timezone(&chrono_tz::UTC)),
+        impulses_gcal::sandbox::EventTime::Timed(
+            (start + chrono::Duration::minutes(30)).with_timezone(&chrono_tz::UTC),
+        ),
+    );
+    app.sandbox().insert_event(&account, spec).unwrap();
+    wait_for(DEADLINE, "the event synced after the restart", || async {
+        app.admin(Method::POST, &format!("/admin/actors/{id}/sync"), None)
+            .await;
+        let r = app
+            .call(
+                Method::GET,
+                "/data/imp.events.duration",
+                &[("X-Data-Token", &plaintext)],
+                None,
+            )
+            .await;
+        match r.body.as_array() {
+            Some(points) if points.len() == 1 => Ok(()),
+            _ => Err(format!("{}; actor {}", r.body, app.actor(&id).await)),
+        }
+    })
+    .await;
+}

@@ -75,6 +75,11 @@ impl TestApp {
     }
 
     /// The sandbox; panics for apps started without one.
+    /// The server's store, for a test that changes it behind the server's back.
+    pub fn store(&self) -> impulses_gcal::store::Store {
+        self.system.app_state().store
+    }
+
     pub fn sandbox(&self) -> &Sandbox {
         self.google.as_ref().expect("started with spawn_google")
     }
