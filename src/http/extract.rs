@@ -4,6 +4,7 @@ use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -47,18 +48,21 @@ impl DataCaller {
     }
 }
 
-fn data_caller(req: &HttpRequest) -> Result<DataCaller, ApiError> {
-    let state = state(req)?;
-    let presented = req
+/// The presented data token's plaintext.
+fn presented(req: &HttpRequest) -> Result<String, ApiError> {
+    Ok(req
         .headers()
         .get(DATA_TOKEN_HEADER)
         .ok_or_else(|| ApiError::Unauthorized(format!("missing {DATA_TOKEN_HEADER} header")))?
         .to_str()
-        .map_err(|_| ApiError::Unauthorized("unknown data token".into()))?;
-    let token = state
-        .store
-        .find_token_by_plaintext(presented.trim())?
-        .ok_or_else(|| ApiError::Unauthorized("unknown data token".into()))?;
+        .map_err(|_| ApiError::Unauthorized("unknown data token".into()))?
+        .trim()
+        .to_string())
+}
+
+/// The live token behind `found`, a lookup's answer.
+fn live(found: Option<DataToken>) -> Result<DataCaller, ApiError> {
+    let token = found.ok_or_else(|| ApiError::Unauthorized("unknown data token".into()))?;
     if token.is_expired(now_secs()) {
         return Err(ApiError::Unauthorized("data token expired".into()));
     }
@@ -67,10 +71,26 @@ fn data_caller(req: &HttpRequest) -> Result<DataCaller, ApiError> {
 
 impl FromRequest for DataCaller {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(data_caller(req))
+        let looked_up = state(req).and_then(|s| Ok((s.store.clone(), presented(req)?)));
+        let (store, presented) = match looked_up {
+            Ok(found) => found,
+            Err(e) => return Box::pin(ready(Err(e))),
+        };
+        if !store.is_remote() {
+            return Box::pin(ready(
+                store
+                    .find_token_by_plaintext(&presented)
+                    .map_err(ApiError::from)
+                    .and_then(live),
+            ));
+        }
+        // A database round trip: not on the HTTP worker's thread.
+        Box::pin(async move {
+            live(web::block(move || store.find_token_by_plaintext(&presented)).await??)
+        })
     }
 }
 

@@ -184,6 +184,13 @@ pub trait Engine: Send + Sync + 'static {
         Ok(out)
     }
 
+    /// Whether every call waits on a database server's answer: async callers then move even a
+    /// small lookup (a token by its plaintext) off their thread, which sled answers in
+    /// microseconds from memory.
+    fn is_remote(&self) -> bool {
+        false
+    }
+
     /// The leases of the nodes sharing this store, when it can be shared (PostgreSQL); `None`
     /// when this process is the store's only user (sled) and syncs every token.
     fn fleet(&self) -> Option<&dyn super::fleet::Fleet> {

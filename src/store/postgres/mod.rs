@@ -253,6 +253,9 @@ super::sled_engine::engine_by_inherent_methods!(
     fn fleet(&self) -> Option<&dyn super::fleet::Fleet> {
         Some(self)
     },
+    fn is_remote(&self) -> bool {
+        true
+    },
     fn actor_inputs(
         &self,
         ids: &[crate::token::TokenId],
