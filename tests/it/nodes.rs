@@ -184,13 +184,13 @@ async fn wait_spread(nodes: &[&ChildServer], all: &BTreeSet<String>, even: bool,
     .await;
 }
 
-/// The duration points of a person, as one node's data API answers.
-async fn durations(node: &ChildServer, p: &Person) -> Vec<(i64, i64)> {
+/// (timestamp, value) of every point of `metric` that one node's data API answers `token`.
+async fn points(node: &ChildServer, metric: &str, token: &str) -> Vec<(i64, i64)> {
     let (r, _) = node
         .call(
             Method::GET,
-            "/data/imp.events.duration",
-            &[("X-Data-Token", &p.plaintext)],
+            &format!("/data/{metric}"),
+            &[("X-Data-Token", token)],
             None,
         )
         .await;
@@ -206,6 +206,11 @@ async fn durations(node: &ChildServer, p: &Person) -> Vec<(i64, i64)> {
             )
         })
         .collect()
+}
+
+/// The duration points of a person, as one node's data API answers.
+async fn durations(node: &ChildServer, p: &Person) -> Vec<(i64, i64)> {
+    points(node, "imp.events.duration", &p.plaintext).await
 }
 
 #[actix_web::test]
@@ -379,29 +384,6 @@ async fn write(node: &ChildServer, token: &str, written: &mut Vec<(i64, i64)>) {
     written.push((at, at));
 }
 
-async fn weights(node: &ChildServer, token: &str) -> Vec<(i64, i64)> {
-    let (r, _) = node
-        .call(
-            Method::GET,
-            "/data/weight",
-            &[("X-Data-Token", token)],
-            None,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    r.body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| {
-            (
-                x["timestamp"].as_i64().unwrap(),
-                x["value"].as_f64().unwrap() as i64,
-            )
-        })
-        .collect()
-}
-
 #[actix_web::test]
 async fn a_rolling_restart_of_every_node_loses_and_duplicates_nothing() {
     let Some(url) = test_cluster::database("a_rolling_restart_of_every_node") else {
@@ -462,7 +444,7 @@ async fn a_rolling_restart_of_every_node_loses_and_duplicates_nothing() {
     )
     .await;
     for n in nodes.iter().flatten() {
-        assert_eq!(weights(n, &writer).await, written, "{}", n.base);
+        assert_eq!(points(n, "weight", &writer).await, written, "{}", n.base);
     }
     assert_eq!(
         sandbox.counters().most_concurrent_lists_of_one_account,

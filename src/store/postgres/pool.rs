@@ -232,6 +232,18 @@ impl Drop for Pool {
     }
 }
 
+/// Starts a read-only transaction that sees one snapshot throughout (repeatable read).
+pub(crate) async fn snapshot(
+    c: &mut Client,
+) -> Result<tokio_postgres::Transaction<'_>, StoreError> {
+    c.build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(query_error)
+}
+
 /// A connection failure as the store reports it: the server's words, never the URL (which may
 /// hold a password).
 pub(crate) fn unavailable(e: &tokio_postgres::Error) -> StoreError {

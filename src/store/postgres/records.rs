@@ -322,13 +322,7 @@ impl PgStore {
         use std::collections::HashMap;
         let keys: Vec<&str> = ids.iter().map(TokenId::as_str).collect();
         let (tokens, creds, selections, channels) = self.pool.with(async |c| {
-            let tx = c
-                .build_transaction()
-                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()
-                .await
-                .map_err(query_error)?;
+            let tx = super::pool::snapshot(c).await?;
             let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ANY($1)");
             let tokens = tx.query(&sql, &[&keys]).await.map_err(query_error)?;
             let creds = tx

@@ -140,13 +140,7 @@ impl PgStore {
     pub fn export(&self) -> Result<Snapshot, StoreError> {
         let mut snap = Snapshot::default();
         self.pool.with(async |c| {
-            let tx = c
-                .build_transaction()
-                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()
-                .await
-                .map_err(query_error)?;
+            let tx = super::pool::snapshot(c).await?;
             let q = async |sql: &str| tx.query(sql, &[]).await.map_err(query_error);
             for r in q(
                 "SELECT id, user_name, name, capability, expires_at, created_at, hash FROM tokens",
