@@ -109,7 +109,12 @@ impl SyncSystem {
     /// them to let go of the store, then flushes it, so an orderly exit leaves nothing unwritten
     /// and the data directory can be opened again at once.
     pub async fn shutdown(self) -> Result<(), StoreError> {
-        let AppState { store, sync, .. } = self.state;
+        let AppState {
+            store,
+            sync,
+            settings,
+            ..
+        } = self.state;
         if let Some(sync) = sync {
             let drain = async {
                 let _ = sync.supervisor.send(ShutdownSync).await;
@@ -126,6 +131,9 @@ impl SyncSystem {
         while !store.is_sole_handle() && std::time::Instant::now() < deadline {
             actix_web::rt::time::sleep(Duration::from_millis(5)).await;
         }
+        // The actors are gone: hand the leases over (on a fleet).
+        let (leaving, node) = (store.clone(), settings.node.id.clone());
+        let _ = actix_web::web::block(move || crate::actors::lease::leave(&leaving, &node)).await;
         actix_web::web::block(move || store.flush())
             .await
             .map_err(|e| StoreError::Corrupt(format!("flush did not run: {e}")))?

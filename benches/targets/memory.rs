@@ -176,15 +176,19 @@ async fn synced_once(sandbox: &Sandbox, child: &mut Child, tokens: usize) {
 
 /// User plus system CPU seconds of a process, all its threads (`/proc/<pid>/stat`).
 pub fn cpu_secs(pid: u32) -> f64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    try_cpu_secs(pid).expect("the process's /proc/<pid>/stat")
+}
+
+/// [`cpu_secs`], `None` once the process has exited.
+pub fn try_cpu_secs(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may hold spaces) start at the state, field 3.
-    let rest = &text[text.rfind(')').expect("comm") + 2..];
+    let rest = &text[text.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 =
-        fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     // SAFETY: sysconf only reads a configuration value.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    ticks / hz
+    Some(ticks / hz)
 }
 
 fn free_port() -> u16 {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use impulses_gcal::sandbox::{AccountId, Sandbox};
 
 use crate::calendar;
-use crate::memory::{cpu_secs, spawn, status_kib, stop};
+use crate::memory::{cpu_secs, spawn, status_kib, stop, try_cpu_secs};
 use crate::rig;
 use crate::table::{number, Goal, Row};
 
@@ -101,13 +101,18 @@ pub async fn run(sandbox: &Sandbox, plan: &Plan) -> Vec<Row> {
     // 3: poll cycles at full speed.
     vars.insert("GCAL_POLL_INTERVAL_SECS".into(), "1".into());
     let mut nodes = start_nodes(&vars);
-    settle(&nodes, plan.tokens, false).await;
-    let cpu = |nodes: &[Node]| -> (f64, f64) {
-        let servers = nodes.iter().map(|n| cpu_secs(n.child.id())).sum();
-        let database = rig::postgres_pids().into_iter().map(cpu_secs).sum();
-        (servers, database)
+    // Past the restart's burst (every actor's first sync): from here on the polls are the
+    // actors' own.
+    settle(&nodes, plan.tokens, true).await;
+    let servers_cpu =
+        |nodes: &[Node]| -> f64 { nodes.iter().map(|n| cpu_secs(n.child.id())).sum() };
+    let database_cpu = || -> HashMap<u32, f64> {
+        rig::postgres_pids()
+            .into_iter()
+            .filter_map(|pid| Some((pid, try_cpu_secs(pid)?)))
+            .collect()
     };
-    let (servers_before, database_before) = cpu(&nodes);
+    let (servers_before, database_before) = (servers_cpu(&nodes), database_cpu());
     let lists_before = sandbox.counters().list_calls();
     let failed_before = failed_answers(sandbox);
     let mut cycles = Vec::new();
@@ -116,7 +121,12 @@ pub async fn run(sandbox: &Sandbox, plan: &Plan) -> Vec<Row> {
         eprintln!("  poll cycle {cycle}: {took:.2} s");
         cycles.push(took);
     }
-    let (servers, database) = cpu(&nodes);
+    let servers = servers_cpu(&nodes);
+    // Per process: a backend that started meanwhile counts from zero, one that ended is lost.
+    let database: f64 = database_cpu()
+        .iter()
+        .map(|(pid, cpu)| cpu - database_before.get(pid).copied().unwrap_or(0.0))
+        .sum();
     let lists = sandbox.counters().list_calls() - lists_before;
     let failed = failed_answers(sandbox) - failed_before;
     for n in &mut nodes {
@@ -126,7 +136,7 @@ pub async fn run(sandbox: &Sandbox, plan: &Plan) -> Vec<Row> {
     eprintln!(
         "  {lists} list requests, {:.1} s of the nodes' CPU, {:.1} s of the database's",
         servers - servers_before,
-        database - database_before
+        database
     );
 
     let n = number(plan.tokens as f64);
@@ -169,7 +179,7 @@ pub async fn run(sandbox: &Sandbox, plan: &Plan) -> Vec<Row> {
             "11. (the database's CPU per no-change sync, over the cycles)",
             "us",
             Goal::Info,
-            per_sync(database - database_before),
+            per_sync(database),
         ),
         Row::new(
             "11. failed Google requests over the cycles",

@@ -368,17 +368,23 @@ impl SyncSupervisor {
         Ok(epoch)
     }
 
-    /// On an orderly stop: lets this node's leases expire now, so the others take over at once.
-    pub(super) fn leave_fleet(&mut self) {
-        let Some(leases) = self.leases.as_mut() else {
-            return;
-        };
-        leases.held.clear();
-        leases.view.update(|v| v.ready = false);
-        if let Some(fleet) = self.deps.store.fleet() {
-            if let Err(e) = fleet.leave(&self.deps.settings.node.id) {
-                log::warn!("fleet: could not hand this node's leases back: {e}");
-            }
+    /// On an orderly stop: this node holds nothing more and is not ready. Its leases are given
+    /// back in the database only once its actors are gone ([`leave`], from the shutdown), so no
+    /// other node lists an account while a request of this one is still under way.
+    pub(super) fn quit_fleet(&mut self) {
+        if let Some(leases) = self.leases.as_mut() {
+            leases.held.clear();
+            leases.view.update(|v| v.ready = false);
+        }
+    }
+}
+
+/// Gives this node's leases back so the others take its tokens at once; after it, no lease call
+/// of this node's succeeds (a tick still under way cannot register it again).
+pub fn leave(store: &crate::store::Store, node: &str) {
+    if let Some(fleet) = store.fleet() {
+        if let Err(e) = fleet.leave(node) {
+            log::warn!("fleet: could not hand this node's leases back: {e}");
         }
     }
 }

@@ -320,7 +320,7 @@ impl Handler<ShutdownSync> for SyncSupervisor {
         for id in ids {
             self.stop_actor(&id);
         }
-        self.leave_fleet();
+        self.quit_fleet();
         ctx.stop();
     }
 }

@@ -166,20 +166,28 @@ pub trait Engine: Send + Sync + 'static {
     /// What the sync actors of `ids` start from, read at once: on a shared database this is a
     /// few queries instead of four round trips per token, which a node taking thousands of
     /// leases would otherwise spend on its supervisor's thread. A token deleted or disconnected
-    /// meanwhile is left out.
+    /// meanwhile is left out, and so (logged) is one whose records do not decode.
     fn actor_inputs(&self, ids: &[TokenId]) -> Result<Vec<ActorInputs>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let (Some(token), Some(credentials)) = (self.get_token(id)?, self.credentials(id)?)
-            else {
-                continue;
-            };
-            out.push(ActorInputs {
-                token,
-                credentials,
-                selection: self.selection(id)?,
-                channels: self.channels(id)?,
-            });
+            let inputs = (|| {
+                let (Some(token), Some(credentials)) = (self.get_token(id)?, self.credentials(id)?)
+                else {
+                    return Ok(None);
+                };
+                Ok::<_, StoreError>(Some(ActorInputs {
+                    token,
+                    credentials,
+                    selection: self.selection(id)?,
+                    channels: self.channels(id)?,
+                }))
+            })();
+            // A record that does not decode costs its own token only, not the batch.
+            match inputs {
+                Ok(Some(inputs)) => out.push(inputs),
+                Ok(None) => {}
+                Err(e) => log::warn!("token {id}: not synced: {e}"),
+            }
         }
         Ok(out)
     }

@@ -87,6 +87,13 @@ const TAKEABLE: &str = "((l.owner = '' AND l.expires_at <= now())
      OR (l.owner <> '' AND NOT EXISTS (
          SELECT 1 FROM nodes n WHERE n.id = l.owner AND n.expires_at > now())))";
 
+/// Compare-and-set on the epoch this statement's snapshot saw (`free.seen`, none for a token
+/// without a lease): re-read on the newest version of the row, it refuses a lease that another
+/// node took meanwhile, even one whose row in `nodes` this snapshot cannot see yet (a node
+/// registered a moment ago).
+const UNCHANGED: &str =
+    "l.epoch IS NOT DISTINCT FROM (SELECT f.seen FROM free f WHERE f.token_id = l.token_id)";
+
 /// Takes up to `room` free or takeable leases for `node`, in the caller's transaction: rows of
 /// (token, epoch, previous owner).
 pub(super) async fn take(
@@ -99,7 +106,7 @@ pub(super) async fn take(
         .map_err(query_error)?;
     let sql = format!(
         "WITH free AS (
-             SELECT g.token_id, l.owner AS previous FROM google_credentials g
+             SELECT g.token_id, l.owner AS previous, l.epoch AS seen FROM google_credentials g
              LEFT JOIN leases l ON l.token_id = g.token_id
              WHERE l.token_id IS NULL OR {TAKEABLE}
              ORDER BY g.token_id LIMIT $2
@@ -108,7 +115,7 @@ pub(super) async fn take(
              SELECT token_id, $1, nextval('lease_epochs'), now() FROM free
              ON CONFLICT (token_id) DO UPDATE
              SET owner = EXCLUDED.owner, epoch = EXCLUDED.epoch, expires_at = EXCLUDED.expires_at
-             WHERE {TAKEABLE}
+             WHERE {TAKEABLE} AND {UNCHANGED}
              RETURNING token_id, epoch
          )
          SELECT t.token_id, t.epoch, f.previous FROM taken t
@@ -117,10 +124,33 @@ pub(super) async fn take(
     tx.query(&sql, &[&node, &room]).await.map_err(query_error)
 }
 
+impl PgStore {
+    /// Refuses a lease call for a node that left: a tick queued behind the leave (both run on
+    /// the reserved connection, one at a time) must not register it again.
+    fn still_in(&self, node: &str) -> Result<(), StoreError> {
+        let left = self.left.lock().unwrap_or_else(|e| e.into_inner());
+        if left.contains(node) {
+            Err(StoreError::Unavailable(format!(
+                "node {node} has left the fleet"
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn left_fleet(&self, node: &str) {
+        self.left
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(node.to_string());
+    }
+}
+
 impl Fleet for PgStore {
     fn register(&self, node: &str, lease: Duration) -> Result<(), StoreError> {
         let secs = interval(lease);
         self.pool.with_reserved(async |c| {
+            self.still_in(node)?;
             c.execute(RENEW_NODE, &[&node, &secs])
                 .await
                 .map_err(query_error)?;
@@ -131,6 +161,7 @@ impl Fleet for PgStore {
     fn tick(&self, node: &str, lease: Duration) -> Result<Tick, StoreError> {
         let secs = interval(lease);
         self.pool.with_reserved(async |c| {
+            self.still_in(node)?;
             c.execute(RENEW_NODE, &[&node, &secs])
                 .await
                 .map_err(query_error)?;
@@ -172,7 +203,7 @@ impl Fleet for PgStore {
                 let ids: Vec<&str> = surplus.iter().map(|h| h.token.as_str()).collect();
                 c.execute(
                     "UPDATE leases SET owner = '',
-                         expires_at = (SELECT expires_at FROM nodes WHERE id = $1)
+                         expires_at = coalesce((SELECT expires_at FROM nodes WHERE id = $1), now())
                      WHERE owner = $1 AND token_id = ANY($2)",
                     &[&node, &ids],
                 )
@@ -214,17 +245,25 @@ impl Fleet for PgStore {
     ) -> Result<Option<Epoch>, StoreError> {
         let secs = interval(lease);
         self.pool.with_reserved(async |c| {
-            let tx = c.transaction().await.map_err(query_error)?;
-            tx.execute(RENEW_NODE, &[&node, &secs])
+            self.still_in(node)?;
+            // Renewed on its own first: inside the transaction, two nodes whose rows had both
+            // expired would each hold its own row and wait for the other's.
+            c.execute(RENEW_NODE, &[&node, &secs])
                 .await
                 .map_err(query_error)?;
+            let tx = c.transaction().await.map_err(query_error)?;
             tx.execute(LOCK_DEAD_NODES, &[])
                 .await
                 .map_err(query_error)?;
-            // Holding it already keeps the epoch; a free or takeable lease draws a new one; a
-            // token with no connection (disconnected meanwhile) gets none.
+            // Holding it already keeps the epoch; a free or takeable lease draws a new one (if
+            // nobody took it meanwhile); a token with no connection (disconnected meanwhile)
+            // gets none.
             let sql = format!(
-                "INSERT INTO leases AS l (token_id, owner, epoch, expires_at)
+                "WITH free AS (
+                     SELECT $2::text AS token_id,
+                            (SELECT epoch FROM leases WHERE token_id = $2) AS seen
+                 )
+                 INSERT INTO leases AS l (token_id, owner, epoch, expires_at)
                  SELECT token_id, $1, nextval('lease_epochs'), now() FROM google_credentials
                  WHERE token_id = $2
                  ON CONFLICT (token_id) DO UPDATE
@@ -232,7 +271,7 @@ impl Fleet for PgStore {
                      epoch = CASE WHEN l.owner = EXCLUDED.owner THEN l.epoch
                                   ELSE EXCLUDED.epoch END,
                      expires_at = EXCLUDED.expires_at
-                 WHERE l.owner = EXCLUDED.owner OR {TAKEABLE}
+                 WHERE l.owner = EXCLUDED.owner OR ({TAKEABLE} AND {UNCHANGED})
                  RETURNING epoch"
             );
             let row = tx
@@ -327,6 +366,7 @@ impl Fleet for PgStore {
         // Given back, due at once; the owner cleared so that this node, restarted under the
         // same id, cannot find them its own again while another takes them.
         self.pool.with_reserved(async |c| {
+            self.left_fleet(node);
             let tx = c.transaction().await.map_err(query_error)?;
             tx.execute(
                 "UPDATE leases SET owner = '', expires_at = now() WHERE owner = $1",

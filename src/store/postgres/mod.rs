@@ -41,6 +41,9 @@ use pool::{query_error, Pool};
 pub struct PgStore {
     pool: Pool,
     cipher: Cipher,
+    /// Nodes of this process that left the fleet (on an orderly stop): their lease calls are
+    /// refused from then on.
+    left: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Where the PostgreSQL store is and how much of it one process uses.
@@ -143,7 +146,11 @@ impl PgStore {
             }
             Ok(())
         })?;
-        Ok(Self { pool, cipher })
+        Ok(Self {
+            pool,
+            cipher,
+            left: Default::default(),
+        })
     }
 
     /// Nothing to do: every change was durable when it returned.

@@ -19,6 +19,15 @@ use crate::store::StoreError;
 /// so it only fires when the database hangs.
 const CHECKOUT_WAIT: Duration = Duration::from_secs(30);
 
+/// Every session: a transaction left open by a process that stopped between two statements
+/// (SIGSTOP, a debugger) is ended by the server after 10 s, so the row locks it holds (a lease's,
+/// a token's) cannot keep the other nodes from taking over. No transaction of ours waits that
+/// long between statements.
+const SESSION_SETUP: &str = "SET idle_in_transaction_session_timeout = '10s'";
+
+/// How long a lease call waits for a row lock before it gives up.
+const RESERVED_SETUP: &str = "SET lock_timeout = '2s'";
+
 /// Connections to one database, at most `size` of them, opened on demand and reopened after
 /// they break.
 pub(crate) struct Pool {
@@ -32,7 +41,13 @@ pub(crate) struct Pool {
     /// A connection of the fleet's lease work alone, beyond `size`: a renewal must never queue
     /// behind the syncs' queries (a start-up's thousands of commits would make the node's leases
     /// lapse while it waits).
-    reserved: Mutex<Option<Client>>,
+    reserved: Mutex<Reserved>,
+}
+
+/// The reserved connection.
+#[derive(Default)]
+struct Reserved {
+    client: Option<Client>,
 }
 
 struct Slots {
@@ -71,7 +86,7 @@ impl Pool {
                 open: 0,
             }),
             freed: Condvar::new(),
-            reserved: Mutex::new(None),
+            reserved: Mutex::new(Reserved::default()),
         })
     }
 
@@ -98,13 +113,20 @@ impl Pool {
         let timer = self.latency.start_timer();
         // The slot holds no invariant a panic could break halfway.
         let mut slot = self.reserved.lock().unwrap_or_else(|e| e.into_inner());
-        let mut client = match slot.take() {
+        let mut client = match slot.client.take() {
             Some(client) if !client.is_closed() => client,
-            _ => self.connect()?,
+            _ => {
+                let client = self.connect()?;
+                // A lease call never waits long on a row another session holds (a paused
+                // node's): it fails, and the next tick tries again.
+                futures_executor::block_on(client.batch_execute(RESERVED_SETUP))
+                    .map_err(query_error)?;
+                client
+            }
         };
         let result = futures_executor::block_on(work(&mut client));
         if !client.is_closed() {
-            *slot = Some(client);
+            slot.client = Some(client);
         }
         timer.observe_duration();
         result
@@ -213,18 +235,23 @@ impl Pool {
             });
             Ok::<_, tokio_postgres::Error>(client)
         });
-        match futures_executor::block_on(connecting) {
-            Ok(Ok(client)) => Ok(client),
-            Ok(Err(e)) => Err(unavailable(&e)),
-            Err(e) => Err(StoreError::Unavailable(format!("connecting failed: {e}"))),
-        }
+        let client = match futures_executor::block_on(connecting) {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => return Err(unavailable(&e)),
+            Err(e) => return Err(StoreError::Unavailable(format!("connecting failed: {e}"))),
+        };
+        futures_executor::block_on(client.batch_execute(SESSION_SETUP)).map_err(query_error)?;
+        Ok(client)
     }
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
         self.slots().idle.clear();
-        *self.reserved.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.reserved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .client = None;
         if let Some(runtime) = self.runtime.take() {
             // Allowed from any thread, an async one included (a plain drop is not).
             runtime.shutdown_background();

@@ -350,27 +350,28 @@ impl PgStore {
             tx.commit().await.map_err(query_error)?;
             Ok((tokens, creds, selections, channels))
         })?;
-        let mut tokens: HashMap<String, DataToken> = tokens
+        // A record that does not decode costs its own token only (logged), not the batch.
+        let mut tokens: HashMap<String, Result<DataToken, StoreError>> = tokens
             .iter()
-            .map(|r| Ok((r.get::<_, String>(0), token_of(r)?)))
-            .collect::<Result<_, StoreError>>()?;
-        let mut selections: HashMap<&str, Selection> = selections
+            .map(|r| (r.get::<_, String>(0), token_of(r)))
+            .collect();
+        let mut selections: HashMap<&str, Result<Selection, StoreError>> = selections
             .iter()
             .map(|r| {
-                Ok((
+                (
                     r.get(0),
-                    crate::store::calendars::decode_selection(r.get(1))?,
-                ))
+                    crate::store::calendars::decode_selection(r.get(1)),
+                )
             })
-            .collect::<Result<_, StoreError>>()?;
-        let mut by_token: HashMap<&str, Vec<PushChannel>> = HashMap::new();
+            .collect();
+        let mut by_token: HashMap<&str, Vec<Result<PushChannel, StoreError>>> = HashMap::new();
         for r in &channels {
             let (token, channel): (&str, &str) = (r.get(0), r.get(1));
             let key = push_channels::key(token, channel);
             by_token
                 .entry(token)
                 .or_default()
-                .push(push_channels::decode(&self.cipher, &key, r.get(2))?);
+                .push(push_channels::decode(&self.cipher, &key, r.get(2)));
         }
         let mut out = Vec::with_capacity(creds.len());
         for r in &creds {
@@ -378,15 +379,26 @@ impl PgStore {
             let Some(token) = tokens.remove(id) else {
                 continue;
             };
-            let credentials = decode_credentials(&self.cipher, &token.id, r.get(1))?;
-            let mut channels = by_token.remove(id).unwrap_or_default();
-            channels.sort_by(|a, b| a.id.cmp(&b.id));
-            out.push(crate::store::ActorInputs {
-                selection: selections.remove(id).unwrap_or_default(),
-                credentials,
-                channels,
-                token,
-            });
+            let inputs = (|| {
+                let token = token?;
+                let credentials = decode_credentials(&self.cipher, &token.id, r.get(1))?;
+                let mut channels = by_token
+                    .remove(id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()?;
+                channels.sort_by(|a, b| a.id.cmp(&b.id));
+                Ok::<_, StoreError>(crate::store::ActorInputs {
+                    selection: selections.remove(id).transpose()?.unwrap_or_default(),
+                    credentials,
+                    channels,
+                    token,
+                })
+            })();
+            match inputs {
+                Ok(inputs) => out.push(inputs),
+                Err(e) => log::warn!("token {id}: not synced: {e}"),
+            }
         }
         Ok(out)
     }

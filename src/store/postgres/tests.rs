@@ -19,7 +19,7 @@ fn open(
     previous: Option<&CredentialKey>,
 ) -> Result<PgStore, StoreError> {
     PgStore::open(
-        &Database::parse(url, 2).unwrap(),
+        &Database::parse(url, 4).unwrap(),
         &CredentialKeys {
             current: current.cloned(),
             previous: previous.cloned(),
@@ -304,6 +304,10 @@ fn leases_share_the_tokens_and_move_only_once_expired() {
     );
     // An orderly leave hands everything over at once: given back, not taken over.
     store.leave("b").unwrap();
+    assert!(
+        matches!(store.tick("b", LEASE), Err(StoreError::Unavailable(_))),
+        "a tick after the leave (one that was queued behind it) cannot register b again"
+    );
     let a3 = store.tick("a", LEASE).unwrap();
     assert_eq!((a3.live_nodes, a3.held.len(), a3.taken_over), (1, 9, 0));
 }
@@ -371,6 +375,78 @@ fn a_renewal_racing_a_takeover_never_keeps_what_was_taken() {
         tokens[2..].to_vec(),
         "a keeps only what b did not take"
     );
+}
+
+/// A node that registered and took a token after a taker's statement began: the taker waits
+/// on the lease row and then, finding its epoch changed, leaves it (though its snapshot cannot
+/// see the new node's row and would call it dead).
+#[test]
+fn a_take_never_overwrites_a_lease_taken_after_its_snapshot() {
+    use crate::store::fleet::Fleet;
+    use std::sync::Arc;
+    let Some(url) = test_cluster::database("a_take_never_overwrites") else {
+        return;
+    };
+    let store = Arc::new(open(&url, Some(&key()), None).unwrap());
+    let token = connected_tokens(&store, 1).remove(0);
+    // Node n registers and takes the token in a transaction held open.
+    let (took_tx, took_rx) = std::sync::mpsc::channel();
+    let (commit_tx, commit_rx) = std::sync::mpsc::channel::<()>();
+    let holder = {
+        let (store, token) = (store.clone(), token.clone());
+        std::thread::spawn(move || {
+            store
+                .pool
+                .with(async |c| {
+                    let tx = c.transaction().await.map_err(query_error)?;
+                    tx.batch_execute(&format!(
+                        "INSERT INTO nodes (id, started_at, heartbeat_at, expires_at)
+                             VALUES ('n', now(), now(), now() + interval '1 minute');
+                         INSERT INTO leases (token_id, owner, epoch, expires_at)
+                             VALUES ('{}', 'n', nextval('lease_epochs'), now())",
+                        token.as_str()
+                    ))
+                    .await
+                    .map_err(query_error)?;
+                    took_tx.send(()).unwrap();
+                    commit_rx.recv().unwrap();
+                    tx.commit().await.map_err(query_error)
+                })
+                .unwrap()
+        })
+    };
+    took_rx.recv().unwrap();
+    // Node t's take begins now: its snapshot sees neither n's row nor its lease.
+    let taking = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            store
+                .pool
+                .with(async |c| {
+                    let tx = c.transaction().await.map_err(query_error)?;
+                    let taken = super::fleet::take(&tx, "t", 10).await?;
+                    tx.commit().await.map_err(query_error)?;
+                    Ok(taken.len())
+                })
+                .unwrap()
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let waiting = store.sql_for_test(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE wait_event_type = 'Lock' AND datname = current_database()",
+        );
+        if taking.is_finished() || waiting[0][0].as_deref() != Some("0") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the take never ran");
+        std::thread::yield_now();
+    }
+    commit_tx.send(()).unwrap();
+    holder.join().unwrap();
+    assert_eq!(taking.join().unwrap(), 0, "t took a lease n had just taken");
+    assert_eq!(store.owner(&token).unwrap().as_deref(), Some("n"));
 }
 
 #[test]
