@@ -119,6 +119,17 @@ impl Fleet {
         ChildServer::start(&self.env(i))
     }
 
+    /// Starts the three nodes, connects `ACCOUNTS` people through them and waits until every
+    /// token is held once.
+    async fn start_all(&self) -> (Vec<Option<ChildServer>>, Vec<Person>, BTreeSet<String>) {
+        let nodes: Vec<Option<ChildServer>> = (0..3).map(|i| Some(self.start(i))).collect();
+        let people = self.connect_people(&nodes).await;
+        let all: BTreeSet<String> = people.iter().map(|p| p.token_id.clone()).collect();
+        let up: Vec<&ChildServer> = nodes.iter().flatten().collect();
+        wait_spread(&up, &all, false, "three nodes hold every token once").await;
+        (nodes, people, all)
+    }
+
     /// Creates and connects `ACCOUNTS` accounts through the nodes in turn, each with one
     /// 30-minute event.
     async fn connect_people(&self, nodes: &[Option<ChildServer>]) -> Vec<Person> {
@@ -220,13 +231,7 @@ async fn three_nodes_fail_over_fence_and_agree() {
     };
     let fleet = Fleet::new(url);
     let sandbox = &fleet.sandbox;
-    let mut nodes: Vec<Option<ChildServer>> = (0..3).map(|i| Some(fleet.start(i))).collect();
-    let mut people = fleet.connect_people(&nodes).await;
-    let all: BTreeSet<String> = people.iter().map(|p| p.token_id.clone()).collect();
-    {
-        let live: Vec<&ChildServer> = nodes.iter().flatten().collect();
-        wait_spread(&live, &all, false, "three nodes hold every token once").await;
-    }
+    let (mut nodes, mut people, all) = fleet.start_all().await;
 
     // From here every list call is slow, so two syncs of one account at once would overlap in
     // the sandbox's count; the connect phase (where an actor may restart mid-call) is over.
@@ -391,9 +396,7 @@ async fn a_rolling_restart_of_every_node_loses_and_duplicates_nothing() {
     };
     let fleet = Fleet::new(url);
     let sandbox = &fleet.sandbox;
-    let mut nodes: Vec<Option<ChildServer>> = (0..3).map(|i| Some(fleet.start(i))).collect();
-    let mut people = fleet.connect_people(&nodes).await;
-    let all: BTreeSet<String> = people.iter().map(|p| p.token_id.clone()).collect();
+    let (mut nodes, mut people, all) = fleet.start_all().await;
     {
         let up: Vec<&ChildServer> = nodes.iter().flatten().collect();
         wait_spread(&up, &all, true, "three nodes share the tokens").await;

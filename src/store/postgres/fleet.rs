@@ -128,8 +128,7 @@ impl PgStore {
     /// Refuses a lease call for a node that left: a tick queued behind the leave (both run on
     /// the reserved connection, one at a time) must not register it again.
     fn still_in(&self, node: &str) -> Result<(), StoreError> {
-        let left = self.left.lock().unwrap_or_else(|e| e.into_inner());
-        if left.contains(node) {
+        if self.left().contains(node) {
             Err(StoreError::Unavailable(format!(
                 "node {node} has left the fleet"
             )))
@@ -139,10 +138,12 @@ impl PgStore {
     }
 
     fn left_fleet(&self, node: &str) {
-        self.left
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(node.to_string());
+        self.left().insert(node.to_string());
+    }
+
+    fn left(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        // A set of names holds no invariant a panic could break halfway.
+        self.left.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

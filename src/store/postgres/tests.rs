@@ -312,6 +312,23 @@ fn leases_share_the_tokens_and_move_only_once_expired() {
     assert_eq!((a3.live_nodes, a3.held.len(), a3.taken_over), (1, 9, 0));
 }
 
+/// Waits until a session of the test's database waits for a lock, or `other` has finished
+/// (which, in a test of a lock, is what the test then finds wrong).
+fn wait_blocked_or_done<T>(store: &PgStore, other: &std::thread::JoinHandle<T>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let waiting = store.sql_for_test(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE wait_event_type = 'Lock' AND datname = current_database()",
+        );
+        if other.is_finished() || waiting[0][0].as_deref() != Some("0") {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing ran");
+        std::thread::yield_now();
+    }
+}
+
 /// A node renewing while another takes its expired leases: the renewal waits for the taking
 /// transaction (which locks the owner's row) and then no longer counts the taken leases as its
 /// own, so the two never both believe they hold one.
@@ -351,21 +368,7 @@ fn a_renewal_racing_a_takeover_never_keeps_what_was_taken() {
         let store = store.clone();
         std::thread::spawn(move || store.tick("a", LEASE).unwrap())
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let waiting = store.sql_for_test(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE wait_event_type = 'Lock' AND datname = current_database()",
-        );
-        if renewing.is_finished() || waiting[0][0].as_deref() != Some("0") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the renewal never ran"
-        );
-        std::thread::yield_now();
-    }
+    wait_blocked_or_done(&store, &renewing);
     commit_tx.send(()).unwrap();
     taker.join().unwrap();
     let renewed = renewing.join().unwrap();
@@ -431,18 +434,7 @@ fn a_take_never_overwrites_a_lease_taken_after_its_snapshot() {
                 .unwrap()
         })
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let waiting = store.sql_for_test(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE wait_event_type = 'Lock' AND datname = current_database()",
-        );
-        if taking.is_finished() || waiting[0][0].as_deref() != Some("0") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the take never ran");
-        std::thread::yield_now();
-    }
+    wait_blocked_or_done(&store, &taking);
     commit_tx.send(()).unwrap();
     holder.join().unwrap();
     assert_eq!(taking.join().unwrap(), 0, "t took a lease n had just taken");
