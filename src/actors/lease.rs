@@ -1,13 +1,13 @@
 //! The supervisor's part in a fleet (issue #16): on a shared store it syncs only the tokens this
-//! node holds leases on ([`Fleet`](crate::store::fleet::Fleet)), renews them every third of a
-//! lease, takes its share of the rest, gives back its surplus when nodes join, and stops every
+//! node holds leases on ([`Fleet`](crate::store::fleet::Fleet)), renews them (its own row) every
+//! third of a lease, takes its share of the rest, gives back its surplus when nodes join, and stops every
 //! actor when its leases may have run out (the database unreachable), resuming by itself when
 //! the database answers again.
 //!
 //! A lease counts from the instant the renewal was *sent*, minus a margin: the database starts
 //! it later than that, so the node always stops before the database would let another node take
-//! over. Surplus tokens are released with their expiry just renewed and their actors stopped at
-//! once: another node takes them only when that expiry has passed, long after this node stopped.
+//! over. Surplus tokens are given back due when the row just renewed expires, their actors
+//! stopped at once: another node takes them only then, long after this node stopped.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};

@@ -1,9 +1,10 @@
 //! Several nodes on one database (issue #16): who syncs which token. Only an engine that nodes
 //! share has a fleet (PostgreSQL); on sled the one process syncs every token.
 //!
-//! Each connected token's sync belongs to one node through a *lease*: a row with the owner, an
-//! expiry in the database's clock, and an *epoch* taken from a sequence at every acquisition, so
-//! no two holders ever share one. A sync commit carries its epoch and is refused unless the lease
+//! Each connected token's sync belongs to one node through a *lease*: a row with the owner and
+//! an *epoch* taken from a sequence at every acquisition, so no two holders ever share one. A
+//! lease lasts while its owner's own row is unexpired (in the database's clock): a node renews
+//! that one row, whatever number of leases it holds. A sync commit carries its epoch and is refused unless the lease
 //! still has it ([`SyncCommit::fence`](super::SyncCommit::fence)), so a node that lost its lease
 //! while paused or partitioned can never commit. Correctness rests on those rows and
 //! transactions, not on clocks agreeing: a node measures its own lease from before it asked for
@@ -36,7 +37,7 @@ pub struct Tick {
     pub taken_over: u64,
     /// Leases released because the node held more than its share.
     pub released: u64,
-    /// Nodes alive (their heartbeat within one lease), this one included.
+    /// Nodes alive (their rows unexpired), this one included.
     pub live_nodes: u64,
     /// Connected tokens in all.
     pub tokens: u64,
@@ -49,9 +50,9 @@ pub struct NodeStatus {
     pub id: String,
     /// Milliseconds since its last heartbeat, by the database's clock.
     pub heartbeat_age_ms: i64,
-    /// Whether it is alive: a heartbeat within one lease.
+    /// Whether it is alive: its row unexpired.
     pub live: bool,
-    /// Leases it holds that have not expired.
+    /// Leases it holds (none once it is not alive).
     pub leases: i64,
 }
 
@@ -61,13 +62,14 @@ pub trait Fleet: Send + Sync {
     /// registers first and takes its share a moment later, so nodes started together count
     /// each other and split the tokens at once, instead of the first taking them all.
     fn register(&self, node: &str, lease: Duration) -> Result<(), StoreError>;
-    /// Announces `node` alive and renews its leases; beyond its share (the connected tokens
-    /// over the live nodes, rounded up) it releases the rest, which another node may take once
-    /// the renewed expiry has passed; below it, it takes unleased or expired tokens. Answers
-    /// what the node holds now: the caller syncs exactly those.
+    /// Renews `node`'s row (and so every lease it holds); beyond its share (the connected
+    /// tokens over the live nodes, rounded up) it gives the rest back, due when the renewed row
+    /// expires; below it, it takes unleased tokens, those given back and due, and those of
+    /// expired nodes. Answers what the node holds now: the caller syncs exactly those.
     fn tick(&self, node: &str, lease: Duration) -> Result<Tick, StoreError>;
-    /// Takes the lease of one token (just connected here) if it is free or expired, or
-    /// renews it if `node` holds it; `None` when another node holds it.
+    /// Takes the lease of one token (just connected here) if it is free or takeable, or keeps
+    /// it if `node` holds it (renewing `node`'s row either way); `None` when another node
+    /// holds it.
     fn acquire(
         &self,
         node: &str,
@@ -78,8 +80,9 @@ pub trait Fleet: Send + Sync {
     fn owner(&self, token: &TokenId) -> Result<Option<String>, StoreError>;
     /// Every node that has announced itself, alive or not.
     fn nodes(&self, lease: Duration) -> Result<Vec<NodeStatus>, StoreError>;
-    /// Forgets `node`'s heartbeat and lets its leases expire now, on an orderly stop, so the
-    /// others take over without waiting for a lease to run out.
+    /// Forgets `node`'s row and gives its leases back due now, on an orderly stop, so the
+    /// others take over without waiting for a lease to run out; no lease call for `node`
+    /// succeeds afterwards.
     fn leave(&self, node: &str) -> Result<(), StoreError>;
     /// The stored push channel with this id and the token it belongs to: a notification may
     /// reach a node other than the one whose actor opened the channel.

@@ -94,8 +94,12 @@ const TAKEABLE: &str = "((l.owner = '' AND l.expires_at <= now())
 const UNCHANGED: &str =
     "l.epoch IS NOT DISTINCT FROM (SELECT f.seen FROM free f WHERE f.token_id = l.token_id)";
 
+/// Most leases one transaction of a tick takes.
+const TAKE_BATCH: i64 = 1000;
+
 /// Takes up to `room` free or takeable leases for `node`, in the caller's transaction: rows of
-/// (token, epoch, previous owner).
+/// (token, epoch, previous owner). Each node goes through the free tokens in an order of its
+/// own (a hash of token and node), so nodes taking at once seldom reach for the same rows.
 pub(super) async fn take(
     tx: &tokio_postgres::Transaction<'_>,
     node: &str,
@@ -109,7 +113,7 @@ pub(super) async fn take(
              SELECT g.token_id, l.owner AS previous, l.epoch AS seen FROM google_credentials g
              LEFT JOIN leases l ON l.token_id = g.token_id
              WHERE l.token_id IS NULL OR {TAKEABLE}
-             ORDER BY g.token_id LIMIT $2
+             ORDER BY md5(g.token_id || $1) LIMIT $2
          ), taken AS (
              INSERT INTO leases AS l (token_id, owner, epoch, expires_at)
              SELECT token_id, $1, nextval('lease_epochs'), now() FROM free
@@ -213,20 +217,29 @@ impl Fleet for PgStore {
             }
             let room = share - held.len() as i64 - surplus.len() as i64;
             let mut taken_over = 0;
-            if room > 0 {
+            // In transactions of a bounded size, so another node waiting on one of these rows
+            // (both took it for free) waits for a short one.
+            let mut taken = Vec::new();
+            while room > taken.len() as i64 {
+                let asked = (room - taken.len() as i64).min(TAKE_BATCH);
                 let tx = c.transaction().await.map_err(query_error)?;
-                let taken = take(&tx, node, room).await?;
+                let got = take(&tx, node, asked).await?;
                 tx.commit().await.map_err(query_error)?;
-                for r in &taken {
-                    let previous: Option<String> = r.get(2);
-                    if previous.is_some_and(|p| p != node && !p.is_empty()) {
-                        taken_over += 1;
-                    }
-                    held.push(Held {
-                        token: token(r.get(0))?,
-                        epoch: r.get(1),
-                    });
+                let short = (got.len() as i64) < asked;
+                taken.extend(got);
+                if short {
+                    break;
                 }
+            }
+            for r in &taken {
+                let previous: Option<String> = r.get(2);
+                if previous.is_some_and(|p| p != node && !p.is_empty()) {
+                    taken_over += 1;
+                }
+                held.push(Held {
+                    token: token(r.get(0))?,
+                    epoch: r.get(1),
+                });
             }
             Ok(Tick {
                 held,

@@ -25,9 +25,6 @@ const CHECKOUT_WAIT: Duration = Duration::from_secs(30);
 /// long between statements.
 const SESSION_SETUP: &str = "SET idle_in_transaction_session_timeout = '10s'";
 
-/// How long a lease call waits for a row lock before it gives up.
-const RESERVED_SETUP: &str = "SET lock_timeout = '2s'";
-
 /// Connections to one database, at most `size` of them, opened on demand and reopened after
 /// they break.
 pub(crate) struct Pool {
@@ -115,14 +112,7 @@ impl Pool {
         let mut slot = self.reserved.lock().unwrap_or_else(|e| e.into_inner());
         let mut client = match slot.client.take() {
             Some(client) if !client.is_closed() => client,
-            _ => {
-                let client = self.connect()?;
-                // A lease call never waits long on a row another session holds (a paused
-                // node's): it fails, and the next tick tries again.
-                futures_executor::block_on(client.batch_execute(RESERVED_SETUP))
-                    .map_err(query_error)?;
-                client
-            }
+            _ => self.connect()?,
         };
         let result = futures_executor::block_on(work(&mut client));
         if !client.is_closed() {
