@@ -99,7 +99,9 @@ const TAKE_BATCH: i64 = 1000;
 
 /// Takes up to `room` free or takeable leases for `node`, in the caller's transaction: rows of
 /// (token, epoch, previous owner). Each node goes through the free tokens in an order of its
-/// own (a hash of token and node), so nodes taking at once seldom reach for the same rows.
+/// own (a hash of token and node), so nodes taking at once seldom reach for the same rows, and
+/// writes them in token order, the same for all, so two that do reach for the same rows wait
+/// for each other instead of deadlocking.
 pub(super) async fn take(
     tx: &tokio_postgres::Transaction<'_>,
     node: &str,
@@ -116,7 +118,7 @@ pub(super) async fn take(
              ORDER BY md5(g.token_id || $1) LIMIT $2
          ), taken AS (
              INSERT INTO leases AS l (token_id, owner, epoch, expires_at)
-             SELECT token_id, $1, nextval('lease_epochs'), now() FROM free
+             SELECT token_id, $1, nextval('lease_epochs'), now() FROM free ORDER BY token_id
              ON CONFLICT (token_id) DO UPDATE
              SET owner = EXCLUDED.owner, epoch = EXCLUDED.epoch, expires_at = EXCLUDED.expires_at
              WHERE {TAKEABLE} AND {UNCHANGED}
