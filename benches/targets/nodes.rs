@@ -107,7 +107,10 @@ pub async fn run(sandbox: &Sandbox, plan: &Plan) -> Vec<Row> {
     // polls are the actors' own. (Never all idle at once: they poll every second.)
     let start = Instant::now();
     while sandbox.counters().list_calls() - restarted < 2 * plan.tokens as u64 {
-        assert!(start.elapsed() < DEADLINE, "the restarted nodes did not sync");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the restarted nodes did not sync"
+        );
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
     let servers_cpu =
