@@ -60,28 +60,15 @@ pub fn migrate_store(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::convert::MetricPoint;
-    use crate::metric::{Datapoint, DimensionKey, Dimensions, MetricName};
+    use crate::metric::MetricName;
     use crate::secret::Secret;
     use crate::store::postgres::test_cluster;
+    use crate::store::sync_commit::tests::point;
     use crate::store::{
         test_credentials, CredentialKey, EventChange, NewToken, PendingAuthorization, PushChannel,
         SyncCommit, SyncState, TimeRange,
     };
     use crate::token::Capability;
-
-    fn point(metric: &str, ts: i64, value: f64, src: &str) -> MetricPoint {
-        let mut dimensions = Dimensions::new();
-        dimensions.insert(DimensionKey::new("src").unwrap(), src.into());
-        MetricPoint {
-            metric: MetricName::new(metric).unwrap(),
-            point: Datapoint {
-                timestamp: ts,
-                dimensions,
-                value,
-            },
-        }
-    }
 
     #[test]
     fn a_store_with_every_kind_of_record_moves_over_whole() {
@@ -116,13 +103,13 @@ mod tests {
                 EventChange {
                     event_id: "e1".into(),
                     points: vec![
-                        point(d, 1_000, 60.0, "e1"),
-                        point("imp.events.custom.km", 1_000, 5.0, "e1"),
+                        point(d, "e1", 1_000, 60.0),
+                        point("imp.events.custom.km", "e1", 1_000, 5.0),
                     ],
                 },
                 EventChange {
                     event_id: "e2".into(),
-                    points: vec![point(d, 2_000, 30.0, "e2")],
+                    points: vec![point(d, "e2", 2_000, 30.0)],
                 },
             ],
             state: SyncState {
@@ -135,7 +122,7 @@ mod tests {
         })
         .unwrap();
         let weight = MetricName::new("weight").unwrap();
-        sled.upsert_datapoints("bob", &weight, &[point("weight", -5, 70.5, "x").point])
+        sled.upsert_datapoints("bob", &weight, &[point("weight", "x", -5, 70.5).point])
             .unwrap();
         sled.put_pending_authorization(
             "state-1",

@@ -601,4 +601,4 @@ pub(super) fn plan(
 
 #[cfg(test)]
 #[path = "sync_commit_tests.rs"]
-mod tests;
+pub(crate) mod tests;

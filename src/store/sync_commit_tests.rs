@@ -2,7 +2,8 @@ use super::*;
 use crate::metric::{Datapoint, DimensionKey, Dimensions, MetricName};
 use crate::store::{Store, TimeRange};
 
-fn point(metric: &str, src: &str, ts: i64, value: f64) -> MetricPoint {
+/// A converted point of `metric` from the event `src` (its only dimension).
+pub(crate) fn point(metric: &str, src: &str, ts: i64, value: f64) -> MetricPoint {
     let mut dimensions = Dimensions::new();
     dimensions.insert(DimensionKey::new("src").unwrap(), src.to_string());
     MetricPoint {

@@ -143,6 +143,20 @@ impl PgStore {
         }
     }
 
+    /// Renews `node`'s row (every lease it holds), unless the node left.
+    async fn renew(
+        &self,
+        c: &tokio_postgres::Client,
+        node: &str,
+        secs: f64,
+    ) -> Result<(), StoreError> {
+        self.still_in(node)?;
+        c.execute(RENEW_NODE, &[&node, &secs])
+            .await
+            .map_err(query_error)?;
+        Ok(())
+    }
+
     fn left_fleet(&self, node: &str) {
         self.left().insert(node.to_string());
     }
@@ -156,22 +170,14 @@ impl PgStore {
 impl Fleet for PgStore {
     fn register(&self, node: &str, lease: Duration) -> Result<(), StoreError> {
         let secs = interval(lease);
-        self.pool.with_reserved(async |c| {
-            self.still_in(node)?;
-            c.execute(RENEW_NODE, &[&node, &secs])
-                .await
-                .map_err(query_error)?;
-            Ok(())
-        })
+        self.pool
+            .with_reserved(async |c| self.renew(c, node, secs).await)
     }
 
     fn tick(&self, node: &str, lease: Duration) -> Result<Tick, StoreError> {
         let secs = interval(lease);
         self.pool.with_reserved(async |c| {
-            self.still_in(node)?;
-            c.execute(RENEW_NODE, &[&node, &secs])
-                .await
-                .map_err(query_error)?;
+            self.renew(c, node, secs).await?;
             let counts = c
                 .query_one(
                     "SELECT (SELECT count(*) FROM nodes WHERE expires_at > now()),
@@ -261,12 +267,9 @@ impl Fleet for PgStore {
     ) -> Result<Option<Epoch>, StoreError> {
         let secs = interval(lease);
         self.pool.with_reserved(async |c| {
-            self.still_in(node)?;
             // Renewed on its own first: inside the transaction, two nodes whose rows had both
             // expired would each hold its own row and wait for the other's.
-            c.execute(RENEW_NODE, &[&node, &secs])
-                .await
-                .map_err(query_error)?;
+            self.renew(c, node, secs).await?;
             let tx = c.transaction().await.map_err(query_error)?;
             tx.execute(LOCK_DEAD_NODES, &[])
                 .await
