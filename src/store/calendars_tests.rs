@@ -3,8 +3,9 @@
 
 use crate::convert::MetricPoint;
 use crate::metric::{Datapoint, DimensionKey, Dimensions, MetricName};
+use crate::store::sync_commit::tests::EventChange;
 use crate::store::{
-    EventChange, Selection, Store, StoreError, SyncCommit, SyncCommitStats, SyncState, TimeRange,
+    Changes, Selection, Store, StoreError, SyncCommit, SyncCommitStats, SyncState, TimeRange,
 };
 use crate::token::TokenId;
 
@@ -24,17 +25,11 @@ fn point(src: &str, ts: i64, value: f64) -> MetricPoint {
 }
 
 fn ev(id: &str, ts: i64, value: f64) -> EventChange {
-    EventChange {
-        event_id: id.into(),
-        points: vec![point(id, ts, value)],
-    }
+    (id.to_string(), vec![point(id, ts, value)])
 }
 
 fn gone(id: &str) -> EventChange {
-    EventChange {
-        event_id: id.into(),
-        points: vec![],
-    }
+    (id.to_string(), vec![])
 }
 
 struct Fixture {
@@ -74,10 +69,9 @@ impl Fixture {
             fence: None,
             notices: Vec::new(),
             token_id: self.token.clone(),
-            user: "ann".into(),
             connection_id: "c1".into(),
             full,
-            changes,
+            changes: Changes::of("ann", &self.token, changes),
             state: SyncState {
                 sync_token: Some(format!("{calendar}-{}", state.sync_token.is_some())),
                 ..state
@@ -183,10 +177,9 @@ fn deselecting_removes_only_what_no_remaining_calendar_holds_in_one_step(store: 
         fence: None,
         notices: Vec::new(),
         token_id: f.token.clone(),
-        user: "ann".into(),
         connection_id: "c1".into(),
         full: false,
-        changes: vec![ev("late", 9, 9.0)],
+        changes: Changes::of("ann", &f.token, vec![ev("late", 9, 9.0)]),
         state: old_training,
     });
     assert!(matches!(late, Err(StoreError::Deselected)), "{late:?}");

@@ -65,7 +65,7 @@ mod tests {
     use crate::store::postgres::test_cluster;
     use crate::store::sync_commit::tests::point;
     use crate::store::{
-        test_credentials, CredentialKey, EventChange, NewToken, PendingAuthorization, PushChannel,
+        test_credentials, Changes, CredentialKey, NewToken, PendingAuthorization, PushChannel,
         SyncCommit, SyncState, TimeRange,
     };
     use crate::token::Capability;
@@ -96,22 +96,22 @@ mod tests {
         let d = "imp.events.duration";
         sled.commit_sync(&SyncCommit {
             token_id: ann.id.clone(),
-            user: "ann".into(),
             connection_id: "c1".into(),
             full: true,
-            changes: vec![
-                EventChange {
-                    event_id: "e1".into(),
-                    points: vec![
-                        point(d, "e1", 1_000, 60.0),
-                        point("imp.events.custom.km", "e1", 1_000, 5.0),
-                    ],
-                },
-                EventChange {
-                    event_id: "e2".into(),
-                    points: vec![point(d, "e2", 2_000, 30.0)],
-                },
-            ],
+            changes: Changes::of(
+                "ann",
+                &ann.id,
+                vec![
+                    (
+                        "e1".to_string(),
+                        vec![
+                            point(d, "e1", 1_000, 60.0),
+                            point("imp.events.custom.km", "e1", 1_000, 5.0),
+                        ],
+                    ),
+                    ("e2".to_string(), vec![point(d, "e2", 2_000, 30.0)]),
+                ],
+            ),
             state: SyncState {
                 calendar_id: "primary".into(),
                 sync_token: Some("sync-1".into()),
@@ -199,13 +199,9 @@ mod tests {
         // An incremental commit on the copied index removes what the sled sync wrote.
         pg.commit_sync(&SyncCommit {
             token_id: ann.id.clone(),
-            user: "ann".into(),
             connection_id: "c1".into(),
             full: false,
-            changes: vec![EventChange {
-                event_id: "e1".into(),
-                points: vec![],
-            }],
+            changes: Changes::of("ann", &ann.id, vec![("e1".to_string(), vec![])]),
             state: SyncState {
                 slot: 0,
                 calendar_id: "primary".into(),

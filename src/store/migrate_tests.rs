@@ -1,7 +1,7 @@
 use super::*;
 use crate::convert::MetricPoint;
 use crate::metric::MetricName;
-use crate::store::{EventChange, SledStore, SyncCommit, SyncState, TimeRange};
+use crate::store::{Changes, SledStore, SyncCommit, SyncState, TimeRange};
 use crate::token::TokenId;
 
 #[path = "../../tests/it/schema2.rs"]
@@ -121,22 +121,22 @@ fn a_schema_2_store_is_moved_into_blocks_at_open() {
             fence: None,
             notices: Vec::new(),
             token_id: token.clone(),
-            user: "ann".into(),
             connection_id: "c1".into(),
             full: false,
-            changes: vec![
-                EventChange {
-                    event_id: "event00007".into(),
-                    points: vec![],
-                },
-                EventChange {
-                    event_id: "event00008".into(),
-                    points: vec![MetricPoint {
-                        metric: duration.clone(),
-                        point: point(8 * 60_000, 5.0, "event00008"),
-                    }],
-                },
-            ],
+            changes: Changes::of(
+                "ann",
+                &token,
+                vec![
+                    ("event00007".to_string(), vec![]),
+                    (
+                        "event00008".to_string(),
+                        vec![MetricPoint {
+                            metric: duration.clone(),
+                            point: point(8 * 60_000, 5.0, "event00008"),
+                        }],
+                    ),
+                ],
+            ),
             state: SyncState {
                 calendar_id: "primary".into(),
                 ..SyncState::default()

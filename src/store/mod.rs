@@ -60,7 +60,7 @@ pub use google::{GoogleCredentials, SyncState};
 pub use oauth_states::{PendingAuthorization, MAX_PENDING_PER_TOKEN};
 pub use push_channels::PushChannel;
 pub use skip_notices::SkipNotice;
-pub use sync_commit::{EventChange, SyncCommit, SyncCommitStats};
+pub use sync_commit::{Changes, SyncCommit, SyncCommitStats};
 pub use tokens::NewToken;
 
 /// The schema this build writes. Opening a store written by a newer build fails instead of

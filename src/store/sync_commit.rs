@@ -20,13 +20,157 @@ use super::{codec, keys, SledStore, StoreError};
 use crate::convert::MetricPoint;
 use crate::token::TokenId;
 
-/// One event's new datapoints; empty when the event was deleted or is no longer a measurement.
+/// The changed events of one sync (all events of a full sync), each once, with their datapoints
+/// encoded as the store keeps them: each point's series, entry key and stored bytes, and the
+/// event index's refs to them.
+///
+/// Encoding is the costly part of storing a sync (a SHA-256 of each point's dimensions, its JSON,
+/// its keys), and it needs nothing stored, so the sync does it as it converts each page, while
+/// the next page is on its way; the metric writer only places the bytes (issue #18: a
+/// 50,000-event sync's commit lost about 40 % of its time). An event added again replaces its
+/// earlier entry.
 #[derive(Debug, Clone)]
-pub struct EventChange {
-    /// Google's event (or instance) id.
-    pub event_id: String,
-    /// Its datapoints now.
-    pub points: Vec<MetricPoint>,
+pub struct Changes {
+    user: String,
+    owner: TokenId,
+    /// The series prefixes the points go to (a sync touches a handful of metrics).
+    series: Vec<(String, Vec<u8>)>,
+    events: Vec<EncodedEvent>,
+    /// Each event's position in `events`.
+    at: HashMap<String, usize>,
+}
+
+/// One changed event.
+#[derive(Debug, Clone)]
+pub(super) struct EncodedEvent {
+    pub(super) event_id: String,
+    /// The event index's refs to its points ([`IndexEntry::refs`]); empty when it has none.
+    pub(super) refs: Vec<u8>,
+    puts: Vec<EncodedPoint>,
+}
+
+#[derive(Debug, Clone)]
+struct EncodedPoint {
+    /// Index into [`Changes::series`].
+    series: usize,
+    entry: [u8; keys::ENTRY_KEY_LEN],
+    value: Vec<u8>,
+}
+
+impl Changes {
+    /// No changes yet, for the sync of data token `owner` of `user` (whose metric space the
+    /// points go to, and whose id the derived points' keys include).
+    pub fn new(user: &str, owner: &TokenId) -> Self {
+        Self {
+            user: user.to_string(),
+            owner: owner.clone(),
+            series: Vec::new(),
+            events: Vec::new(),
+            at: HashMap::new(),
+        }
+    }
+
+    /// The changes `events` (id and datapoints now) make, in order.
+    pub fn of(
+        user: &str,
+        owner: &TokenId,
+        events: impl IntoIterator<Item = (String, Vec<MetricPoint>)>,
+    ) -> Self {
+        let mut changes = Self::new(user, owner);
+        for (id, points) in events {
+            changes.push(id, &points);
+        }
+        changes
+    }
+
+    /// Records event `event_id` with its datapoints now: none when it was deleted or is no
+    /// longer a measurement.
+    pub fn push(&mut self, event_id: String, points: &[MetricPoint]) {
+        let mut refs = Vec::new();
+        let mut puts = Vec::with_capacity(points.len());
+        if !points.is_empty() {
+            refs.reserve(4 + points.len() * 64);
+            refs.extend_from_slice(&(points.len() as u32).to_be_bytes());
+        }
+        for p in points {
+            let series = self.series_of(p.metric.as_str());
+            let entry = keys::derived_entry_key(
+                p.point.timestamp,
+                &p.point.dimensions,
+                self.owner.as_str(),
+            );
+            push_ref(&mut refs, &self.series[series].1, &entry);
+            puts.push(EncodedPoint {
+                series,
+                entry,
+                value: codec::encode(&p.point),
+            });
+        }
+        let event = EncodedEvent {
+            event_id,
+            refs,
+            puts,
+        };
+        match self.at.get(&event.event_id) {
+            Some(&i) => self.events[i] = event,
+            None => {
+                self.at.insert(event.event_id.clone(), self.events.len());
+                self.events.push(event);
+            }
+        }
+    }
+
+    /// Forgets event `event_id` (a full sync needs no entry for an event without points).
+    pub fn remove(&mut self, event_id: &str) {
+        if let Some(i) = self.at.remove(event_id) {
+            self.events.swap_remove(i);
+            if let Some(moved) = self.events.get(i) {
+                self.at.insert(moved.event_id.clone(), i);
+            }
+        }
+    }
+
+    fn series_of(&mut self, metric: &str) -> usize {
+        match self.series.iter().position(|(m, _)| m == metric) {
+            Some(i) => i,
+            None => {
+                let mut prefix = Vec::new();
+                keys::metric_prefix_into(&self.user, metric, &mut prefix);
+                self.series.push((metric.to_string(), prefix));
+                self.series.len() - 1
+            }
+        }
+    }
+
+    /// How many events changed.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether no event changed.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// How many datapoints the changed events have now.
+    pub fn points(&self) -> usize {
+        self.events.iter().map(|e| e.puts.len()).sum()
+    }
+
+    /// The changed events' ids, in order.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.events.iter().map(|e| e.event_id.as_str())
+    }
+
+    /// Whether event `event_id` changed.
+    pub fn contains(&self, event_id: &str) -> bool {
+        self.at.contains_key(event_id)
+    }
+
+    /// The user the points go to and the token they are derived for.
+    pub fn owner(&self) -> (&str, &TokenId) {
+        (&self.user, &self.owner)
+    }
 }
 
 /// Everything one sync produced, committed as one unit.
@@ -34,15 +178,14 @@ pub struct EventChange {
 pub struct SyncCommit {
     /// The data token synced.
     pub token_id: TokenId,
-    /// Its user, whose metric space the datapoints go to.
-    pub user: String,
     /// The connection the sync ran for; the commit is refused if it was replaced meanwhile.
     pub connection_id: String,
     /// A full sync replaces everything the calendar gave; an incremental one only the changed
     /// events'.
     pub full: bool,
-    /// The changed events (all events for a full sync), each once.
-    pub changes: Vec<EventChange>,
+    /// The changed events (all events for a full sync), encoded for this commit's token
+    /// ([`Changes::new`]) and its user.
+    pub changes: Changes,
     /// The calendar's state to save with the data, including the new sync token; its `slot`
     /// and `calendar_id` name the calendar synced. Its `skip_notices` are ignored: the stored
     /// ones are merged with `notices`.
@@ -152,49 +295,29 @@ pub(super) fn release(
     Ok(())
 }
 
-/// A commit's new points, encoded before the block write lock is taken (they need nothing
-/// stored), so data API writes wait only for the reads and writes of blocks.
+/// A commit's new points placed in their series, before the block write lock is taken (they
+/// need nothing stored), so data API writes wait only for the reads and writes of blocks.
 pub(super) struct Encoded<'a> {
-    /// Each changed event once (Google lists each once; should an id repeat, the last wins).
-    pub(super) last: HashMap<&'a str, &'a EventChange>,
+    pub(super) changes: &'a Changes,
     /// The puts of the new points, by series.
     points: SeriesOps,
-    /// Each event with points: its index refs and how many points it has.
-    fresh: HashMap<&'a [u8], (Vec<u8>, u64)>,
 }
 
 impl<'a> Encoded<'a> {
     pub(super) fn new(commit: &'a SyncCommit) -> Self {
-        let mut last: HashMap<&str, &EventChange> = HashMap::with_capacity(commit.changes.len());
-        for c in &commit.changes {
-            last.insert(c.event_id.as_str(), c);
-        }
-        let mut points = SeriesOps::new();
-        let mut fresh: HashMap<&[u8], (Vec<u8>, u64)> = HashMap::with_capacity(last.len());
-        let mut prefix = Vec::new();
-        for c in last.values() {
-            if c.points.is_empty() {
-                continue;
+        let changes = &commit.changes;
+        debug_assert_eq!(changes.owner.as_str(), commit.token_id.as_str());
+        let mut points: SeriesOps = changes
+            .series
+            .iter()
+            .map(|(_, prefix)| (prefix.clone(), Ops::new()))
+            .collect();
+        for event in &changes.events {
+            for p in &event.puts {
+                points[p.series].1.put(p.entry.to_vec(), p.value.clone());
             }
-            let mut refs = Vec::with_capacity(4 + c.points.len() * 64);
-            refs.extend_from_slice(&(c.points.len() as u32).to_be_bytes());
-            for p in &c.points {
-                keys::metric_prefix_into(&commit.user, p.metric.as_str(), &mut prefix);
-                let entry = keys::derived_entry_key(
-                    p.point.timestamp,
-                    &p.point.dimensions,
-                    commit.token_id.as_str(),
-                );
-                push_ref(&mut refs, &prefix, &entry);
-                series(&mut points, &prefix).put(entry.to_vec(), codec::encode(&p.point));
-            }
-            fresh.insert(c.event_id.as_bytes(), (refs, c.points.len() as u64));
         }
-        Self {
-            last,
-            points,
-            fresh,
-        }
+        Self { changes, points }
     }
 }
 
@@ -376,7 +499,7 @@ impl SledStore {
         let old = if commit.full {
             self.indexed_events(token)?
         } else {
-            self.changed_entries(token, encoded.last.keys().copied())?
+            self.changed_entries(token, encoded.changes.ids())?
         };
         plan(commit, encoded, selection, old)
     }
@@ -531,13 +654,13 @@ pub(super) fn plan(
 ) -> Result<Prepared, StoreError> {
     let slot = commit.state.slot;
     let Encoded {
-        last,
+        changes,
         mut points,
-        mut fresh,
     } = encoded;
+    let with_points = |e: &&EncodedEvent| !e.puts.is_empty();
     let (new_events, new_points) = (
-        fresh.len() as u64,
-        fresh.values().map(|(_, n)| n).sum::<u64>(),
+        changes.events.iter().filter(with_points).count() as u64,
+        changes.points() as u64,
     );
     let previous = selection
         .get(slot)
@@ -545,6 +668,9 @@ pub(super) fn plan(
         .ok_or(StoreError::Deselected)?
         .clone();
     let mut index = Ops::new();
+    // The changed events with points whose index entry is written below: those stored already
+    // are taken out as they are met.
+    let mut fresh: Vec<bool> = changes.events.iter().map(|e| !e.puts.is_empty()).collect();
     // What this calendar held of the events it synced, before the commit.
     let (mut old_events, mut old_points) = (0u64, 0u64);
     for (event_id, mut entry) in old {
@@ -553,22 +679,27 @@ pub(super) fn plan(
             old_events += 1;
             old_points += entry.ref_count();
         }
-        if let Some((refs, _)) = fresh.remove(event_id.as_slice()) {
+        let changed = std::str::from_utf8(&event_id)
+            .ok()
+            .and_then(|id| changes.at.get(id).copied())
+            .filter(|&i| fresh[i]);
+        if let Some(i) = changed {
             // This calendar's copy replaces the stored points; the puts win over removals.
+            fresh[i] = false;
             remove_points(&mut points, &entry.keys()?)?;
             entry.hold(slot);
-            entry.refs = refs;
+            entry.refs = changes.events[i].refs.clone();
             index.put(event_id, entry.encode());
         } else if held {
             release(event_id, entry, &[slot], &mut points, &mut index)?;
         }
     }
-    for (event_id, (refs, _)) in fresh {
+    for (event, _) in changes.events.iter().zip(fresh).filter(|(_, f)| *f) {
         let entry = IndexEntry {
             holders: vec![slot],
-            refs,
+            refs: event.refs.clone(),
         };
-        index.put(event_id.to_vec(), entry.encode());
+        index.put(event.event_id.as_bytes().to_vec(), entry.encode());
     }
     let mut stats = SyncCommitStats {
         written: new_points,
@@ -583,7 +714,7 @@ pub(super) fn plan(
     }
     let skip_notices =
         skip_notices::merge(&previous.skip_notices, &commit.notices, commit.full, |id| {
-            last.contains_key(id)
+            changes.contains(id)
         });
     selection.update(SyncState {
         events: stats.events,

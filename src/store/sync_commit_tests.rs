@@ -16,11 +16,11 @@ pub(crate) fn point(metric: &str, src: &str, ts: i64, value: f64) -> MetricPoint
     }
 }
 
+/// An event's id and its datapoints now, as a sync hands them to [`Changes::push`].
+pub(crate) type EventChange = (String, Vec<MetricPoint>);
+
 fn change(id: &str, points: Vec<MetricPoint>) -> EventChange {
-    EventChange {
-        event_id: id.to_string(),
-        points,
-    }
+    (id.to_string(), points)
 }
 
 fn connect(store: &Store, token: &TokenId, connection: &str) {
@@ -40,10 +40,9 @@ fn commit(
         fence: None,
         notices: Vec::new(),
         token_id: token.clone(),
-        user: user.into(),
         connection_id: "c1".into(),
         full,
-        changes,
+        changes: Changes::of(user, token, changes),
         state: SyncState {
             calendar_id: "primary".into(),
             sync_token: Some(sync_token.into()),

@@ -162,7 +162,7 @@ impl PgStore {
                 check_lease(&tx, token, epoch).await?;
             }
             let selection = selection(&tx, token).await?;
-            let events: Vec<&str> = encoded.last.keys().copied().collect();
+            let events: Vec<&str> = commit.changes.ids().collect();
             let old = indexed(&tx, token, (!commit.full).then_some(&events[..])).await?;
             let prepared = plan(commit, encoded, selection, old)?;
             let removed = write(

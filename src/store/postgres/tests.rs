@@ -469,7 +469,7 @@ fn a_commit_under_a_lost_lease_is_refused_and_changes_nothing() {
     use crate::convert::MetricPoint;
     use crate::metric::{Datapoint, Dimensions, MetricName};
     use crate::store::fleet::Fleet;
-    use crate::store::{EventChange, SyncCommit, SyncState, TimeRange};
+    use crate::store::{Changes, SyncCommit, SyncState, TimeRange};
     let Some(url) = test_cluster::database("a_commit_under_a_lost_lease_is_refused") else {
         return;
     };
@@ -478,20 +478,23 @@ fn a_commit_under_a_lost_lease_is_refused_and_changes_nothing() {
     let old = store.acquire("a", &t, LEASE).unwrap().unwrap();
     let commit = |fence: i64, value: f64, sync_token: &str| SyncCommit {
         token_id: t.clone(),
-        user: "ann".into(),
         connection_id: "c1".into(),
         full: true,
-        changes: vec![EventChange {
-            event_id: "e1".into(),
-            points: vec![MetricPoint {
-                metric: MetricName::new("imp.events.duration").unwrap(),
-                point: Datapoint {
-                    timestamp: 1,
-                    dimensions: Dimensions::new(),
-                    value,
-                },
-            }],
-        }],
+        changes: Changes::of(
+            "ann",
+            &t,
+            vec![(
+                "e1".to_string(),
+                vec![MetricPoint {
+                    metric: MetricName::new("imp.events.duration").unwrap(),
+                    point: Datapoint {
+                        timestamp: 1,
+                        dimensions: Dimensions::new(),
+                        value,
+                    },
+                }],
+            )],
+        ),
         state: SyncState {
             calendar_id: "primary".into(),
             sync_token: Some(sync_token.into()),
