@@ -82,14 +82,12 @@ pub struct EventTime {
 
 /// One event (or, with `singleEvents=true`, one occurrence of a series) as events.list returns it.
 ///
-/// Only the fields the sync and the conversion read are modelled; the rest is ignored.
+/// Only the fields the sync and the conversion read are modelled; the rest (`kind`, `etag`,
+/// `updated`, `eventType`, …) is skipped unread: every string kept is an allocation per event,
+/// and a full sync parses tens of thousands of them.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Event {
-    /// The resource type, `calendar#event`.
-    pub kind: Option<String>,
-    /// Version tag of this event.
-    pub etag: Option<String>,
     /// Stable id; instances of a series are `<masterId>_<originalStart>`.
     pub id: String,
     /// `confirmed`, `tentative`, `cancelled` or a later addition; absent on some old events.
@@ -112,10 +110,6 @@ pub struct Event {
     /// `RRULE`/`EXDATE`/`RDATE` lines; only series masters carry them.
     #[serde(deserialize_with = "null_as_default")]
     pub recurrence: Vec<String>,
-    /// `default`, `focusTime`, `outOfOffice`, `workingLocation`, `birthday`, … kept as a string.
-    pub event_type: Option<String>,
-    /// Last modification time, RFC 3339.
-    pub updated: Option<String>,
 }
 
 impl Event {
@@ -174,7 +168,6 @@ mod tests {
         assert_eq!(first.id, "abc123");
         assert_eq!(first.status, Some(EventStatus::Confirmed));
         assert_eq!(first.summary.as_deref(), Some("#!Running"));
-        assert_eq!(first.event_type.as_deref(), Some("default"));
         let start = first.start.clone().unwrap_or_default();
         assert_eq!(
             start.date_time.as_deref(),
@@ -222,7 +215,6 @@ mod tests {
             p.items[0].status,
             Some(EventStatus::Other("postponed".into()))
         );
-        assert_eq!(p.items[0].event_type.as_deref(), Some("somethingNew"));
         assert!(!p.items[0].is_cancelled());
         assert!(p.items[1].is_recurring_master());
         assert_eq!(p.items[2], Event::default());

@@ -68,6 +68,17 @@ fn time_json(time: &EventTime, display: Option<Tz>) -> TimeJson {
     }
 }
 
+/// `<base>/calendar/event?eid=<base64url of "<id> <calendar>">`, built in one buffer (no `format!`
+/// machinery: a 2,500-item page builds 2,500 of them).
+fn html_link(base_url: &str, id: &str, calendar: &str) -> String {
+    let raw = [id.as_bytes(), b" ", calendar.as_bytes()].concat();
+    let mut link = String::with_capacity(base_url.len() + 20 + raw.len() * 4 / 3 + 4);
+    link.push_str(base_url);
+    link.push_str("/calendar/event?eid=");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(&raw, &mut link);
+    link
+}
+
 /// Google's timestamp format for `created`/`updated`: UTC with milliseconds
 /// (`2026-03-01T09:30:00.000Z`). chrono's RFC 3339 writer, not a `format` string, which would be
 /// parsed again for every stamp (a fifth of a page's rendering).
@@ -174,8 +185,6 @@ impl<'a> EventJson<'a> {
             ),
             None => (event.spec.start, event.spec.end),
         };
-        let eid = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!("{id} {}", ctx.calendar));
         let mut json = Self::tombstone(id, event.etag());
         if event.spec.status == EventStatus::Cancelled && event.recurring.is_some() {
             // A cancelled occurrence: tombstone plus which occurrence it cancels.
@@ -184,7 +193,7 @@ impl<'a> EventJson<'a> {
             return json;
         }
         json.status = event.spec.status.as_str();
-        json.html_link = Some(format!("{}/calendar/event?eid={eid}", ctx.base_url));
+        json.html_link = Some(html_link(ctx.base_url, id, ctx.calendar));
         json.created = Some(stamp(event.created));
         json.updated = Some(stamp(event.updated));
         if !ctx.hide_details {
