@@ -174,7 +174,6 @@ async fn commit(
     };
     let (full, items, pages) = (acc.full, acc.items, acc.pages);
     let commit = SyncCommit {
-        token_id: target.token.clone(),
         connection_id: creds.connection_id.clone(),
         full,
         changes: acc.changes,

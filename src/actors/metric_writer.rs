@@ -100,7 +100,7 @@ impl Handler<FlushCommits> for MetricWriterActor {
         let mut replies = Vec::new();
         for (commit, reply) in self.queue.take() {
             if let Some(fail) = &self.hooks.before_commit {
-                if let Err(e) = fail(&commit.token_id) {
+                if let Err(e) = fail(commit.token_id()) {
                     let _ = reply.send(Err(StoreError::Corrupt(e)));
                     continue;
                 }

@@ -68,7 +68,6 @@ impl Fixture {
         self.store.commit_sync(&SyncCommit {
             fence: None,
             notices: Vec::new(),
-            token_id: self.token.clone(),
             connection_id: "c1".into(),
             full,
             changes: Changes::of("ann", &self.token, changes),
@@ -176,7 +175,6 @@ fn deselecting_removes_only_what_no_remaining_calendar_holds_in_one_step(store: 
     let late = f.store.commit_sync(&SyncCommit {
         fence: None,
         notices: Vec::new(),
-        token_id: f.token.clone(),
         connection_id: "c1".into(),
         full: false,
         changes: Changes::of("ann", &f.token, vec![ev("late", 9, 9.0)]),

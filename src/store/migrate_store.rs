@@ -95,7 +95,6 @@ mod tests {
             .unwrap();
         let d = "imp.events.duration";
         sled.commit_sync(&SyncCommit {
-            token_id: ann.id.clone(),
             connection_id: "c1".into(),
             full: true,
             changes: Changes::of(
@@ -198,7 +197,6 @@ mod tests {
         assert_eq!(pending.unwrap().verifier.expose(), "verifier-bob");
         // An incremental commit on the copied index removes what the sled sync wrote.
         pg.commit_sync(&SyncCommit {
-            token_id: ann.id.clone(),
             connection_id: "c1".into(),
             full: false,
             changes: Changes::of("ann", &ann.id, vec![("e1".to_string(), vec![])]),

@@ -120,7 +120,6 @@ fn a_schema_2_store_is_moved_into_blocks_at_open() {
         .commit_sync(&SyncCommit {
             fence: None,
             notices: Vec::new(),
-            token_id: token.clone(),
             connection_id: "c1".into(),
             full: false,
             changes: Changes::of(

@@ -166,25 +166,18 @@ impl Changes {
     pub fn contains(&self, event_id: &str) -> bool {
         self.at.contains_key(event_id)
     }
-
-    /// The user the points go to and the token they are derived for.
-    pub fn owner(&self) -> (&str, &TokenId) {
-        (&self.user, &self.owner)
-    }
 }
 
 /// Everything one sync produced, committed as one unit.
 #[derive(Debug, Clone)]
 pub struct SyncCommit {
-    /// The data token synced.
-    pub token_id: TokenId,
     /// The connection the sync ran for; the commit is refused if it was replaced meanwhile.
     pub connection_id: String,
     /// A full sync replaces everything the calendar gave; an incremental one only the changed
     /// events'.
     pub full: bool,
-    /// The changed events (all events for a full sync), encoded for this commit's token
-    /// ([`Changes::new`]) and its user.
+    /// The changed events (all events for a full sync), encoded for the token synced and its
+    /// user ([`Changes::new`]), which are the commit's.
     pub changes: Changes,
     /// The calendar's state to save with the data, including the new sync token; its `slot`
     /// and `calendar_id` name the calendar synced. Its `skip_notices` are ignored: the stored
@@ -196,6 +189,13 @@ pub struct SyncCommit {
     /// refused ([`StoreError::LeaseLost`]) unless the token's lease still has it. `None` on a
     /// single node, which syncs every token.
     pub fence: Option<super::fleet::Epoch>,
+}
+
+impl SyncCommit {
+    /// The data token synced: the one its changes were encoded for, so the two cannot differ.
+    pub fn token_id(&self) -> &TokenId {
+        &self.changes.owner
+    }
 }
 
 /// What a commit did.
@@ -306,7 +306,6 @@ pub(super) struct Encoded<'a> {
 impl<'a> Encoded<'a> {
     pub(super) fn new(commit: &'a SyncCommit) -> Self {
         let changes = &commit.changes;
-        debug_assert_eq!(changes.owner.as_str(), commit.token_id.as_str());
         let mut points: SeriesOps = changes
             .series
             .iter()
@@ -385,7 +384,7 @@ impl SledStore {
         prepared: Prepared,
     ) -> Result<SyncCommitStats, StoreError> {
         let removed = self.commit_selection(
-            &commit.token_id,
+            commit.token_id(),
             &commit.connection_id,
             &prepared.points,
             &prepared.index,
@@ -406,7 +405,7 @@ impl SledStore {
     /// points that went).
     pub fn commit_syncs(&self, commits: &[SyncCommit]) -> Vec<Result<SyncCommitStats, StoreError>> {
         let mut tokens = std::collections::HashSet::new();
-        if commits.len() < 2 || !commits.iter().all(|c| tokens.insert(&c.token_id)) {
+        if commits.len() < 2 || !commits.iter().all(|c| tokens.insert(c.token_id())) {
             return commits.iter().map(|c| self.commit_sync(c)).collect();
         }
         let encoded: Vec<Encoded<'_>> = commits.iter().map(Encoded::new).collect();
@@ -469,12 +468,12 @@ impl SledStore {
             }
             blocks::apply(
                 &self.inner.event_index,
-                &keys::token_prefix(commit.token_id.as_str()),
+                &keys::token_prefix(commit.token_id().as_str()),
                 &p.index,
                 &mut index_blocks,
             )?;
             records.push((
-                &commit.token_id,
+                commit.token_id(),
                 commit.connection_id.as_str(),
                 encode_selection(&p.selection)?,
             ));
@@ -494,7 +493,7 @@ impl SledStore {
     /// Reads what `commit` changes (its token's selection and index entries) and plans its
     /// changes ([`plan`]). Called under the block write lock.
     fn prepare(&self, commit: &SyncCommit, encoded: Encoded<'_>) -> Result<Prepared, StoreError> {
-        let token = &commit.token_id;
+        let token = commit.token_id();
         let selection = self.selection(token)?;
         let old = if commit.full {
             self.indexed_events(token)?

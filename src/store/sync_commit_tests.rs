@@ -39,7 +39,6 @@ fn commit(
     SyncCommit {
         fence: None,
         notices: Vec::new(),
-        token_id: token.clone(),
         connection_id: "c1".into(),
         full,
         changes: Changes::of(user, token, changes),

@@ -154,7 +154,7 @@ async fn write(
 impl PgStore {
     pub(crate) fn commit_sync(&self, commit: &SyncCommit) -> Result<SyncCommitStats, StoreError> {
         let encoded = Encoded::new(commit);
-        let token = &commit.token_id;
+        let token = commit.token_id();
         self.pool.with(async |c| {
             let tx = c.transaction().await.map_err(query_error)?;
             lock_token(self, &tx, token, Some(&commit.connection_id)).await?;

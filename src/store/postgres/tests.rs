@@ -477,7 +477,6 @@ fn a_commit_under_a_lost_lease_is_refused_and_changes_nothing() {
     let t = connected_tokens(&store, 1).remove(0);
     let old = store.acquire("a", &t, LEASE).unwrap().unwrap();
     let commit = |fence: i64, value: f64, sync_token: &str| SyncCommit {
-        token_id: t.clone(),
         connection_id: "c1".into(),
         full: true,
         changes: Changes::of(
