@@ -96,6 +96,7 @@ impl Calendar {
             deleted: false,
             recurring: None,
             dropped: Vec::new(),
+            rendered: Default::default(),
         };
         self.commit(event, now);
         Ok(id)
@@ -192,6 +193,7 @@ impl Calendar {
                     recurring: Some((master.clone(), original)),
                     ical_uid: series.ical_uid.clone(),
                     dropped: Vec::new(),
+                    rendered: Default::default(),
                 }
             }
         };

@@ -312,6 +312,59 @@ pub(crate) struct StoredEvent {
     /// seq of the change that took each away: incremental `singleEvents` syncs from before that
     /// change list them as cancelled instances.
     pub dropped: Vec<(EventTime, u64)>,
+    /// Its last rendering as a listed item ([`super::render`]); a change makes a new version of
+    /// the event, whose cache starts empty.
+    pub rendered: Rendered,
+}
+
+/// How a listing asked to see an event: everything its rendering depends on besides the event
+/// itself (its calendar, that calendar's owner and the sandbox's base URL are fixed for it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RenderKey {
+    pub is_owner: bool,
+    pub hide_details: bool,
+    pub display: Option<Tz>,
+}
+
+/// An event's JSON as last listed, so a calendar listed again is copied, not rendered again
+/// (Google answers a warm listing in a fraction of a cold one; a 50,000-event full sync spent
+/// half its listing time in the sandbox's rendering). A clone starts empty: events are cloned
+/// only to be changed.
+#[derive(Default)]
+pub(crate) struct Rendered(
+    std::sync::Mutex<Option<(RenderKey, std::sync::Arc<serde_json::value::RawValue>)>>,
+);
+
+impl Rendered {
+    /// The rendering for `key`: the cached one, or `render`'s, kept for the next listing.
+    pub fn get_or_render(
+        &self,
+        key: RenderKey,
+        render: impl FnOnce() -> Option<Box<serde_json::value::RawValue>>,
+    ) -> Option<std::sync::Arc<serde_json::value::RawValue>> {
+        // A poisoned lock only means a rendering panicked; the cache holds whole values.
+        let mut cached = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((k, json)) = cached.as_ref() {
+            if *k == key {
+                return Some(json.clone());
+            }
+        }
+        let json: std::sync::Arc<serde_json::value::RawValue> = render()?.into();
+        *cached = Some((key, json.clone()));
+        Some(json)
+    }
+}
+
+impl Clone for Rendered {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Rendered")
+    }
 }
 
 impl StoredEvent {

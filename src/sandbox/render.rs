@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::model::{EventId, EventStatus, EventTime, StoredEvent};
+use super::model::{EventId, EventStatus, EventTime, RenderKey, StoredEvent};
 
 /// One entry of a listing, captured when the listing's snapshot was taken.
 #[derive(Clone, Debug)]
@@ -264,9 +264,25 @@ pub(crate) struct Items<'a> {
 impl Serialize for Items<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
+        let key = RenderKey {
+            is_owner: self.ctx.is_owner,
+            hide_details: self.ctx.hide_details,
+            display: self.ctx.display,
+        };
         let mut seq = serializer.serialize_seq(Some(self.items.len()))?;
         for (item, id) in self.items.iter().zip(self.ids) {
-            seq.serialize_element(&item_json(item, id, self.ctx))?;
+            let cached = match item {
+                // A stored event's rendering depends only on it and `key`: kept with it.
+                Item::Event(event) => event.rendered.get_or_render(key, || {
+                    serde_json::value::to_raw_value(&item_json(item, id, self.ctx)).ok()
+                }),
+                // Occurrences are made up per listing; tombstones are short.
+                _ => None,
+            };
+            match cached {
+                Some(json) => seq.serialize_element(&*json)?,
+                None => seq.serialize_element(&item_json(item, id, self.ctx))?,
+            }
         }
         seq.end()
     }
