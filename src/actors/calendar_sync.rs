@@ -362,3 +362,59 @@ async fn fetch_with_retry(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::google::model::EventTime;
+    use crate::token::TokenId;
+
+    fn page(n: usize) -> EventsPage {
+        let at = |time: &str| EventTime {
+            date_time: Some(format!("2026-03-02T{time}:00+01:00")),
+            ..EventTime::default()
+        };
+        EventsPage {
+            items: (0..n)
+                .map(|i| Event {
+                    id: format!("e{i}"),
+                    summary: Some("#!Running".into()),
+                    description: Some("distance=5".into()),
+                    start: Some(at("07:00")),
+                    end: Some(at("07:45")),
+                    ..Event::default()
+                })
+                .collect(),
+            ..EventsPage::default()
+        }
+    }
+
+    fn accumulator() -> Accumulator {
+        let token = TokenId::generate();
+        Accumulator::new(
+            true,
+            Some("Europe/Warsaw".into()),
+            Duration::from_secs(365 * 24 * 3600),
+            Changes::new("ann", &token),
+        )
+    }
+
+    /// A big page goes to a blocking thread and a small one stays inline; both end in the same
+    /// changes as converting inline would.
+    #[test]
+    fn a_page_converts_to_the_same_changes_on_either_thread() {
+        for n in [OFFLOAD_ITEMS - 1, OFFLOAD_ITEMS, 3 * OFFLOAD_ITEMS] {
+            let mut inline = accumulator();
+            inline.add(page(n));
+            let added = actix_web::rt::System::new()
+                .block_on(add_page(accumulator(), page(n)))
+                .unwrap_or_else(|_| panic!("the page of {n} was not converted"));
+            assert_eq!(added.items, n);
+            assert_eq!(added.changes.len(), n);
+            // Each event: its duration and its distance.
+            assert_eq!(added.changes.points(), 2 * n);
+            assert!(added.changes.ids().eq(inline.changes.ids()), "{n} items");
+            assert_eq!(added.changes.points(), inline.changes.points());
+        }
+    }
+}
