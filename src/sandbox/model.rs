@@ -326,10 +326,10 @@ pub(crate) struct RenderKey {
     pub display: Option<Tz>,
 }
 
-/// An event's JSON as last listed, so a calendar listed again is copied, not rendered again
-/// (Google answers a warm listing in a fraction of a cold one; a 50,000-event full sync spent
-/// half its listing time in the sandbox's rendering). A clone starts empty: events are cloned
-/// only to be changed.
+/// An event's JSON as last listed, so a calendar listed again is copied, not rendered again: a
+/// 50,000-event listing spent about half its time in the sandbox's rendering, and issue #18's
+/// reference emulator was measured warm. A clone starts empty: events are cloned only to be
+/// changed.
 #[derive(Default)]
 pub(crate) struct Rendered(
     std::sync::Mutex<Option<(RenderKey, std::sync::Arc<serde_json::value::RawValue>)>>,
