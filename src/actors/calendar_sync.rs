@@ -366,23 +366,21 @@ async fn fetch_with_retry(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::google::model::EventTime;
+    use crate::convert::scenario_tests::event;
     use crate::token::TokenId;
 
     fn page(n: usize) -> EventsPage {
-        let at = |time: &str| EventTime {
-            date_time: Some(format!("2026-03-02T{time}:00+01:00")),
-            ..EventTime::default()
-        };
+        let run = event(
+            "#!Running",
+            "2026-03-02T07:00:00+01:00",
+            "2026-03-02T07:45:00+01:00",
+            Some("distance=5"),
+        );
         EventsPage {
             items: (0..n)
                 .map(|i| Event {
                     id: format!("e{i}"),
-                    summary: Some("#!Running".into()),
-                    description: Some("distance=5".into()),
-                    start: Some(at("07:00")),
-                    end: Some(at("07:45")),
-                    ..Event::default()
+                    ..run.clone()
                 })
                 .collect(),
             ..EventsPage::default()

@@ -55,7 +55,7 @@ mod title;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
-mod scenario_tests;
+pub(crate) mod scenario_tests;
 
 use chrono_tz::Tz;
 

@@ -25,7 +25,8 @@ pub(super) fn day(date: &str) -> Option<EventTime> {
     })
 }
 
-pub(super) fn event(summary: &str, start: &str, end: &str, description: Option<&str>) -> Event {
+/// A timed event `ev1` (start and end RFC 3339), as a calendar lists it.
+pub(crate) fn event(summary: &str, start: &str, end: &str, description: Option<&str>) -> Event {
     Event {
         id: "ev1".into(),
         summary: Some(summary.into()),
