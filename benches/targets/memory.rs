@@ -64,6 +64,7 @@ pub async fn run(sandbox: &Sandbox, fleet: &Fleet) -> Vec<Row> {
         rss.push(status_kib(child.id(), "VmRSS"));
     }
     let hwm = status_kib(child.id(), "VmHWM");
+    print_split(child.id(), "idle");
     stop(&mut child);
     let per_connection: Vec<f64> = rss
         .iter()
@@ -126,8 +127,19 @@ async fn base_rss(sandbox: &Sandbox) -> f64 {
     }
     actix_web::rt::time::sleep(Duration::from_secs(2)).await;
     let rss = status_kib(child.id(), "VmRSS");
+    print_split(child.id(), "empty");
     stop(&mut child);
     rss
+}
+
+/// Prints what the resident memory is made of: the heap and other anonymous memory, and the
+/// pages of files (the binary's code, mostly), which a heap profile does not see.
+fn print_split(pid: u32, what: &str) {
+    eprintln!(
+        "  {what} server: RssAnon {:.1} MiB, RssFile {:.1} MiB",
+        status_kib(pid, "RssAnon") / 1024.0,
+        status_kib(pid, "RssFile") / 1024.0
+    );
 }
 
 /// Figure 10: µs of server CPU per list request, one sample per poll interval.
