@@ -97,7 +97,6 @@ pub(crate) fn serve(
     drop(state);
 
     let slice = &cursor.items[start..end];
-    let ids: Vec<String> = slice.iter().map(|item| item.id()).collect();
     let ctx = RenderContext {
         calendar: &head.id,
         creator: &head.owner_email,
@@ -117,7 +116,6 @@ pub(crate) fn serve(
         next_page_token: next_page.as_deref(),
         items: Items {
             items: slice,
-            ids: &ids,
             ctx: &ctx,
         },
         next_sync_token: next_sync.as_deref(),

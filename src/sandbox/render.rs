@@ -222,8 +222,8 @@ impl<'a> EventJson<'a> {
     }
 }
 
-/// Renders one item under `instance_id` (computed by the caller with [`Item::id`], so the
-/// borrowed id outlives the call).
+/// Renders one item; `instance_id` is the id of an occurrence ([`Item::id`], computed by the
+/// caller so the borrowed id outlives the call), unread for other items.
 pub(crate) fn item_json<'a>(
     item: &'a Item,
     instance_id: &'a str,
@@ -256,8 +256,6 @@ impl Item {
 /// items' owned strings all at once.
 pub(crate) struct Items<'a> {
     pub items: &'a [Item],
-    /// Each item's id ([`Item::id`]), in the same order.
-    pub ids: &'a [String],
     pub ctx: &'a RenderContext<'a>,
 }
 
@@ -270,7 +268,13 @@ impl Serialize for Items<'_> {
             display: self.ctx.display,
         };
         let mut seq = serializer.serialize_seq(Some(self.items.len()))?;
-        for (item, id) in self.items.iter().zip(self.ids) {
+        for item in self.items {
+            // Only an occurrence's id is made up; every other item renders its own.
+            let id = match item {
+                Item::Instance { .. } => item.id(),
+                _ => String::new(),
+            };
+            let id = id.as_str();
             let cached = match item {
                 // A stored event's rendering depends only on it and `key`: kept with it.
                 Item::Event(event) => event.rendered.get_or_render(key, || {
