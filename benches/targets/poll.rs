@@ -165,11 +165,7 @@ async fn cycle_once(server: &Server, tokens: &[TokenId]) -> Duration {
 async fn wait_all(server: &Server, count: usize, asked: i64, start: Instant) -> Duration {
     let board = server.board();
     loop {
-        let done = board
-            .all()
-            .iter()
-            .filter(|s| rig::ended_since(s, asked))
-            .count();
+        let done = board.count_where(|s| rig::ended_since(s, asked));
         if done == count {
             return start.elapsed();
         }
