@@ -131,6 +131,19 @@ impl Telemetry {
         self.datapoints_written.inc_by(written);
     }
 
+    /// Syncs finished so far, whatever their outcome: a counter a watcher can poll far more
+    /// cheaply than the statuses of a whole fleet.
+    pub fn syncs_finished(&self) -> u64 {
+        ["full", "incremental"]
+            .iter()
+            .map(|kind| {
+                self.sync_seconds
+                    .with_label_values(&[kind])
+                    .get_sample_count()
+            })
+            .sum()
+    }
+
     /// Adds a metric kept elsewhere (the database's latency) to what `/metrics` serves.
     pub fn register(
         &self,
