@@ -132,15 +132,13 @@ impl Telemetry {
     }
 
     /// Syncs finished so far, whatever their outcome: a counter a watcher can poll far more
-    /// cheaply than the statuses of a whole fleet.
+    /// cheaply than the statuses of a whole fleet. Reads the sync histogram's series as they are
+    /// (asking for a kind by label would add its series to `/metrics`).
     pub fn syncs_finished(&self) -> u64 {
-        ["full", "incremental"]
+        prometheus::core::Collector::collect(&self.sync_seconds)
             .iter()
-            .map(|kind| {
-                self.sync_seconds
-                    .with_label_values(&[kind])
-                    .get_sample_count()
-            })
+            .flat_map(|family| family.get_metric())
+            .map(|m| m.get_histogram().get_sample_count())
             .sum()
     }
 
@@ -201,5 +199,23 @@ impl Telemetry {
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syncs_finished_counts_every_finished_sync_and_adds_no_series() {
+        let telemetry = Telemetry::new().unwrap();
+        let board = StatusBoard::default();
+        let rendered = telemetry.render(&board).unwrap();
+        assert_eq!(telemetry.syncs_finished(), 0);
+        assert_eq!(telemetry.render(&board).unwrap(), rendered);
+        telemetry.sync_done("ok", true, Duration::from_millis(5), 10);
+        telemetry.sync_done("ok", false, Duration::from_millis(1), 0);
+        telemetry.sync_done("failed", false, Duration::from_millis(1), 0);
+        assert_eq!(telemetry.syncs_finished(), 3);
     }
 }
