@@ -656,9 +656,11 @@ pub(super) fn plan(
         changes,
         mut points,
     } = encoded;
-    let with_points = |e: &&EncodedEvent| !e.puts.is_empty();
+    // The changed events with points, whose index entry is written below: those stored already
+    // are taken out as they are met.
+    let mut fresh: Vec<bool> = changes.events.iter().map(|e| !e.puts.is_empty()).collect();
     let (new_events, new_points) = (
-        changes.events.iter().filter(with_points).count() as u64,
+        fresh.iter().filter(|&&f| f).count() as u64,
         changes.points() as u64,
     );
     let previous = selection
@@ -667,9 +669,6 @@ pub(super) fn plan(
         .ok_or(StoreError::Deselected)?
         .clone();
     let mut index = Ops::new();
-    // The changed events with points whose index entry is written below: those stored already
-    // are taken out as they are met.
-    let mut fresh: Vec<bool> = changes.events.iter().map(|e| !e.puts.is_empty()).collect();
     // What this calendar held of the events it synced, before the commit.
     let (mut old_events, mut old_points) = (0u64, 0u64);
     for (event_id, mut entry) in old {
