@@ -33,43 +33,80 @@ impl Capability {
 }
 
 /// The public identifier of a data token: random, safe to log and to put in URLs, unrelated to
-/// the secret plaintext.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
-)]
-#[serde(transparent)]
+/// the secret plaintext. Always 32 lowercase hex digits, held inline: ten thousand actors, their
+/// statuses and the supervisor's map each keep one per token, and a `String` would be a heap
+/// allocation in every one of them.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, utoipa::ToSchema)]
 #[schema(
+    value_type = String,
     pattern = "^[0-9a-f]{32}$",
     example = "953db0589c1f4e2b8a0d6f3e2c1b7a94"
 )]
-pub struct TokenId(String);
+pub struct TokenId([u8; 32]);
 
 impl TokenId {
     /// A fresh random id (128 bits, hex).
     pub fn generate() -> Self {
         let mut bytes = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut bytes);
-        Self(hex::encode(bytes))
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut id = [0u8; 32];
+        for (pair, b) in id.chunks_exact_mut(2).zip(bytes) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 15)];
+        }
+        Self(id)
     }
 
-    /// Accepts an id from a URL path; anything that is not 32 lowercase hex digits cannot exist.
+    /// Accepts an id from a URL path or a record; anything that is not 32 lowercase hex digits
+    /// cannot exist.
     pub fn parse(raw: &str) -> Option<Self> {
-        (raw.len() == 32
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-        .then(|| Self(raw.to_string()))
+        let id: [u8; 32] = raw.as_bytes().try_into().ok()?;
+        id.iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+            .then_some(Self(id))
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only `generate` and `parse` build one, and both leave ASCII hex digits.
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
 impl fmt::Display for TokenId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("TokenId").field(&self.as_str()).finish()
+    }
+}
+
+impl Serialize for TokenId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Id;
+        impl serde::de::Visitor<'_> for Id {
+            type Value = TokenId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a token id: 32 lowercase hex digits")
+            }
+            fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<TokenId, E> {
+                // The input is not echoed: it may be anything a client sent.
+                TokenId::parse(raw)
+                    .ok_or_else(|| E::custom("a token id is 32 lowercase hex digits"))
+            }
+        }
+        d.deserialize_str(Id)
     }
 }
 
@@ -163,8 +200,20 @@ mod tests {
     #[test]
     fn token_ids_parse_only_their_own_shape() {
         let id = TokenId::generate();
-        assert_eq!(TokenId::parse(id.as_str()), Some(id));
+        assert_ne!(id, TokenId::generate());
+        assert_eq!(TokenId::parse(id.as_str()).as_ref(), Some(&id));
         assert_eq!(TokenId::parse("../etc"), None);
         assert_eq!(TokenId::parse(&"A".repeat(32)), None);
+        assert_eq!(TokenId::parse(&"a".repeat(31)), None);
+        assert_eq!(TokenId::parse(&"a".repeat(33)), None);
+        assert_eq!(TokenId::parse("é".repeat(16).as_str()), None);
+        assert_eq!(format!("{id:?}"), format!("TokenId({:?})", id.as_str()));
+        let json = serde_json::to_string(&id).expect("serializes");
+        assert_eq!(json, format!("\"{id}\""));
+        assert_eq!(
+            serde_json::from_str::<TokenId>(&json).ok().as_ref(),
+            Some(&id)
+        );
+        assert!(serde_json::from_str::<TokenId>("\"../etc\"").is_err());
     }
 }

@@ -8,6 +8,7 @@ pub mod http;
 pub mod model;
 pub mod oauth;
 pub mod push;
+pub mod scopes;
 
 #[cfg(test)]
 mod hostile_tests;

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::GoogleError;
 use super::http::{GoogleHttp, TransportError};
+use super::scopes::{Scopes, SCOPE_OPENID};
 use crate::secret::Secret;
 use crate::settings::GoogleClientConfig;
 
@@ -93,7 +94,7 @@ pub fn start_authorization(
     let state_for_url = state.clone();
     let (url, _) = client(cfg, redirect_uri)?
         .authorize_url(move || CsrfToken::new(state_for_url))
-        .add_scopes([SCOPE_CALENDAR, SCOPE_EMAIL, "openid"].map(|s| Scope::new(s.to_string())))
+        .add_scopes([SCOPE_CALENDAR, SCOPE_EMAIL, SCOPE_OPENID].map(|s| Scope::new(s.to_string())))
         .add_extra_param("access_type", "offline")
         .add_extra_param("prompt", "consent")
         .add_extra_param("include_granted_scopes", "true")
@@ -116,7 +117,7 @@ pub struct Grant {
     /// A refresh token; on refreshes Google normally sends none, and the old one stays valid.
     pub refresh_token: Option<Secret<String>>,
     /// Granted scopes, when the answer lists them.
-    pub scopes: Vec<String>,
+    pub scopes: Scopes,
     /// The OpenID Connect ID token, when `openid` was granted.
     pub id_token: Option<Secret<String>>,
 }
@@ -134,7 +135,7 @@ fn grant(resp: GoogleTokenResponse, now: i64) -> Grant {
             .map(|t| Secret::new(t.secret().clone())),
         scopes: resp
             .scopes()
-            .map(|s| s.iter().map(|s| s.to_string()).collect())
+            .map(|s| Scopes::from_names(s.iter().map(|s| s.as_str())))
             .unwrap_or_default(),
         id_token: resp.extra_fields().id_token.clone().map(Secret::new),
     }
@@ -307,19 +308,6 @@ pub async fn userinfo(
         .map_err(|e| GoogleError::Protocol(format!("userinfo answer: {e}")))
 }
 
-/// Whether the granted scopes include everything we need (`email` is Google's short alias).
-pub fn missing_scopes(granted: &[String]) -> Vec<&'static str> {
-    let has = |s: &str| granted.iter().any(|g| g == s);
-    let mut missing = Vec::new();
-    if !has(SCOPE_CALENDAR) {
-        missing.push(SCOPE_CALENDAR);
-    }
-    if !has(SCOPE_EMAIL) && !has("email") {
-        missing.push(SCOPE_EMAIL);
-    }
-    missing
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,14 +381,5 @@ mod tests {
         ] {
             assert!(identity_from_id_token(&bad, "cid").is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn missing_scopes_are_named() {
-        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        assert!(missing_scopes(&s(&[SCOPE_CALENDAR, SCOPE_EMAIL, "openid"])).is_empty());
-        assert!(missing_scopes(&s(&[SCOPE_CALENDAR, "email"])).is_empty());
-        assert_eq!(missing_scopes(&s(&[SCOPE_EMAIL])), vec![SCOPE_CALENDAR]);
-        assert_eq!(missing_scopes(&[]).len(), 2);
     }
 }

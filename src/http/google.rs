@@ -323,7 +323,7 @@ mod tests {
             access_token: Secret::new("a".into()),
             access_expires_at: 0,
             refresh_token: Secret::new("r".into()),
-            scopes: vec![],
+            scopes: Default::default(),
             account_email: "e".into(),
             account_sub: "s".into(),
             connected_at: 0,

@@ -14,6 +14,7 @@ use crate::actors::metric_writer::ForgetCalendar;
 use crate::actors::supervisor::{ActorOf, Connected};
 use crate::actors::token_push::StopChannels;
 use crate::google::oauth::{self, Identity};
+use crate::google::scopes::Scopes;
 use crate::settings::GoogleClientConfig;
 use crate::store::{GoogleCredentials, PendingAuthorization};
 use crate::token::{now_secs, DataToken, TokenId};
@@ -181,15 +182,11 @@ async fn finish_connection(
         "Google returned no refresh token: remove this app's access in your Google account settings and connect again",
     )?;
     let granted = if grant.scopes.is_empty() {
-        q.scope
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect()
+        Scopes::from_names(q.scope.unwrap_or_default().split_whitespace())
     } else {
         grant.scopes
     };
-    let missing = oauth::missing_scopes(&granted);
+    let missing = granted.missing();
     if !missing.is_empty() {
         return Err(format!(
             "the permission(s) {} were not granted",

@@ -10,6 +10,7 @@ use sled::transaction::ConflictableTransactionError;
 use super::calendars::{decode_selection, Selection};
 use super::cipher::{context, Cipher};
 use super::{SledStore, StoreError, GOOGLE_CREDENTIALS};
+use crate::google::scopes::Scopes;
 use crate::secret::Secret;
 use crate::token::TokenId;
 
@@ -25,7 +26,7 @@ pub struct GoogleCredentials {
     /// The refresh token.
     pub refresh_token: Secret<String>,
     /// Granted scopes.
-    pub scopes: Vec<String>,
+    pub scopes: Scopes,
     /// The Google account's e-mail.
     pub account_email: String,
     /// The Google account's stable id.
@@ -44,7 +45,7 @@ struct StoredCredentials {
     access_token: String,
     access_expires_at: i64,
     refresh_token: String,
-    scopes: Vec<String>,
+    scopes: Scopes,
     account_email: String,
     account_sub: String,
     connected_at: i64,

@@ -28,7 +28,7 @@ fn creds() -> GoogleCredentials {
         access_token: Secret::new(ACCESS.into()),
         access_expires_at: 10,
         refresh_token: Secret::new(REFRESH.into()),
-        scopes: vec!["s".into()],
+        scopes: crate::google::scopes::Scopes::from_names(["s"]),
         account_email: "ann@example.com".into(),
         account_sub: "1".into(),
         connected_at: 1,

@@ -406,7 +406,7 @@ pub(crate) fn test_credentials(connection_id: &str) -> GoogleCredentials {
         access_token: crate::secret::Secret::new("a".into()),
         access_expires_at: 0,
         refresh_token: crate::secret::Secret::new("r".into()),
-        scopes: vec![],
+        scopes: Default::default(),
         account_email: "ann@example.com".into(),
         account_sub: "1".into(),
         connected_at: 0,

@@ -100,7 +100,7 @@ impl Snapshot {
                 .put(g.access_token.expose().as_bytes());
             c.num(g.access_expires_at)
                 .put(g.refresh_token.expose().as_bytes());
-            for s in &g.scopes {
+            for s in g.scopes.iter() {
                 c.put(s.as_bytes());
             }
             c.put(g.account_email.as_bytes())

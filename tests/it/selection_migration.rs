@@ -151,7 +151,9 @@ fn credentials(t: usize) -> GoogleCredentials {
         access_token: Secret::new(format!("ya29.access-{t}")),
         access_expires_at: 1_700_003_600,
         refresh_token: Secret::new(format!("1//refresh-{t}")),
-        scopes: vec!["https://www.googleapis.com/auth/calendar.readonly".to_string()],
+        scopes: impulses_gcal::google::scopes::Scopes::from_names([
+            impulses_gcal::google::oauth::SCOPE_CALENDAR,
+        ]),
         account_email: format!("user{t}@example.com"),
         account_sub: format!("{}", 100_000_000 + t),
         connected_at: 1_690_000_000,
