@@ -9,6 +9,7 @@
 //! cargo bench --bench targets -- --only sync,data   # some parts: convert, data, sync, poll, push, console
 //! BENCH_STORE=postgres cargo bench --bench targets -- --only sync,data   # on PostgreSQL
 //! cargo bench --bench targets -- --only nodes   # three nodes on PostgreSQL (named only)
+//! cargo bench --bench targets -- --only memory50k   # figure 4 with 50,000 connections (named only)
 //! ```
 //!
 //! `cargo test` does not build it; `cargo clippy --all-targets` does.
@@ -45,6 +46,8 @@ struct Sizes {
     poll: poll::Plan,
     push: push::Plan,
     nodes: nodes::Plan,
+    /// Figure 4's second fleet: connections, events per calendar.
+    large_fleet: (usize, usize),
 }
 
 impl Sizes {
@@ -88,6 +91,7 @@ impl Sizes {
                 events_per_token: 5,
                 cycles: 3,
             },
+            large_fleet: (50_000, 5),
         }
     }
 
@@ -131,6 +135,7 @@ impl Sizes {
                 events_per_token: 5,
                 cycles: 2,
             },
+            large_fleet: (20_000, 5),
         }
     }
 }
@@ -172,7 +177,18 @@ fn main() {
             let (poll_rows, fleet) = poll::run(&sandbox, &sizes.poll).await;
             rows.extend(poll_rows);
             eprintln!("4, 10. memory and no-change CPU of the server binary");
-            rows.extend(memory::run(&sandbox, &fleet).await);
+            rows.extend(memory::run(&sandbox, &fleet, true).await);
+        }
+        // Figure 4 with 50,000 connections (the issue's second memory limit): only when asked
+        // for by name (it connects and syncs 50,000 calendars first, a few minutes).
+        if only
+            .as_ref()
+            .is_some_and(|o| o.iter().any(|p| p == "memory50k"))
+        {
+            let (tokens, events) = sizes.large_fleet;
+            eprintln!("4. memory of the server binary, {tokens} connections");
+            let fleet = poll::fleet(&sandbox, tokens, events).await;
+            rows.extend(memory::run(&sandbox, &fleet, false).await);
         }
         // Three nodes on PostgreSQL: only when asked for by name (it needs PostgreSQL and takes
         // minutes).

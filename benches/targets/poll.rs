@@ -35,27 +35,76 @@ pub struct Fleet {
 
 const DEADLINE: Duration = Duration::from_secs(600);
 
-pub async fn run(sandbox: &Sandbox, plan: &Plan) -> (Vec<Row>, Fleet) {
+/// Sandbox accounts with seeded calendars, each connected to a data token of its own user, in
+/// a fresh store.
+struct Seeded {
+    dir: tempfile::TempDir,
+    settings: impulses_gcal::settings::Settings,
+    store: impulses_gcal::store::Store,
+    accounts: Vec<(AccountId, String)>,
+    events: Vec<Vec<EventId>>,
+    tokens: Vec<TokenId>,
+}
+
+async fn seed(sandbox: &Sandbox, tokens: usize, events_per_token: usize) -> Seeded {
     let dir = tempfile::tempdir().expect("temp dir");
     let vars = rig::env_vars(Some(sandbox), &dir.path().join("store"));
     let settings = rig::settings(&vars);
     let store = rig::open_store(&settings);
     let prepared = Instant::now();
-    let mut accounts = Vec::with_capacity(plan.tokens);
-    let mut events = Vec::with_capacity(plan.tokens);
-    for i in 0..plan.tokens {
+    let mut accounts = Vec::with_capacity(tokens);
+    let mut events = Vec::with_capacity(tokens);
+    for i in 0..tokens {
         let (account, ids) =
-            calendar::seeded_account(sandbox, &format!("p{i}@bench.test"), plan.events_per_token);
+            calendar::seeded_account(sandbox, &format!("p{i}@bench.test"), events_per_token);
         accounts.push((account, format!("user-{i}")));
         events.push(ids);
     }
-    let tokens = rig::connect(sandbox, &settings, &store, &accounts).await;
+    let token_ids = rig::connect(sandbox, &settings, &store, &accounts).await;
     eprintln!(
-        "  {} calendars created and connected in {:.1} s",
-        plan.tokens,
+        "  {tokens} calendars created and connected in {:.1} s",
         prepared.elapsed().as_secs_f64()
     );
+    Seeded {
+        dir,
+        settings,
+        store,
+        accounts,
+        events,
+        tokens: token_ids,
+    }
+}
 
+/// A store of `tokens` connected calendars of `events_per_token` events each, every one synced
+/// once (in full), for the server binary of figure 4 to start on.
+pub async fn fleet(sandbox: &Sandbox, tokens: usize, events_per_token: usize) -> Fleet {
+    let seeded = seed(sandbox, tokens, events_per_token).await;
+    let before = sandbox.counters();
+    let start = Instant::now();
+    let server = Server::start(seeded.settings.clone(), seeded.store.clone());
+    let took = wait_all(&server, tokens, 0, 0, start).await;
+    check_cycle(sandbox, &before, &seeded.accounts, &server.board().all());
+    eprintln!(
+        "  full syncs of {tokens} calendars: {:.2} s",
+        took.as_secs_f64()
+    );
+    server.stop().await;
+    drop(seeded.store);
+    Fleet {
+        dir: seeded.dir,
+        tokens,
+    }
+}
+
+pub async fn run(sandbox: &Sandbox, plan: &Plan) -> (Vec<Row>, Fleet) {
+    let Seeded {
+        dir,
+        settings,
+        store,
+        accounts,
+        events,
+        tokens,
+    } = seed(sandbox, plan.tokens, plan.events_per_token).await;
     let before = sandbox.counters();
     let start = Instant::now();
     let server = Server::start(settings.clone(), store.clone());
