@@ -33,9 +33,10 @@ impl Capability {
 }
 
 /// The public identifier of a data token: random, safe to log and to put in URLs, unrelated to
-/// the secret plaintext. Always 32 lowercase hex digits, held inline: ten thousand actors, their
-/// statuses and the supervisor's map each keep one per token, and a `String` would be a heap
-/// allocation in every one of them.
+/// the secret plaintext.
+// Always 32 lowercase hex digits, held inline (this comment stays out of the API document):
+// ten thousand actors, their statuses and the supervisor's map each keep one per token, and a
+// `String` would be a heap allocation in every one of them.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, utoipa::ToSchema)]
 #[schema(
     value_type = String,
