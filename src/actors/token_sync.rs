@@ -256,13 +256,17 @@ impl TokenSyncActor {
                     .panic_in_sync
                     .as_ref()
                     .is_some_and(|f| f(&act.token.id));
+                // Boxed here rather than inside the block below: the spawned future is as big
+                // as its larger half, and with the job's input inline that was the half that
+                // runs, so each of the ten thousand syncs waiting for a turn at start-up was
+                // twice the size of its wait.
+                let run = Box::pin(sync_job::run(deps, input));
                 let job = async move {
                     let _permit = permit;
                     if inject_panic {
                         panic!("injected panic in sync");
                     }
-                    // Boxed: the waiting future above stays small.
-                    Box::pin(sync_job::run(deps, input)).await
+                    run.await
                 };
                 AssertUnwindSafe(job).catch_unwind().into_actor(act)
             })
