@@ -17,14 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::GoogleError;
 use super::http::{GoogleHttp, TransportError};
-use super::scopes::{Scopes, SCOPE_OPENID};
+use super::scopes::{Scopes, ASKED};
 use crate::secret::Secret;
 use crate::settings::GoogleClientConfig;
-
-/// Read-only access to the calendar: all we need, and what we ask for.
-pub const SCOPE_CALENDAR: &str = "https://www.googleapis.com/auth/calendar.readonly";
-/// The account's e-mail, shown to the person so they know which account is connected.
-pub const SCOPE_EMAIL: &str = "https://www.googleapis.com/auth/userinfo.email";
 
 /// The `id_token` Google adds to token answers when `openid` is granted.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -94,7 +89,7 @@ pub fn start_authorization(
     let state_for_url = state.clone();
     let (url, _) = client(cfg, redirect_uri)?
         .authorize_url(move || CsrfToken::new(state_for_url))
-        .add_scopes([SCOPE_CALENDAR, SCOPE_EMAIL, SCOPE_OPENID].map(|s| Scope::new(s.to_string())))
+        .add_scopes(ASKED.map(|s| Scope::new(s.to_string())))
         .add_extra_param("access_type", "offline")
         .add_extra_param("prompt", "consent")
         .add_extra_param("include_granted_scopes", "true")
@@ -311,6 +306,7 @@ pub async fn userinfo(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::google::scopes::{SCOPE_CALENDAR, SCOPE_EMAIL, SCOPE_OPENID};
 
     fn cfg() -> GoogleClientConfig {
         GoogleClientConfig::from_json(
@@ -339,7 +335,7 @@ mod tests {
         assert!(
             scopes.contains(&SCOPE_CALENDAR)
                 && scopes.contains(&SCOPE_EMAIL)
-                && scopes.contains(&"openid")
+                && scopes.contains(&SCOPE_OPENID)
         );
         assert_eq!(q["access_type"], "offline");
         assert_eq!(q["prompt"], "consent");

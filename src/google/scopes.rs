@@ -1,6 +1,7 @@
-//! The OAuth scopes a grant holds, kept small: every connected token keeps its credentials in
-//! memory, and the three scopes this server asks for would otherwise be four heap allocations
-//! per token (about 200 bytes, 2 MB for ten thousand tokens).
+//! The OAuth scopes this server asks for, and the ones a grant holds, kept small: every
+//! connected token keeps its credentials in memory, and the three scopes this server asks for
+//! would otherwise be four heap allocations per token (about 200 bytes, 2 MB for ten thousand
+//! tokens).
 
 use std::fmt;
 
@@ -8,13 +9,16 @@ use serde::de::{SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::oauth::{SCOPE_CALENDAR, SCOPE_EMAIL};
-
+/// Read-only access to the calendar: all we need, and what we ask for.
+pub const SCOPE_CALENDAR: &str = "https://www.googleapis.com/auth/calendar.readonly";
+/// The account's e-mail, shown to the person so they know which account is connected.
+pub const SCOPE_EMAIL: &str = "https://www.googleapis.com/auth/userinfo.email";
 /// OpenID Connect: the ID token that names the account.
 pub const SCOPE_OPENID: &str = "openid";
 
-/// The scopes this server asks for, each a flag of [`Scopes`], in the order they are listed.
-const ASKED: [&str; 3] = [SCOPE_CALENDAR, SCOPE_EMAIL, SCOPE_OPENID];
+/// The scopes this server asks for (the consent screen lists them), each a flag of [`Scopes`],
+/// in the order they are listed.
+pub const ASKED: [&str; 3] = [SCOPE_CALENDAR, SCOPE_EMAIL, SCOPE_OPENID];
 
 /// Granted scopes: the ones this server asks for as flags, any other Google granted
 /// (`include_granted_scopes` brings the client's earlier grants, `email` is Google's short alias)

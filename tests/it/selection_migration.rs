@@ -152,7 +152,7 @@ fn credentials(t: usize) -> GoogleCredentials {
         access_expires_at: 1_700_003_600,
         refresh_token: Secret::new(format!("1//refresh-{t}")),
         scopes: impulses_gcal::google::scopes::Scopes::from_names([
-            impulses_gcal::google::oauth::SCOPE_CALENDAR,
+            impulses_gcal::google::scopes::SCOPE_CALENDAR,
         ]),
         account_email: format!("user{t}@example.com"),
         account_sub: format!("{}", 100_000_000 + t),
