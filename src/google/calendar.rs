@@ -27,22 +27,34 @@ pub enum PageRequest<'a> {
 /// (`singleEvents`, `maxResults`), as Google requires for a sync token to stay valid, and none
 /// of those forbidden with a sync token is ever sent. Tokens are opaque base64 with `+`, `/` and
 /// `=`, so they are form-encoded.
+///
+/// Written into one buffer sized for the worst case (every byte of the id and token escaped):
+/// every sync builds one, and the pieces and their joins were five allocations of its own.
 pub fn list_url(base: &str, calendar_id: &str, page: PageRequest<'_>) -> String {
-    let calendar: String = url::form_urlencoded::byte_serialize(calendar_id.as_bytes()).collect();
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    let token = match page {
+        PageRequest::Full => None,
+        PageRequest::Incremental(token) => Some(("syncToken", token)),
+        PageRequest::Next(token) => Some(("pageToken", token)),
+    };
+    let longest = base.len()
+        + 3 * calendar_id.len()
+        + token.map_or(0, |(_, t)| 3 * t.len())
+        + "/calendars//events?maxResults=&singleEvents=true&pageToken=".len()
+        + 20;
+    let mut url = String::with_capacity(longest);
+    url.push_str(base);
+    url.push_str("/calendars/");
+    url.extend(url::form_urlencoded::byte_serialize(calendar_id.as_bytes()));
+    url.push_str("/events?");
+    let start = url.len();
+    let mut query = url::form_urlencoded::Serializer::for_suffix(url, start);
     query
-        .append_pair("maxResults", &MAX_RESULTS.to_string())
+        .append_pair("maxResults", itoa::Buffer::new().format(MAX_RESULTS))
         .append_pair("singleEvents", "true");
-    match page {
-        PageRequest::Full => {}
-        PageRequest::Incremental(token) => {
-            query.append_pair("syncToken", token);
-        }
-        PageRequest::Next(token) => {
-            query.append_pair("pageToken", token);
-        }
+    if let Some((name, token)) = token {
+        query.append_pair(name, token);
     }
-    format!("{base}/calendars/{calendar}/events?{}", query.finish())
+    query.finish()
 }
 
 /// Fetches and parses one page. A body that does not parse is a protocol error (the token's
@@ -84,6 +96,31 @@ mod tests {
             "{next}"
         );
         assert!(next.ends_with("&pageToken=x+y"), "{next}");
+        // Ids and tokens of any bytes come back whole from the path and the query.
+        let (id, token) = ("ü/?#&= +%\u{0}c@group", "é+/=&#%\u{7f} tok");
+        let hostile = list_url(base, id, PageRequest::Incremental(token));
+        let parsed = url::Url::parse(&hostile).expect("a URL");
+        let segments: Vec<String> = parsed
+            .path_segments()
+            .expect("segments")
+            .map(|s| {
+                url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .expect("one pair")
+                    .1
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(segments[segments.len() - 2], id);
+        let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+        assert_eq!(
+            pairs,
+            [
+                ("maxResults".to_string(), "2500".to_string()),
+                ("singleEvents".into(), "true".into()),
+                ("syncToken".into(), token.into()),
+            ]
+        );
         for forbidden in [
             "timeMin",
             "timeMax",
