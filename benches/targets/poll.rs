@@ -75,15 +75,23 @@ async fn seed(sandbox: &Sandbox, tokens: usize, events_per_token: usize) -> Seed
     }
 }
 
+/// Starts a server on the seeded store and waits for every calendar's first (full) sync,
+/// checking it as a cycle: how long that took.
+async fn first_syncs(sandbox: &Sandbox, seeded: &Seeded) -> (Server, Duration) {
+    let before = sandbox.counters();
+    let start = Instant::now();
+    let server = Server::start(seeded.settings.clone(), seeded.store.clone());
+    // A fresh server's telemetry has counted no sync yet.
+    let took = wait_all(&server, seeded.tokens.len(), 0, 0, start).await;
+    check_cycle(sandbox, &before, &seeded.accounts, &server.board().all());
+    (server, took)
+}
+
 /// A store of `tokens` connected calendars of `events_per_token` events each, every one synced
 /// once (in full), for the server binary of figure 4 to start on.
 pub async fn fleet(sandbox: &Sandbox, tokens: usize, events_per_token: usize) -> Fleet {
     let seeded = seed(sandbox, tokens, events_per_token).await;
-    let before = sandbox.counters();
-    let start = Instant::now();
-    let server = Server::start(seeded.settings.clone(), seeded.store.clone());
-    let took = wait_all(&server, tokens, 0, 0, start).await;
-    check_cycle(sandbox, &before, &seeded.accounts, &server.board().all());
+    let (server, took) = first_syncs(sandbox, &seeded).await;
     eprintln!(
         "  full syncs of {tokens} calendars: {:.2} s",
         took.as_secs_f64()
@@ -97,20 +105,16 @@ pub async fn fleet(sandbox: &Sandbox, tokens: usize, events_per_token: usize) ->
 }
 
 pub async fn run(sandbox: &Sandbox, plan: &Plan) -> (Vec<Row>, Fleet) {
+    let seeded = seed(sandbox, plan.tokens, plan.events_per_token).await;
+    let (server, startup) = first_syncs(sandbox, &seeded).await;
     let Seeded {
         dir,
-        settings,
         store,
         accounts,
         events,
         tokens,
-    } = seed(sandbox, plan.tokens, plan.events_per_token).await;
-    let before = sandbox.counters();
-    let start = Instant::now();
-    let server = Server::start(settings.clone(), store.clone());
-    // A fresh server's telemetry has counted no sync yet.
-    let startup = wait_all(&server, plan.tokens, 0, 0, start).await;
-    check_cycle(sandbox, &before, &accounts, &server.board().all());
+        ..
+    } = seeded;
     eprintln!(
         "  start-up cycle (full syncs): {:.2} s",
         startup.as_secs_f64()
