@@ -7,10 +7,13 @@
 //! Two figures: `typical_events` is wall-clock time, as criterion measures by default;
 //! `typical_events_cpu` is the CPU time of the benchmark thread, which stays meaningful on a
 //! machine whose cores are shared with other work (the wall clock then also counts the time
-//! the thread was waiting for a core).
+//! the thread was waiting for a core). `convert_and_encode_cpu` also encodes each event's
+//! points for the store, as a sync does with every page (`Changes::push`), in CPU time too.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use impulses_gcal::convert::{convert_event, Conversion, ConvertContext};
+use impulses_gcal::store::Changes;
+use impulses_gcal::token::TokenId;
 
 #[path = "common/typical_events.rs"]
 mod typical_events;
@@ -46,6 +49,22 @@ fn bench_convert(c: &mut Criterion) {
                 for event in &events {
                     black_box(convert_event(black_box(event), &ctx));
                 }
+            }
+            thread_cpu_time().saturating_sub(start)
+        })
+    });
+    let owner = TokenId::generate();
+    group.bench_function("convert_and_encode_cpu", |b| {
+        b.iter_custom(|iterations| {
+            let start = thread_cpu_time();
+            for _ in 0..iterations {
+                let mut changes = Changes::new("bench", &owner);
+                for event in &events {
+                    if let Conversion::Points(points) = convert_event(black_box(event), &ctx) {
+                        changes.push(event.id.clone(), &points);
+                    }
+                }
+                black_box(&changes);
             }
             thread_cpu_time().saturating_sub(start)
         })

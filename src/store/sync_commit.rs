@@ -6,8 +6,10 @@
 //! A token's calendars share its event index ([`calendars`](super::calendars)): an event that
 //! another selected calendar also holds keeps its datapoints when this calendar drops it.
 
-use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 
+use hashbrown::HashTable;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::{Batch, Transactional};
 
@@ -18,6 +20,7 @@ use super::google::{decode_credentials, SyncState};
 use super::skip_notices::{self, SkipNotice};
 use super::{codec, keys, SledStore, StoreError};
 use crate::convert::MetricPoint;
+use crate::metric::Datapoint;
 use crate::token::TokenId;
 
 /// The changed events of one sync (all events of a full sync), each once, with their datapoints
@@ -36,8 +39,11 @@ pub struct Changes {
     /// The series prefixes the points go to (a sync touches a handful of metrics).
     series: Vec<(String, Vec<u8>)>,
     events: Vec<EncodedEvent>,
-    /// Each event's position in `events`.
-    at: HashMap<String, usize>,
+    /// Each event's id hash and position in `events`. The ids live in `events` only: a second
+    /// copy of each as a map's key was a tenth of converting a page.
+    at: HashTable<(u64, usize)>,
+    /// Seeded per process, as std's maps are: event ids come from calendars.
+    hasher: RandomState,
 }
 
 /// One changed event.
@@ -66,7 +72,8 @@ impl Changes {
             owner: owner.clone(),
             series: Vec::new(),
             events: Vec::new(),
-            at: HashMap::new(),
+            at: HashTable::new(),
+            hasher: RandomState::new(),
         }
     }
 
@@ -92,18 +99,34 @@ impl Changes {
             refs.reserve(4 + points.len() * 64);
             refs.extend_from_slice(&(points.len() as u32).to_be_bytes());
         }
+        // An event's points (its duration and each custom metric) share their timestamp and
+        // dimensions, so their entry key (a SHA-256 of the dimensions) and the JSON of the
+        // dimensions are made once for all of them.
+        let mut shared: Option<(&Datapoint, [u8; keys::ENTRY_KEY_LEN], codec::Head)> = None;
         for p in points {
             let series = self.series_of(p.metric.as_str());
-            let entry = keys::derived_entry_key(
-                p.point.timestamp,
-                &p.point.dimensions,
-                self.owner.as_str(),
-            );
-            push_ref(&mut refs, &self.series[series].1, &entry);
+            let (_, entry, head) = match &mut shared {
+                Some(s)
+                    if s.0.timestamp == p.point.timestamp
+                        && s.0.dimensions == p.point.dimensions =>
+                {
+                    s
+                }
+                slot => slot.insert((
+                    &p.point,
+                    keys::derived_entry_key(
+                        p.point.timestamp,
+                        &p.point.dimensions,
+                        self.owner.as_str(),
+                    ),
+                    codec::Head::new(&p.point.dimensions),
+                )),
+            };
+            push_ref(&mut refs, &self.series[series].1, entry);
             puts.push(EncodedPoint {
                 series,
-                entry,
-                value: codec::encode(&p.point),
+                entry: *entry,
+                value: head.with_value(p.point.value),
             });
         }
         let event = EncodedEvent {
@@ -111,21 +134,47 @@ impl Changes {
             refs,
             puts,
         };
-        match self.at.get(&event.event_id) {
-            Some(&i) => self.events[i] = event,
+        let hash = self.hasher.hash_one(event.event_id.as_str());
+        let events = &mut self.events;
+        let same = |&(h, i): &(u64, usize)| h == hash && events[i].event_id == event.event_id;
+        match self.at.find(hash, same) {
+            Some(&(_, i)) => events[i] = event,
             None => {
-                self.at.insert(event.event_id.clone(), self.events.len());
-                self.events.push(event);
+                self.at
+                    .insert_unique(hash, (hash, events.len()), |&(h, _)| h);
+                events.push(event);
             }
         }
     }
 
+    /// Where event `event_id` is in `events`.
+    fn position(&self, event_id: &str) -> Option<usize> {
+        let hash = self.hasher.hash_one(event_id);
+        self.at
+            .find(hash, |&(h, i)| {
+                h == hash && self.events[i].event_id == event_id
+            })
+            .map(|&(_, i)| i)
+    }
+
     /// Forgets event `event_id` (a full sync needs no entry for an event without points).
     pub fn remove(&mut self, event_id: &str) {
-        if let Some(i) = self.at.remove(event_id) {
-            self.events.swap_remove(i);
-            if let Some(moved) = self.events.get(i) {
-                self.at.insert(moved.event_id.clone(), i);
+        let hash = self.hasher.hash_one(event_id);
+        let events = &self.events;
+        let Ok(found) = self
+            .at
+            .find_entry(hash, |&(h, i)| h == hash && events[i].event_id == event_id)
+        else {
+            return;
+        };
+        let ((_, i), _) = found.remove();
+        self.events.swap_remove(i);
+        // The last event took its place.
+        if let Some(moved) = self.events.get(i) {
+            let last = self.events.len();
+            let hash = self.hasher.hash_one(moved.event_id.as_str());
+            if let Some(at) = self.at.find_mut(hash, |&(_, j)| j == last) {
+                at.1 = i;
             }
         }
     }
@@ -164,7 +213,7 @@ impl Changes {
 
     /// Whether event `event_id` changed.
     pub fn contains(&self, event_id: &str) -> bool {
-        self.at.contains_key(event_id)
+        self.position(event_id).is_some()
     }
 }
 
@@ -679,7 +728,7 @@ pub(super) fn plan(
         }
         let changed = std::str::from_utf8(&event_id)
             .ok()
-            .and_then(|id| changes.at.get(id).copied())
+            .and_then(|id| changes.position(id))
             .filter(|&i| fresh[i]);
         if let Some(i) = changed {
             // This calendar's copy replaces the stored points; the puts win over removals.

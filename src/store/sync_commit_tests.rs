@@ -426,3 +426,96 @@ crate::store::engine_tests::for_each_engine!(
     a_commit_for_a_replaced_connection_is_refused_and_changes_nothing,
     skipped_events_are_kept_with_the_sync_that_found_them_until_fixed,
 );
+
+/// Each event's position, as the table finds it, is where it is in the list, after pushes,
+/// replacements and removals (a removal moves the last event into the hole).
+fn assert_positions_consistent(changes: &Changes) {
+    for (i, event) in changes.events.iter().enumerate() {
+        assert_eq!(
+            changes.position(&event.event_id),
+            Some(i),
+            "{}",
+            event.event_id
+        );
+    }
+    assert_eq!(changes.at.len(), changes.events.len());
+}
+
+#[test]
+fn changes_keep_each_event_once_through_replacements_and_removals() {
+    let owner = TokenId::generate();
+    let mut changes = Changes::new("ann", &owner);
+    let ids: Vec<String> = (0..40).map(|i| format!("e{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        changes.push(
+            id.clone(),
+            &[point("imp.events.duration", id, i as i64, 1.0)],
+        );
+    }
+    assert_positions_consistent(&changes);
+    // Listed again (a later page): replaced where it was, with its new points.
+    changes.push(
+        "e3".into(),
+        &[
+            point("imp.events.duration", "e3", 3, 2.0),
+            point("imp.events.custom.distance", "e3", 3, 5.0),
+        ],
+    );
+    assert_eq!(changes.len(), 40);
+    assert_eq!(changes.points(), 41);
+    assert_eq!(changes.ids().nth(3), Some("e3"));
+    // Removals from the middle, the end and the start, and of an event never pushed.
+    for id in ["e10", "e39", "e0", "e38", "nope", "e10"] {
+        changes.remove(id);
+        assert!(!changes.contains(id), "{id}");
+        assert_positions_consistent(&changes);
+    }
+    assert_eq!(changes.len(), 36);
+    let kept: std::collections::BTreeSet<&str> = changes.ids().collect();
+    let expected: std::collections::BTreeSet<&str> = ids
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !["e10", "e39", "e0", "e38"].contains(id))
+        .collect();
+    assert_eq!(kept, expected);
+    // Removed, then listed again: back once.
+    changes.push(
+        "e10".into(),
+        &[point("imp.events.duration", "e10", 10, 1.0)],
+    );
+    assert!(changes.contains("e10"));
+    assert_eq!(changes.len(), 37);
+    assert_positions_consistent(&changes);
+}
+
+#[test]
+fn points_sharing_dimensions_are_encoded_as_each_alone_would_be() {
+    let owner = TokenId::generate();
+    let mut changes = Changes::new("ann", &owner);
+    let mut other = point("imp.events.custom.distance", "e1", 5, 7.5);
+    other
+        .point
+        .dimensions
+        .insert(DimensionKey::new("where").unwrap(), "park \"north\"".into());
+    let points = vec![
+        point("imp.events.duration", "e1", 5, 2_700_000.0),
+        point("imp.events.custom.distance", "e1", 5, 10_000.0),
+        // Another timestamp, then other dimensions: neither may reuse the first key.
+        point("imp.events.custom.laps", "e1", 6, 3.0),
+        other,
+    ];
+    changes.push("e1".into(), &points);
+    let event = &changes.events[0];
+    assert_eq!(event.puts.len(), points.len());
+    let mut entries = std::collections::HashSet::new();
+    for (put, p) in event.puts.iter().zip(&points) {
+        assert_eq!(put.value, codec::encode(&p.point));
+        assert_eq!(
+            put.entry,
+            keys::derived_entry_key(p.point.timestamp, &p.point.dimensions, owner.as_str())
+        );
+        entries.insert(put.entry);
+    }
+    // The first two share their entry key (in two series); the others have their own.
+    assert_eq!(entries.len(), 3);
+}
