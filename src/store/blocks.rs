@@ -20,6 +20,7 @@
 //! Block encoding: `count: u32 | (key_len: u16, key, value_len: u32, value)*`, entries sorted by
 //! key.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use sled::{Batch, IVec, Tree};
@@ -44,25 +45,39 @@ const HEADER: usize = 4;
 /// Changes to one series: puts (insert or replace an entry) and removals, in any order. For a
 /// key with several changes, a put beats a removal and the last put wins: a sync removes an
 /// event's old points and puts its new ones without checking which of them are the same.
+///
+/// Keys and values are borrowed where the caller keeps them anyway: a sync commit's points
+/// are placed from the commit itself, not from a second copy of every key and value (a
+/// 50,000-event commit copied 100,000 of each, 15 MB of fresh memory).
 #[derive(Debug, Default)]
-pub struct Ops {
-    changes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+pub struct Ops<'a> {
+    changes: Vec<Change<'a>>,
 }
 
-impl Ops {
+/// A key and its new value (`None` removes it).
+type Change<'a> = (Cow<'a, [u8]>, Option<Cow<'a, [u8]>>);
+
+impl<'a> Ops<'a> {
     /// No changes.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// No changes, with room for `n`.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            changes: Vec::with_capacity(n),
+        }
+    }
+
     /// Inserts or replaces the entry `key`.
-    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.changes.push((key, Some(value)));
+    pub fn put(&mut self, key: impl Into<Cow<'a, [u8]>>, value: impl Into<Cow<'a, [u8]>>) {
+        self.changes.push((key.into(), Some(value.into())));
     }
 
     /// Removes the entry `key`, unless this change set also puts it.
-    pub fn remove(&mut self, key: Vec<u8>) {
-        self.changes.push((key, None));
+    pub fn remove(&mut self, key: impl Into<Cow<'a, [u8]>>) {
+        self.changes.push((key.into(), None));
     }
 
     /// How many changes were added.
@@ -76,7 +91,7 @@ impl Ops {
     }
 
     /// Adds every change of `other`, after this set's own.
-    pub fn extend(&mut self, other: Ops) {
+    pub fn extend(&mut self, other: Ops<'a>) {
         self.changes.extend(other.changes);
     }
 
@@ -87,13 +102,28 @@ impl Ops {
 
     /// The changes sorted by key, one per key: `Some(value)` puts, `None` removes.
     pub(crate) fn resolve(&self) -> Vec<(&[u8], Option<&[u8]>)> {
-        let mut order: Vec<usize> = (0..self.changes.len()).collect();
-        order.sort_by(|&a, &b| self.changes[a].0.cmp(&self.changes[b].0));
+        // Each key's first 16 bytes ride along in the order being sorted, so most comparisons
+        // need no trip to the key itself (100,000 of them, each its own allocation, missed the
+        // cache at nearly every step). Zero padding keeps the order of the keys: a shorter key
+        // ties with its zero-extended self and the whole keys then decide.
+        let mut order: Vec<(u128, usize)> = self
+            .changes
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (key_head(k), i))
+            .collect();
+        order.sort_by(|&(ha, a), &(hb, b)| {
+            ha.cmp(&hb)
+                .then_with(|| self.changes[a].0.cmp(&self.changes[b].0))
+        });
         let mut out: Vec<(&[u8], Option<&[u8]>)> = Vec::with_capacity(order.len());
-        for i in order {
+        let mut last_head = None;
+        for (head, i) in order {
             let (k, v) = &self.changes[i];
+            // Keys of different heads differ: only equal heads need the keys compared.
+            let same_head = last_head.replace(head) == Some(head);
             match out.last_mut() {
-                Some(last) if last.0 == k.as_slice() => {
+                Some(last) if same_head && last.0 == k.as_ref() => {
                     // Same key, later in insertion order (the sort is stable).
                     if v.is_some() || last.1.is_none() {
                         last.1 = v.as_deref();
@@ -106,12 +136,23 @@ impl Ops {
     }
 }
 
-impl FromIterator<(Vec<u8>, Option<Vec<u8>>)> for Ops {
+impl FromIterator<(Vec<u8>, Option<Vec<u8>>)> for Ops<'_> {
     fn from_iter<I: IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>>(iter: I) -> Self {
         Self {
-            changes: iter.into_iter().collect(),
+            changes: iter
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.map(Cow::Owned)))
+                .collect(),
         }
     }
+}
+
+/// A key's first 16 bytes as a big-endian number, zero-padded.
+fn key_head(key: &[u8]) -> u128 {
+    let mut head = [0u8; 16];
+    let n = key.len().min(16);
+    head[..n].copy_from_slice(&key[..n]);
+    u128::from_be_bytes(head)
 }
 
 /// What applying [`Ops`] did, counted in entries.
@@ -131,8 +172,17 @@ fn entry_size(key: &[u8], value: &[u8]) -> usize {
 
 /// Encodes entries (sorted by key, keys shorter than 64 KiB) as one block.
 pub fn encode_block<'a>(entries: &[(&'a [u8], &'a [u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_block_into(entries, &mut out);
+    out
+}
+
+/// [`encode_block`] into `out`, replacing what it held: a commit writing thousands of blocks
+/// encodes each into the same buffer, which sled copies anyway, instead of fresh memory each.
+fn encode_block_into<'a>(entries: &[(&'a [u8], &'a [u8])], out: &mut Vec<u8>) {
     let size = HEADER + entries.iter().map(|(k, v)| entry_size(k, v)).sum::<usize>();
-    let mut out = Vec::with_capacity(size);
+    out.clear();
+    out.reserve(size);
     out.extend_from_slice(&(entries.len() as u32).to_be_bytes());
     for (k, v) in entries {
         out.extend_from_slice(&(k.len() as u16).to_be_bytes());
@@ -140,7 +190,6 @@ pub fn encode_block<'a>(entries: &[(&'a [u8], &'a [u8])]) -> Vec<u8> {
         out.extend_from_slice(&(v.len() as u32).to_be_bytes());
         out.extend_from_slice(v);
     }
-    out
 }
 
 /// The number of entries a block holds, read from its header.
@@ -385,11 +434,12 @@ pub fn chunk_starts(sizes: &[usize]) -> Vec<usize> {
 pub fn apply(
     tree: &Tree,
     prefix: &[u8],
-    ops: &Ops,
+    ops: &Ops<'_>,
     batch: &mut Batch,
 ) -> Result<Applied, StoreError> {
     let ops = ops.resolve();
     let mut applied = Applied::default();
+    let mut block = Vec::new();
     let mut at = 0;
     while let Some(&(first, _)) = ops.get(at) {
         let (start, mut blocks) = match containing_block(tree, prefix, first)? {
@@ -437,7 +487,8 @@ pub fn apply(
                 } else {
                     join(prefix, kept[from].0)
                 };
-                batch.insert(key, encode_block(&kept[from..to]));
+                encode_block_into(&kept[from..to], &mut block);
+                batch.insert(key, block.as_slice());
             }
         }
         at = end;

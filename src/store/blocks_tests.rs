@@ -216,3 +216,40 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Keys of any length and bytes (zeros and shared 16-byte heads included) resolve to one
+    /// change each, in key order, the last put winning over everything and a removal over
+    /// nothing else.
+    #[test]
+    fn resolve_orders_any_keys_as_a_sorted_map_would(
+        changes in prop::collection::vec(
+            (prop::collection::vec(prop::sample::select(vec![0u8, 1, 7, 255]), 0..40),
+             prop::option::of(any::<u8>())),
+            0..200),
+    ) {
+        let mut ops = Ops::new();
+        let mut model: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        for (key, value) in &changes {
+            // A long shared head makes many keys tie on their first 16 bytes.
+            let key: Vec<u8> = if key.len() > 20 { [&[9u8; 16][..], key].concat() } else { key.clone() };
+            match value {
+                Some(v) => {
+                    ops.put(key.clone(), vec![*v]);
+                    model.insert(key, Some(vec![*v]));
+                }
+                None => {
+                    ops.remove(key.clone());
+                    model.entry(key).or_insert(None);
+                }
+            }
+        }
+        let resolved: Vec<(Vec<u8>, Option<Vec<u8>>)> = ops
+            .resolve()
+            .into_iter()
+            .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
+            .collect();
+        let expect: Vec<(Vec<u8>, Option<Vec<u8>>)> = model.into_iter().collect();
+        prop_assert_eq!(resolved, expect);
+    }
+}

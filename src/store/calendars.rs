@@ -176,14 +176,20 @@ impl IndexEntry {
 
     /// `tag | holders: u8 | slot: u32 BE * holders | refs`.
     pub fn encode(&self) -> Vec<u8> {
-        let n = self.holders.len().min(u8::MAX as usize);
-        let mut out = Vec::with_capacity(2 + 4 * n + self.refs.len());
+        Self::encode_parts(&self.holders, &self.refs)
+    }
+
+    /// What [`Self::encode`] writes for an entry of `holders` and `refs`, without an entry to
+    /// copy the refs into first (a full sync writes one per event).
+    pub fn encode_parts(holders: &[u32], refs: &[u8]) -> Vec<u8> {
+        let n = holders.len().min(u8::MAX as usize);
+        let mut out = Vec::with_capacity(2 + 4 * n + refs.len());
         out.push(HOLDERS_TAG);
         out.push(n as u8);
-        for h in &self.holders[..n] {
+        for h in &holders[..n] {
             out.extend_from_slice(&h.to_be_bytes());
         }
-        out.extend_from_slice(&self.refs);
+        out.extend_from_slice(refs);
         out
     }
 

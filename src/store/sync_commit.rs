@@ -261,10 +261,10 @@ pub struct SyncCommitStats {
 }
 
 /// Changes per series (a sync touches a handful of metrics, so a list is the fastest map).
-pub(super) type SeriesOps = Vec<(Vec<u8>, Ops)>;
+pub(super) type SeriesOps<'a> = Vec<(Vec<u8>, Ops<'a>)>;
 
 /// The changes to the series under `prefix`.
-fn series<'a>(points: &'a mut SeriesOps, prefix: &[u8]) -> &'a mut Ops {
+fn series<'s, 'a>(points: &'s mut SeriesOps<'a>, prefix: &[u8]) -> &'s mut Ops<'a> {
     let at = match points.iter().position(|(p, _)| p == prefix) {
         Some(at) => at,
         None => {
@@ -276,7 +276,10 @@ fn series<'a>(points: &'a mut SeriesOps, prefix: &[u8]) -> &'a mut Ops {
 }
 
 /// Adds the removal of every datapoint key in `refs` to the changes of its series.
-pub(super) fn remove_points(points: &mut SeriesOps, refs: &[Vec<u8>]) -> Result<(), StoreError> {
+pub(super) fn remove_points(
+    points: &mut SeriesOps<'_>,
+    refs: &[Vec<u8>],
+) -> Result<(), StoreError> {
     for k in refs {
         let (prefix, entry) =
             keys::split_datapoint_key(k).ok_or_else(|| StoreError::corrupt("event index"))?;
@@ -348,21 +351,26 @@ pub(super) fn release(
 /// need nothing stored), so data API writes wait only for the reads and writes of blocks.
 pub(super) struct Encoded<'a> {
     pub(super) changes: &'a Changes,
-    /// The puts of the new points, by series.
-    points: SeriesOps,
+    /// The puts of the new points, by series, borrowed from the commit.
+    points: SeriesOps<'a>,
 }
 
 impl<'a> Encoded<'a> {
     pub(super) fn new(commit: &'a SyncCommit) -> Self {
         let changes = &commit.changes;
+        let mut sizes = vec![0; changes.series.len()];
+        for p in changes.events.iter().flat_map(|e| &e.puts) {
+            sizes[p.series] += 1;
+        }
         let mut points: SeriesOps = changes
             .series
             .iter()
-            .map(|(_, prefix)| (prefix.clone(), Ops::new()))
+            .zip(sizes)
+            .map(|((_, prefix), n)| (prefix.clone(), Ops::with_capacity(n)))
             .collect();
         for event in &changes.events {
             for p in &event.puts {
-                points[p.series].1.put(p.entry.to_vec(), p.value.clone());
+                points[p.series].1.put(&p.entry[..], p.value.as_slice());
             }
         }
         Self { changes, points }
@@ -370,9 +378,9 @@ impl<'a> Encoded<'a> {
 }
 
 /// A commit made ready under the block write lock, not applied yet.
-pub(super) struct Prepared {
-    pub(super) points: SeriesOps,
-    pub(super) index: Ops,
+pub(super) struct Prepared<'a> {
+    pub(super) points: SeriesOps<'a>,
+    pub(super) index: Ops<'a>,
     pub(super) selection: Selection,
     pub(super) stats: SyncCommitStats,
 }
@@ -541,7 +549,11 @@ impl SledStore {
 
     /// Reads what `commit` changes (its token's selection and index entries) and plans its
     /// changes ([`plan`]). Called under the block write lock.
-    fn prepare(&self, commit: &SyncCommit, encoded: Encoded<'_>) -> Result<Prepared, StoreError> {
+    fn prepare<'a>(
+        &self,
+        commit: &SyncCommit,
+        encoded: Encoded<'a>,
+    ) -> Result<Prepared<'a>, StoreError> {
         let token = commit.token_id();
         let selection = self.selection(token)?;
         let old = if commit.full {
@@ -694,12 +706,12 @@ impl SledStore {
 /// index entries of the events it synced (all of the token's for a full sync). Answers the point
 /// and index operations, the new selection and the counts (`removed` is left for whoever
 /// applies them). Pure, so every engine commits a sync the same way.
-pub(super) fn plan(
+pub(super) fn plan<'a>(
     commit: &SyncCommit,
-    encoded: Encoded<'_>,
+    encoded: Encoded<'a>,
     mut selection: Selection,
     old: Vec<Indexed>,
-) -> Result<Prepared, StoreError> {
+) -> Result<Prepared<'a>, StoreError> {
     let slot = commit.state.slot;
     let Encoded {
         changes,
@@ -735,18 +747,19 @@ pub(super) fn plan(
             fresh[i] = false;
             remove_points(&mut points, &entry.keys()?)?;
             entry.hold(slot);
-            entry.refs = changes.events[i].refs.clone();
-            index.put(event_id, entry.encode());
+            index.put(
+                event_id,
+                IndexEntry::encode_parts(&entry.holders, &changes.events[i].refs),
+            );
         } else if held {
             release(event_id, entry, &[slot], &mut points, &mut index)?;
         }
     }
     for (event, _) in changes.events.iter().zip(fresh).filter(|(_, f)| *f) {
-        let entry = IndexEntry {
-            holders: vec![slot],
-            refs: event.refs.clone(),
-        };
-        index.put(event.event_id.as_bytes().to_vec(), entry.encode());
+        index.put(
+            event.event_id.as_bytes(),
+            IndexEntry::encode_parts(&[slot], &event.refs),
+        );
     }
     let mut stats = SyncCommitStats {
         written: new_points,

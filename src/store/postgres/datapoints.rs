@@ -60,7 +60,7 @@ pub(super) async fn remove_points(
 pub(super) async fn apply_series(
     c: &impl GenericClient,
     prefix: &[u8],
-    ops: &Ops,
+    ops: &Ops<'_>,
 ) -> Result<u64, StoreError> {
     let (user, metric) =
         keys::split_metric_prefix(prefix).ok_or_else(|| StoreError::corrupt("series prefix"))?;

@@ -103,8 +103,8 @@ async fn indexed(
 async fn write(
     tx: &Transaction<'_>,
     token: &TokenId,
-    points: &SeriesOps,
-    index: &Ops,
+    points: &SeriesOps<'_>,
+    index: &Ops<'_>,
     selection: &Selection,
 ) -> Result<u64, StoreError> {
     let mut removed = 0;
