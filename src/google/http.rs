@@ -12,9 +12,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::header::HeaderMap;
+use actix_web::error::PayloadError;
+use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
 use actix_web::http::{Method, StatusCode};
-use actix_web::web::Bytes;
+use actix_web::web::{Bytes, BytesMut};
+use actix_web::HttpMessage;
+use futures_util::{Stream, StreamExt};
 
 use super::error::{api_error, GoogleError};
 use crate::secret::Secret;
@@ -163,9 +166,7 @@ impl GoogleHttp {
                 headers = std::mem::replace(&mut head.headers, HeaderMap::new());
                 payload
             });
-            let body = resp
-                .body()
-                .limit(self.max_body)
+            let body = read_body(resp.take_payload(), &headers, self.max_body)
                 .await
                 .map_err(|e| GoogleError::Transport(format!("reading the answer: {e}")))?;
             Ok(Answer {
@@ -237,3 +238,116 @@ impl GoogleHttp {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct TransportError(pub String);
+
+/// Reads a whole body of at most `max` bytes. awc's own reader starts from an empty buffer and
+/// grows it chunk by chunk: a 2 MB page of events was copied a dozen times over into fresh
+/// memory, most of receiving it. Here the buffer is sized once from `Content-Length` (capped at
+/// `max`: the length is the server's word), and a body that came in one chunk is that chunk.
+async fn read_body<S>(
+    mut payload: S,
+    headers: &HeaderMap,
+    max: usize,
+) -> Result<Bytes, PayloadError>
+where
+    S: Stream<Item = Result<Bytes, PayloadError>> + Unpin,
+{
+    let Some(first) = payload.next().await.transpose()? else {
+        return Ok(Bytes::new());
+    };
+    if first.len() > max {
+        return Err(PayloadError::Overflow);
+    }
+    let Some(second) = payload.next().await.transpose()? else {
+        return Ok(first);
+    };
+    let at_least = first.len() + second.len();
+    if at_least > max {
+        return Err(PayloadError::Overflow);
+    }
+    let announced = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = BytesMut::with_capacity(announced.clamp(at_least, max));
+    body.extend_from_slice(&first);
+    let mut chunk = Some(second);
+    while let Some(c) = chunk {
+        if body.len() + c.len() > max {
+            return Err(PayloadError::Overflow);
+        }
+        body.extend_from_slice(&c);
+        chunk = payload.next().await.transpose()?;
+    }
+    Ok(body.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(chunks: &[&'static [u8]], length: Option<&str>, max: usize) -> Result<Bytes, String> {
+        let stream = futures_util::stream::iter(
+            chunks
+                .iter()
+                .map(|c| Ok::<_, PayloadError>(Bytes::from_static(c)))
+                .collect::<Vec<_>>(),
+        );
+        let mut headers = HeaderMap::new();
+        if let Some(l) = length {
+            headers.insert(CONTENT_LENGTH, l.parse().unwrap());
+        }
+        futures_executor::block_on(read_body(stream, &headers, max)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_body_is_read_whole_whatever_its_length_says() {
+        assert_eq!(read(&[], None, 10).unwrap(), Bytes::new());
+        assert_eq!(read(&[b"abc"], Some("3"), 10).unwrap(), "abc");
+        // A length too small, too big, absent, far over the cap or not a number changes only
+        // how much room is made up front.
+        for length in [
+            None,
+            Some("0"),
+            Some("2"),
+            Some("6"),
+            Some("9999999999"),
+            Some("x"),
+        ] {
+            assert_eq!(
+                read(&[b"ab", b"", b"cd", b"ef"], length, 10).unwrap(),
+                "abcdef",
+                "{length:?}"
+            );
+        }
+        assert_eq!(
+            read(&[b"abcde", b"fghij"], Some("10"), 10).unwrap(),
+            "abcdefghij"
+        );
+    }
+
+    #[test]
+    fn a_one_chunk_body_is_that_chunk() {
+        static PAGE: &[u8] = b"{\"items\":[]}";
+        let body = read(&[PAGE], None, 100).unwrap();
+        assert_eq!(body.as_ptr(), PAGE.as_ptr(), "not copied");
+    }
+
+    #[test]
+    fn a_body_over_the_cap_is_refused_wherever_it_crosses_it() {
+        let over = PayloadError::Overflow.to_string();
+        assert_eq!(read(&[b"abcdefghijk"], None, 10).unwrap_err(), over);
+        assert_eq!(
+            read(&[b"abcdef", b"ghijk"], Some("11"), 10).unwrap_err(),
+            over
+        );
+        assert_eq!(
+            read(&[b"ab", b"cd", b"efghijk"], Some("3"), 10).unwrap_err(),
+            over
+        );
+        assert_eq!(
+            read(&[b"ab", b"cd", b"ef", b"ghijk"], None, 10).unwrap_err(),
+            over
+        );
+    }
+}
