@@ -239,10 +239,16 @@ impl GoogleHttp {
 #[error("{0}")]
 pub struct TransportError(pub String);
 
+/// The most room made up front for an answer, whatever its `Content-Length` says: a page of
+/// 2,500 events is 2–3 MB, and a length that promises more than what comes only grows the buffer
+/// as awc's reader would.
+const MAX_PRESIZE: usize = 8 << 20;
+
 /// Reads a whole body of at most `max` bytes. awc's own reader starts from an empty buffer and
 /// grows it chunk by chunk: a 2 MB page of events was copied a dozen times over into fresh
-/// memory, most of receiving it. Here the buffer is sized once from `Content-Length` (capped at
-/// `max`: the length is the server's word), and a body that came in one chunk is that chunk.
+/// memory, most of receiving it. Here the buffer is sized once from `Content-Length` (within
+/// [`MAX_PRESIZE`] and `max`: the length is the server's word), and a body that came in one
+/// chunk is that chunk.
 async fn read_body<S>(
     mut payload: S,
     headers: &HeaderMap,
@@ -269,7 +275,7 @@ where
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(0);
-    let mut body = BytesMut::with_capacity(announced.clamp(at_least, max));
+    let mut body = BytesMut::with_capacity(announced.min(max).min(MAX_PRESIZE).max(at_least));
     body.extend_from_slice(&first);
     let mut chunk = Some(second);
     while let Some(c) = chunk {
@@ -312,6 +318,7 @@ mod tests {
             Some("2"),
             Some("6"),
             Some("9999999999"),
+            Some("18446744073709551615"),
             Some("x"),
         ] {
             assert_eq!(
