@@ -134,40 +134,41 @@ impl Changes {
             refs,
             puts,
         };
-        let hash = self.hasher.hash_one(event.event_id.as_str());
-        let events = &mut self.events;
-        let same = |&(h, i): &(u64, usize)| h == hash && events[i].event_id == event.event_id;
-        match self.at.find(hash, same) {
-            Some(&(_, i)) => events[i] = event,
-            None => {
+        match self.lookup(&event.event_id) {
+            (_, Some(i)) => self.events[i] = event,
+            (hash, None) => {
                 self.at
-                    .insert_unique(hash, (hash, events.len()), |&(h, _)| h);
-                events.push(event);
+                    .insert_unique(hash, (hash, self.events.len()), |&(h, _)| h);
+                self.events.push(event);
             }
         }
     }
 
-    /// Where event `event_id` is in `events`.
-    fn position(&self, event_id: &str) -> Option<usize> {
+    /// The hash of `event_id`, and where the event is in `events` if it is there.
+    fn lookup(&self, event_id: &str) -> (u64, Option<usize>) {
         let hash = self.hasher.hash_one(event_id);
-        self.at
+        let found = self
+            .at
             .find(hash, |&(h, i)| {
                 h == hash && self.events[i].event_id == event_id
             })
-            .map(|&(_, i)| i)
+            .map(|&(_, i)| i);
+        (hash, found)
+    }
+
+    /// Where event `event_id` is in `events`.
+    fn position(&self, event_id: &str) -> Option<usize> {
+        self.lookup(event_id).1
     }
 
     /// Forgets event `event_id` (a full sync needs no entry for an event without points).
     pub fn remove(&mut self, event_id: &str) {
-        let hash = self.hasher.hash_one(event_id);
-        let events = &self.events;
-        let Ok(found) = self
-            .at
-            .find_entry(hash, |&(h, i)| h == hash && events[i].event_id == event_id)
-        else {
+        let (hash, Some(i)) = self.lookup(event_id) else {
             return;
         };
-        let ((_, i), _) = found.remove();
+        if let Ok(found) = self.at.find_entry(hash, |&(_, j)| j == i) {
+            found.remove();
+        }
         self.events.swap_remove(i);
         // The last event took its place.
         if let Some(moved) = self.events.get(i) {
