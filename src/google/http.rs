@@ -266,10 +266,8 @@ where
     let Some(second) = payload.next().await.transpose()? else {
         return Ok(first);
     };
+    // At least what came already (in memory anyway); the loop refuses it if it is over `max`.
     let at_least = first.len() + second.len();
-    if at_least > max {
-        return Err(PayloadError::Overflow);
-    }
     let announced = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
